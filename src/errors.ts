@@ -1,0 +1,66 @@
+/**
+ * Every error rxsync raises is one of these classes, with a fixed `name` (so it survives
+ * bundling and structured cloning) and a message that starts with `[rxsync]` and says
+ * what was wrong and what to do.
+ */
+abstract class RxsyncError extends Error {
+  protected constructor(message: string, options?: { cause?: unknown }) {
+    super(message.startsWith('[rxsync]') ? message : `[rxsync] ${message}`, options);
+  }
+}
+
+/** A write the engine cannot accept; nothing was queued. */
+export class SyncInputError extends RxsyncError {
+  override readonly name = 'SyncInputError';
+  constructor(message: string, readonly write?: unknown) {
+    super(message);
+  }
+}
+
+/** A server answered with a status the engine treats as a failure, or with a body it cannot read. */
+export class SyncHttpError extends RxsyncError {
+  override readonly name = 'SyncHttpError';
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly body?: unknown,
+    readonly retryAfterMs?: number,
+  ) {
+    super(message);
+  }
+
+  /** 408, 425, 429, 5xx and no response at all (status 0) are worth retrying. */
+  get transient(): boolean {
+    return isTransientStatus(this.status);
+  }
+}
+
+/** The server holds a different version of the record (HTTP 409). */
+export class SyncConflictError extends RxsyncError {
+  override readonly name = 'SyncConflictError';
+  constructor(message: string, readonly remoteData: unknown) {
+    super(message);
+  }
+}
+
+/** The storage refused a read or write; `key` names what was being touched. */
+export class SyncStorageError extends RxsyncError {
+  override readonly name = 'SyncStorageError';
+  constructor(message: string, readonly key?: string, cause?: unknown) {
+    super(message, { cause });
+  }
+}
+
+export function isTransientStatus(status: number): boolean {
+  return status === 0 || status === 408 || status === 425 || status === 429 || status >= 500;
+}
+
+/** A one-line description of anything thrown, for events and `lastError`. */
+export function describeError(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  try {
+    return typeof error === 'string' ? error : JSON.stringify(error) ?? String(error);
+  } catch {
+    return String(error);
+  }
+}
