@@ -1,0 +1,57 @@
+/**
+ * CLI of the reference sync server:
+ *   tsx server/main.ts [--port 8787] [--host 127.0.0.1] [--db :memory:|file.sqlite] [--static dir] [--quiet]
+ * Environment: PORT, HOST, DB, STATIC_DIR (flags win).
+ */
+import { parseArgs } from 'node:util';
+import { startSyncServer } from './index.js';
+
+const { values } = parseArgs({
+  options: {
+    port: { type: 'string' },
+    host: { type: 'string' },
+    db: { type: 'string' },
+    static: { type: 'string' },
+    quiet: { type: 'boolean', default: false },
+    help: { type: 'boolean', default: false },
+  },
+});
+
+if (values.help) {
+  console.log('Usage: tsx server/main.ts [--port 8787] [--host 127.0.0.1] [--db :memory:|file.sqlite] [--static dir] [--quiet]');
+  process.exit(0);
+}
+
+const portText = values.port ?? process.env.PORT ?? '8787';
+const port = Number(portText);
+if (!Number.isInteger(port) || port < 0 || port > 65535) {
+  console.error(`Invalid port ${JSON.stringify(portText)}: use an integer from 0 to 65535`);
+  process.exit(2);
+}
+const db = values.db ?? process.env.DB ?? ':memory:';
+const staticDir = values.static ?? process.env.STATIC_DIR;
+
+const server = await startSyncServer({
+  port,
+  host: values.host ?? process.env.HOST,
+  db,
+  staticDir,
+  log: values.quiet ? undefined : (line) => console.log(line),
+});
+console.log(`rxsync reference sync server listening on ${server.url} (db ${db}${staticDir ? `, static ${staticDir}` : ''})`);
+
+let stopping = false;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    console.log(`${signal}: closing`);
+    server.close().then(
+      () => process.exit(0),
+      (cause: unknown) => {
+        console.error(cause);
+        process.exit(1);
+      },
+    );
+  });
+}

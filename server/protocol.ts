@@ -1,0 +1,299 @@
+/**
+ * The protocol rules of the reference server, independent of HTTP plumbing: what each write
+ * does to a record, when it is a conflict, how idempotency keys replay, how pull pages are cut.
+ * Every function returns `{ status, body }`; app.ts turns that into a response and batch
+ * sub-requests use the very same functions, so a batched write behaves exactly like a single one.
+ */
+import { randomUUID } from 'node:crypto';
+import type { ServerDb, StoredRecord } from './db.js';
+
+export type WriteMethod = 'POST' | 'PATCH' | 'PUT' | 'DELETE';
+export const WRITE_METHODS: readonly WriteMethod[] = ['POST', 'PATCH', 'PUT', 'DELETE'];
+
+export interface WriteRequest {
+  method: WriteMethod;
+  entity: string;
+  /** The id from the path (`/{entity}/{id}`); absent for POST. */
+  id?: string;
+  /** The parsed JSON body (ignored for DELETE). */
+  body?: unknown;
+  /** The raw `If-Match` value, if any. */
+  ifMatch?: string | number | null;
+  idempotencyKey?: string | null;
+}
+
+export interface ProtocolResponse {
+  status: number;
+  body: unknown;
+  /** True when the answer came from the idempotency store and nothing was applied. */
+  replayed?: boolean;
+}
+
+export interface PullQuery {
+  since?: string | null;
+  limit?: string | null;
+}
+
+export interface PullPage {
+  items: StoredRecord[];
+  checkpoint: string;
+  hasMore: boolean;
+}
+
+export const DEFAULT_PAGE_SIZE = 100;
+export const MAX_PAGE_SIZE = 1000;
+export const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
+export const MAX_ID_LENGTH = 512;
+
+/** Fields the server owns; values a client sends for them are ignored. `id` comes from the path. */
+const RESERVED_FIELDS = ['id', 'version', 'updatedAt', 'deleted'] as const;
+
+const ENTITY_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+
+export function error(status: number, message: string): ProtocolResponse {
+  return { status, body: { error: message } };
+}
+
+export function isEntityName(name: string): boolean {
+  return ENTITY_NAME.test(name);
+}
+
+/**
+ * Splits `/{entity}` or `/{entity}/{id}` (a trailing slash is tolerated). Returns undefined for
+ * anything else, including reserved names that start with `_`. Throws URIError on bad escapes.
+ */
+export function parseEntityPath(pathname: string): { entity: string; id?: string } | undefined {
+  const trimmed = pathname.length > 1 && pathname.endsWith('/') ? pathname.slice(0, -1) : pathname;
+  const parts = trimmed.split('/');
+  if (parts[0] !== '' || parts.length < 2 || parts.length > 3) return undefined;
+  const entity = decodeURIComponent(parts[1]);
+  if (!isEntityName(entity)) return undefined;
+  if (parts.length === 2) return { entity };
+  const id = decodeURIComponent(parts[2]);
+  if (id === '') return undefined;
+  return { entity, id };
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** The app's fields of a body: everything but the server-owned ones. */
+function appFields(body: Record<string, unknown>): Record<string, unknown> {
+  const fields = { ...body };
+  for (const name of RESERVED_FIELDS) delete fields[name];
+  return fields;
+}
+
+/**
+ * Parses `If-Match`: a version as a plain integer, optionally quoted and/or weak (`3`, `"3"`,
+ * `W/"3"`), or `*` (any existing record). Returns null when absent, an Error when malformed.
+ */
+export function parseIfMatch(value: string | number | null | undefined): number | '*' | null | Error {
+  if (value === null || value === undefined) return null;
+  if (typeof value === 'number') {
+    return Number.isSafeInteger(value) && value >= 0 ? value : new Error(`If-Match must be a record version (a non-negative integer), got ${value}`);
+  }
+  const text = value.trim();
+  if (text === '') return null;
+  if (text === '*') return '*';
+  const match = /^(?:W\/)?"?(\d{1,15})"?$/.exec(text);
+  if (!match) return new Error(`If-Match must be a record version such as 3 or "3", got ${JSON.stringify(value)}`);
+  return Number(match[1]);
+}
+
+function validateKey(key: string | null | undefined): string | null | Error {
+  if (key === null || key === undefined || key === '') return null;
+  if (key.length > MAX_IDEMPOTENCY_KEY_LENGTH) {
+    return new Error(`Idempotency-Key is longer than ${MAX_IDEMPOTENCY_KEY_LENGTH} characters`);
+  }
+  return key;
+}
+
+/**
+ * Applies one write with the protocol's rules. Runs in a single SQLite transaction: the
+ * idempotency lookup, the change, its sequence number, the writes-log entry and the stored
+ * response commit together or not at all. Only applied writes (2xx) store their response;
+ * a rejected request (400/404/409) changed nothing, so the same key may be sent again.
+ */
+export function applyWrite(db: ServerDb, request: WriteRequest, now: () => Date = () => new Date()): ProtocolResponse {
+  const key = validateKey(request.idempotencyKey);
+  if (key instanceof Error) return error(400, key.message);
+
+  return db.transaction(() => {
+    if (key !== null) {
+      const stored = db.storedResponse(key);
+      if (stored) {
+        db.countReplay();
+        return { ...stored, replayed: true };
+      }
+    }
+    const response = decideWrite(db, request, key, now().toISOString());
+    if (key !== null && response.status >= 200 && response.status < 300) {
+      db.storeResponse(key, response, now().toISOString());
+    }
+    return response;
+  });
+}
+
+function decideWrite(db: ServerDb, request: WriteRequest, key: string | null, at: string): ProtocolResponse {
+  const { method, entity } = request;
+  if (!isEntityName(entity)) return error(404, `Unknown entity path "/${entity}"`);
+  if (method === 'POST' && request.id !== undefined) {
+    return error(405, `POST creates records at /${entity}; use PATCH or PUT for /${entity}/${request.id}`);
+  }
+  if (method !== 'POST' && request.id === undefined) {
+    return error(405, `${method} needs a record id: ${method} /${entity}/{id}`);
+  }
+  if (request.id !== undefined && request.id.length > MAX_ID_LENGTH) {
+    return error(400, `Record ids are at most ${MAX_ID_LENGTH} characters long`);
+  }
+
+  let fields: Record<string, unknown> = {};
+  let bodyId: string | undefined;
+  if (method !== 'DELETE') {
+    if (!isPlainObject(request.body)) {
+      return error(400, `The body of ${method} /${entity}${request.id ? `/${request.id}` : ''} must be a JSON object`);
+    }
+    const rawId = request.body.id;
+    if (rawId !== undefined && rawId !== null) {
+      if (typeof rawId !== 'string' || rawId === '') return error(400, 'A record "id" must be a non-empty string');
+      if (rawId.length > MAX_ID_LENGTH) return error(400, `Record ids are at most ${MAX_ID_LENGTH} characters long`);
+      bodyId = rawId;
+    }
+    if (request.id !== undefined && bodyId !== undefined && bodyId !== request.id) {
+      return error(400, `The body's id "${bodyId}" does not match the id in the path "${request.id}"`);
+    }
+    fields = appFields(request.body);
+  }
+
+  const ifMatch = method === 'PATCH' || method === 'DELETE' ? parseIfMatch(request.ifMatch) : null;
+  if (ifMatch instanceof Error) return error(400, ifMatch.message);
+
+  const id = request.id ?? bodyId ?? randomUUID();
+  const current = db.getRecord(entity, id);
+  const live = current && !current.deleted ? current : undefined;
+  const write = (data: Record<string, unknown>, deleted: boolean) =>
+    db.writeRecord({
+      entity,
+      id,
+      data,
+      version: (current?.record.version ?? 0) + 1,
+      updatedAt: at,
+      deleted,
+      method,
+      idempotencyKey: key,
+    });
+
+  switch (method) {
+    case 'POST':
+      // A live record with this id is a conflict; a tombstone is revived (its version continues).
+      if (live) return { status: 409, body: live.record };
+      return { status: 201, body: write(fields, false) };
+    case 'PUT':
+      // Unconditional overwrite or upsert: the client-wins re-send. If-Match is ignored.
+      return { status: 200, body: write(fields, false) };
+    case 'PATCH':
+    case 'DELETE': {
+      if (!live) return error(404, `No ${entity} record with id "${id}"${current ? ' (it was deleted)' : ''}`);
+      if (ifMatch !== null && ifMatch !== '*' && ifMatch !== live.record.version) {
+        return { status: 409, body: live.record };
+      }
+      if (method === 'DELETE') return { status: 200, body: write({}, true) };
+      return { status: 200, body: write({ ...appFields(live.record), ...fields }, false) };
+    }
+  }
+}
+
+/**
+ * One page of changes of an entity after a checkpoint, oldest change first: records in their
+ * latest state and tombstones `{ id, deleted: true, version, updatedAt }`.
+ */
+export function pullChanges(db: ServerDb, entity: string, query: PullQuery): ProtocolResponse {
+  const sinceText = query.since ?? '';
+  let since = 0;
+  if (sinceText !== '') {
+    if (!/^\d{1,15}$/.test(sinceText)) {
+      return error(400, `"since" must be a checkpoint this server returned (a decimal integer), got ${JSON.stringify(sinceText)}`);
+    }
+    since = Number(sinceText);
+  }
+  let limit = DEFAULT_PAGE_SIZE;
+  const limitText = query.limit ?? '';
+  if (limitText !== '') {
+    if (!/^\d{1,15}$/.test(limitText) || Number(limitText) < 1) {
+      return error(400, `"limit" must be a positive integer (at most ${MAX_PAGE_SIZE}), got ${JSON.stringify(limitText)}`);
+    }
+    limit = Math.min(Number(limitText), MAX_PAGE_SIZE);
+  }
+
+  return db.transaction(() => {
+    const rows = db.changesSince(entity, since, limit + 1);
+    const page = rows.slice(0, limit);
+    const last = page[page.length - 1];
+    const checkpoint = last ? last.seq : sinceText !== '' ? since : db.currentSeq();
+    const body: PullPage = { items: page.map((row) => row.record), checkpoint: String(checkpoint), hasMore: rows.length > limit };
+    return { status: 200, body };
+  });
+}
+
+/** One sub-request of `POST /_batch`. */
+export interface BatchItem {
+  key?: string;
+  method: WriteMethod;
+  path: string;
+  body?: unknown;
+  ifMatch?: string | number;
+}
+
+export interface BatchResult {
+  key: string | null;
+  status: number;
+  body: unknown;
+}
+
+export const MAX_BATCH_SIZE = 1000;
+
+/** Runs each sub-request exactly as the single request would run, each in its own transaction. */
+export function applyBatch(db: ServerDb, items: unknown[], now: () => Date = () => new Date()): BatchResult[] {
+  return items.map((item, index) => {
+    const key = isPlainObject(item) && typeof item.key === 'string' ? item.key : null;
+    const response = applyBatchItem(db, item, index, now);
+    return { key, status: response.status, body: response.body };
+  });
+}
+
+function applyBatchItem(db: ServerDb, item: unknown, index: number, now: () => Date): ProtocolResponse {
+  const where = `Batch item ${index}`;
+  if (!isPlainObject(item)) return error(400, `${where} must be an object { key?, method, path, body?, ifMatch? }`);
+  if (item.key !== undefined && item.key !== null && typeof item.key !== 'string') {
+    return error(400, `${where}: "key" must be a string`);
+  }
+  const method = typeof item.method === 'string' ? item.method.toUpperCase() : item.method;
+  if (!WRITE_METHODS.includes(method as WriteMethod)) {
+    return error(400, `${where}: "method" must be one of ${WRITE_METHODS.join(', ')}, got ${JSON.stringify(item.method)}`);
+  }
+  if (typeof item.path !== 'string') return error(400, `${where}: "path" must be a string such as "/todos/1"`);
+  if (item.ifMatch !== undefined && item.ifMatch !== null && typeof item.ifMatch !== 'string' && typeof item.ifMatch !== 'number') {
+    return error(400, `${where}: "ifMatch" must be a string or a number`);
+  }
+  let route: ReturnType<typeof parseEntityPath>;
+  try {
+    route = parseEntityPath(item.path.split('?')[0]);
+  } catch {
+    return error(400, `${where}: "path" has a malformed %-escape: ${JSON.stringify(item.path)}`);
+  }
+  if (!route) return error(404, `${where}: no such route ${JSON.stringify(item.path)}`);
+  return applyWrite(
+    db,
+    {
+      method: method as WriteMethod,
+      entity: route.entity,
+      id: route.id,
+      body: item.body,
+      ifMatch: (item.ifMatch as string | number | undefined) ?? null,
+      idempotencyKey: (item.key as string | undefined) ?? null,
+    },
+    now,
+  );
+}
