@@ -1,4 +1,4 @@
-import type { Observable, ObservableInput, SchedulerLike, Subject } from 'rxjs';
+import type { Observable, SchedulerLike, Subject } from 'rxjs';
 
 /** What a write does to a record. */
 export type SyncOperation = 'create' | 'update' | 'delete';
@@ -182,6 +182,3 @@ export interface SyncEngine<E extends string = string> {
   onStatusChange(callback: (status: SyncStatusInfo) => void): () => void;
   destroy(): void;
 }
-
-/** A value, Promise or Observable: what user callbacks may return. */
-export type MaybeAsync<T> = T | ObservableInput<T>;

@@ -1,0 +1,667 @@
+import {
+  BehaviorSubject,
+  catchError,
+  defer,
+  distinctUntilChanged,
+  filter,
+  firstValueFrom,
+  from,
+  map,
+  merge,
+  mergeMap,
+  type Observable,
+  of,
+  ReplaySubject,
+  share,
+  Subject,
+  switchMap,
+  take,
+  takeUntil,
+  tap,
+  throwError,
+} from 'rxjs';
+import { defaultStorage } from './defaultStorage.js';
+import { describeError, isTransientStatus, SyncConflictError, SyncHttpError, SyncInputError, SyncStorageError } from './errors.js';
+import { browserOnline$ } from './onlineManager.js';
+import { Outbox, type OutboxCommand, type OutboxTransition } from './outbox.js';
+import { OutboxStore } from './outboxStore.js';
+import { dedupe } from './operators/dedupe.js';
+import { persist, type PersistedBatch } from './operators/persist.js';
+import { resolveConflict, type ResolvedConflict } from './operators/resolveConflict.js';
+import { retryBackoff } from './operators/retryBackoff.js';
+import { whenOnline } from './operators/whenOnline.js';
+import { requestLimiter } from './requestLimiter.js';
+import { track } from './telemetry.js';
+import type {
+  Conflict,
+  ConflictResolution,
+  PushRequest,
+  SyncEngine,
+  SyncEngineOptions,
+  SyncEvent,
+  SyncItem,
+  SyncOperation,
+  SyncResult,
+  SyncStatusInfo,
+  SyncWrite,
+  TransportResponse,
+} from './types.js';
+import { validateWrite } from './validateWrite.js';
+import { WriteSubject } from './writeSubject.js';
+
+/** How a delivery ended. */
+type Outcome = { kind: 'pushed'; status: number } | { kind: 'failed'; error: string };
+
+interface Ticket {
+  resolve: (transition: OutboxTransition) => void;
+  reject: (error: unknown) => void;
+}
+
+/** What `flush()` waits for: each item of the queue it saw leaving it, and how. */
+interface Settled {
+  id: string;
+  outcome: 'pushed' | 'failed' | 'dropped';
+}
+
+/**
+ * Creates a sync engine: an outbox fed by `writes$` / `write()`, persisted, flushed while
+ * online with backoff and conflict resolution, and a checkpointed pull. See DESIGN.md §2.
+ *
+ * @example
+ * ```ts
+ * import { createSyncEngine, httpTransport } from 'rxsync';
+ *
+ * const engine = createSyncEngine({
+ *   entities: { todos: { endpoint: '/todos', conflictStrategy: 'last-write-wins' } },
+ *   transport: httpTransport({ baseUrl: 'https://api.example.com' }),
+ *   onPull: async (entity, items) => store.merge(entity, items),
+ * });
+ * engine.status$.subscribe((s) => console.log(s.status, s.queueLength));
+ * engine.writes$.next({ entity: 'todos', operation: 'create', data: { id: '1', title: 'milk' } });
+ * ```
+ */
+export function createSyncEngine<E extends string>(options: SyncEngineOptions<E>): SyncEngine<E> {
+  return new Engine(options);
+}
+
+class Engine<E extends string> implements SyncEngine<E> {
+  readonly writes$: WriteSubject;
+  readonly status$: Observable<SyncStatusInfo>;
+  readonly queue$: Observable<readonly SyncItem[]>;
+  readonly failed$: Observable<readonly SyncItem[]>;
+  readonly conflicts$: Observable<ResolvedConflict>;
+  readonly pulled$: Observable<{ entity: E; items: unknown[] }>;
+  readonly events$: Observable<SyncEvent>;
+  readonly ready: Promise<void>;
+
+  private readonly outbox = new Outbox();
+  private readonly store: OutboxStore;
+  private readonly entityNames: E[];
+  private readonly maxRetries: number;
+  private readonly window: number;
+  private readonly now: () => number;
+  private readonly createId: () => string;
+  private readonly source: string;
+
+  private readonly status = new BehaviorSubject<SyncStatusInfo>({
+    status: 'offline',
+    online: false,
+    queueLength: 0,
+    inFlight: 0,
+    failedCount: 0,
+  });
+  private readonly outboxChanged = new BehaviorSubject<void>(undefined);
+  private readonly conflicts = new Subject<ResolvedConflict>();
+  private readonly pulled = new Subject<{ entity: E; items: unknown[] }>();
+  private readonly events = new Subject<SyncEvent>();
+  private readonly commands = new Subject<OutboxCommand>();
+  private readonly settled = new Subject<Settled>();
+  private readonly kick = new Subject<void>();
+  private readonly destroyed$ = new ReplaySubject<void>(1);
+  private readonly online$: Observable<boolean>;
+  private readonly limit: <T>(request$: Observable<T>) => Observable<T>;
+
+  private readonly tickets = new Map<OutboxCommand, Ticket>();
+  private readonly conflicted = new Set<string>();
+  private readonly checkpoints = new Map<string, string | undefined>();
+  /** Commands that arrive before the stored outbox is loaded; they are applied after it. */
+  private early: OutboxCommand[] | undefined = [];
+  private online = false;
+  private pulling = 0;
+  private pullChain: Promise<unknown> = Promise.resolve();
+  private destroyed = false;
+  private lastSyncAt?: string;
+  private lastError?: string;
+  private nextRetryAt?: string;
+
+  constructor(private readonly options: SyncEngineOptions<E>) {
+    this.entityNames = Object.keys(options.entities) as E[];
+    this.maxRetries = options.maxRetries ?? 5;
+    const concurrency = Math.max(1, options.concurrency ?? 4);
+    this.window = concurrency * 4;
+    this.limit = requestLimiter(concurrency);
+    this.now = options.now ?? (() => options.scheduler?.now() ?? Date.now());
+    this.createId = options.createId ?? defaultId;
+    this.source = options.productId ?? 'rxsync';
+    this.store = new OutboxStore(options.storage ?? defaultStorage(), options.storageKey ?? 'rxsync');
+
+    this.status$ = this.status.asObservable();
+    this.queue$ = this.outboxChanged.pipe(map(() => this.outbox.items()), distinctUntilChanged());
+    this.failed$ = this.outboxChanged.pipe(map(() => this.outbox.failedItems()), distinctUntilChanged());
+    this.conflicts$ = this.conflicts.asObservable();
+    this.pulled$ = this.pulled.asObservable();
+    this.events$ = this.events.asObservable();
+    this.online$ = (options.online$ ?? browserOnline$()).pipe(
+      distinctUntilChanged(),
+      takeUntil(this.destroyed$),
+      share({ connector: () => new ReplaySubject(1), resetOnRefCountZero: true }),
+    );
+
+    this.writes$ = new WriteSubject((write) => this.accept(write));
+    this.runOutbox();
+    this.runFlush();
+    this.online$.subscribe((online) => {
+      this.online = online;
+      this.updateStatus();
+    });
+    this.ready = this.load();
+  }
+
+  // ── input ────────────────────────────────────────────────────────────────────────────
+
+  async write(write: SyncWrite): Promise<SyncItem> {
+    if (this.destroyed) {
+      throw new SyncInputError('[rxsync] write() was called after destroy(). Create a new engine to keep writing.', write);
+    }
+    const command: OutboxCommand = { type: 'enqueue', item: this.toItem(validateWrite(write, this.entityNames)) };
+    const transition = await this.dispatchDurably(command);
+    return transition.item ?? command.item;
+  }
+
+  async push(entity: E, data: unknown, operation: SyncOperation = 'create'): Promise<void> {
+    await this.write({ entity, operation, data });
+  }
+
+  async delete(entity: E, id: string | number): Promise<void> {
+    await this.write({ entity, operation: 'delete', data: { id } });
+  }
+
+  /** A write from `writes$`: no one to reject, so a bad one is reported and dropped. */
+  private accept(write: unknown): void {
+    try {
+      if (write instanceof SyncInputError) throw write;
+      if (this.destroyed) throw new SyncInputError('[rxsync] A write arrived on writes$ after destroy(); it was dropped.', write);
+      this.dispatch({ type: 'enqueue', item: this.toItem(validateWrite(write, this.entityNames)) });
+    } catch (error) {
+      this.emit({ type: 'input-dropped', write, error: describeError(error) });
+      this.fail(error);
+    }
+  }
+
+  private toItem(write: SyncWrite): SyncItem {
+    return { id: this.createId(), ...write, timestamp: new Date(this.now()).toISOString(), retryCount: 0 };
+  }
+
+  // ── the outbox: one stream of commands, one reducer, one writer ───────────────────────
+
+  private dispatch(command: OutboxCommand): void {
+    if (this.early) this.early.push(command);
+    else this.commands.next(command);
+  }
+
+  private dispatchDurably(command: OutboxCommand): Promise<OutboxTransition> {
+    if (this.destroyed) return Promise.reject(destroyedError());
+    return new Promise((resolve, reject) => {
+      this.tickets.set(command, { resolve, reject });
+      this.dispatch(command);
+    });
+  }
+
+  private runOutbox(): void {
+    this.commands
+      .pipe(
+        dedupe({ outbox: this.outbox }),
+        tap((transition) => this.applied(transition)),
+        persist((batch) =>
+          this.store.write(
+            batch.flatMap((t) => t.changes),
+            () => ({ queue: this.outbox.items(), failed: this.outbox.failedItems() }),
+          ),
+        ),
+      )
+      .subscribe((batch) => this.persisted(batch));
+  }
+
+  private applied(transition: OutboxTransition): void {
+    const { command } = transition;
+    for (const change of transition.changes) {
+      if (change.list !== 'queue' || change.item) continue;
+      const outcome = command.type === 'ack' ? 'pushed' : command.type === 'dead-letter' ? 'failed' : 'dropped';
+      this.settled.next({ id: change.id, outcome });
+    }
+    this.outboxChanged.next();
+    this.updateStatus();
+  }
+
+  private persisted({ values, error }: PersistedBatch<OutboxTransition>): void {
+    if (error) {
+      for (const id of this.outbox.rollback(values)) this.settled.next({ id, outcome: 'dropped' });
+      const storageError =
+        error instanceof SyncStorageError ? error : new SyncStorageError(`[rxsync] Storage failed: ${describeError(error)}`, undefined, error);
+      this.emit({ type: 'storage-error', error: storageError.message });
+      this.fail(storageError);
+      for (const transition of values) this.takeTicket(transition)?.reject(storageError);
+      this.outboxChanged.next();
+    } else {
+      this.outbox.persisted(values);
+      for (const transition of values) this.takeTicket(transition)?.resolve(transition);
+    }
+    this.updateStatus();
+    this.kick.next();
+  }
+
+  private takeTicket(transition: OutboxTransition): Ticket | undefined {
+    const ticket = this.tickets.get(transition.command);
+    this.tickets.delete(transition.command);
+    return ticket;
+  }
+
+  private async load(): Promise<void> {
+    const loaded = await this.store.load().catch((error: unknown) => ({
+      queue: [],
+      failed: [],
+      problems: [{ key: 'outbox', keptAs: undefined, error: new SyncStorageError(describeError(error), undefined, error) }],
+    }));
+    for (const problem of loaded.problems) {
+      this.emit({ type: 'storage-error', error: problem.error.message, key: problem.key, keptAs: problem.keptAs });
+      this.fail(problem.error);
+    }
+    const early = this.early ?? [];
+    this.early = undefined;
+    if (this.destroyed) {
+      for (const command of early) this.tickets.get(command)?.reject(destroyedError());
+      return;
+    }
+    this.commands.next({ type: 'load', queue: loaded.queue, failed: loaded.failed });
+    for (const command of early) this.commands.next(command);
+    this.kick.next();
+  }
+
+  // ── flush: ready items out, outcomes back in as commands ──────────────────────────────
+
+  private runFlush(): void {
+    merge(this.kick, this.online$.pipe(filter((online) => online)))
+      .pipe(
+        whenOnline(this.online$, { hold: 'latest' }),
+        mergeMap(() => {
+          const items = this.outbox.take(this.window - this.outbox.inFlightCount);
+          if (items.length > 0) this.updateStatus();
+          return from(items);
+        }),
+        mergeMap((item) => this.deliver(item).pipe(map((outcome) => ({ item, outcome })))),
+        takeUntil(this.destroyed$),
+      )
+      .subscribe(({ item, outcome }) => {
+        if (outcome.kind === 'pushed') {
+          this.lastError = undefined;
+          this.nextRetryAt = undefined;
+          this.emit({ type: 'pushed', item, status: outcome.status });
+          this.dispatch({ type: 'ack', id: item.id });
+        } else {
+          const failed = this.outbox.get(item.id) ?? item;
+          this.emit({ type: 'dead-lettered', item: { ...failed, lastError: outcome.error }, error: outcome.error });
+          this.lastError = outcome.error;
+          this.dispatch({ type: 'dead-letter', id: item.id, error: outcome.error });
+        }
+      });
+  }
+
+  /** Sends one item until it is delivered, resolved as a conflict, or given up on. */
+  private deliver(item: SyncItem): Observable<Outcome> {
+    const entity = this.options.entities[item.entity as E];
+    if (!entity) {
+      return of<Outcome>({
+        kind: 'failed',
+        error: `[rxsync] Entity "${item.entity}" is not configured any more, so this write cannot be sent. Add it back to options.entities and call reprocessFailed(), or clear it.`,
+      });
+    }
+    return this.send({ item, endpoint: entity.endpoint }).pipe(
+      mergeMap((response): Observable<Outcome> => {
+        if (response.status !== 409) return of(this.outcomeOf(item, response));
+        this.conflicted.add(item.id);
+        const conflict: Conflict = { entity: item.entity, localItem: item, remoteData: response.body };
+        return of(conflict).pipe(
+          resolveConflict({ strategy: entity.conflictStrategy ?? 'server-wins', onConflict: this.options.onConflict }),
+          mergeMap((resolved) => this.applyResolution(resolved, entity.endpoint)),
+        );
+      }),
+      catchError((error: unknown) =>
+        of<Outcome>({
+          kind: 'failed',
+          error: `[rxsync] Gave up on ${describeItem(item)} after ${this.maxRetries} retries. Last error: ${unprefixed(error)} It stays in failed$; call reprocessFailed() to try again.`,
+        }),
+      ),
+    );
+  }
+
+  /** One push with retries: waits for online before each attempt; transient failures back off. */
+  private send(request: PushRequest): Observable<TransportResponse> {
+    const { item } = request;
+    return this.online$.pipe(
+      filter((online) => online),
+      take(1),
+      switchMap(() => this.limit(this.options.transport.push(request))),
+      catchError((error: unknown) =>
+        throwError(() => new SyncHttpError(`[rxsync] Network error sending ${describeItem(item)}: ${unprefixed(error)}`, 0)),
+      ),
+      tap((response) => {
+        if (isTransientStatus(response.status)) {
+          throw new SyncHttpError(
+            `[rxsync] The server answered ${response.status} to ${describeItem(item)}, a transient failure.`,
+            response.status,
+            response.body,
+            response.retryAfterMs,
+          );
+        }
+      }),
+      retryBackoff({
+        maxRetries: this.maxRetries,
+        retriesUsed: this.outbox.get(item.id)?.retryCount ?? item.retryCount,
+        baseDelayMs: this.options.retryBaseDelayMs ?? 1000,
+        maxDelayMs: this.options.retryMaxDelayMs ?? 30_000,
+        jitter: this.options.retryJitter ?? 0.2,
+        scheduler: this.options.scheduler,
+        onRetry: ({ error, attempt, delayMs }) => {
+          const message = describeError(error);
+          this.lastError = message;
+          this.nextRetryAt = new Date(this.now() + delayMs).toISOString();
+          this.emit({ type: 'retried', item, attempt, delayMs, error: message });
+          if (!request.overwrite) this.dispatch({ type: 'retried', id: item.id, error: message });
+          this.updateStatus();
+        },
+      }),
+    );
+  }
+
+  private outcomeOf(item: SyncItem, { status, body }: TransportResponse): Outcome {
+    if ((status >= 200 && status < 300) || (status === 404 && item.operation === 'delete')) return { kind: 'pushed', status };
+    const detail = typeof body === 'string' ? body : JSON.stringify(body);
+    return {
+      kind: 'failed',
+      error: `[rxsync] The server refused ${describeItem(item)} with ${status}${detail ? `: ${detail.slice(0, 200)}` : ''}. Fix the data and call reprocessFailed(), or clear it.`,
+    };
+  }
+
+  private applyResolution(resolved: ResolvedConflict, endpoint: string): Observable<Outcome> {
+    const { localItem: item, resolution } = resolved;
+    this.conflicts.next(resolved);
+    this.emit({ type: 'conflict', conflict: withoutResolution(resolved), resolution });
+    switch (resolution.outcome) {
+      case 'server-wins':
+        return defer(() => this.applyPulled(item.entity as E, [resolved.remoteData])).pipe(
+          catchError((error: unknown) => {
+            this.callbackFailed('onPull', error);
+            return of(undefined);
+          }),
+          map((): Outcome => ({ kind: 'pushed', status: 409 })),
+        );
+      case 'client-wins': {
+        // A new idempotency key: the original one is now bound to the 409 answer.
+        const overwrite: SyncItem = { ...item, id: `${item.id}:put`, data: resolution.data };
+        return this.send({ item: overwrite, endpoint, overwrite: true }).pipe(
+          map((response) => {
+            if (response.status === 409) {
+              const error = new SyncConflictError(
+                `[rxsync] ${describeItem(item)} still conflicts after the client-wins re-send; kept as a dead letter.`,
+                response.body,
+              );
+              return { kind: 'failed', error: error.message } satisfies Outcome;
+            }
+            return this.outcomeOf(overwrite, response);
+          }),
+        );
+      }
+      case 'error':
+        return of<Outcome>({ kind: 'failed', error: resolution.error });
+    }
+  }
+
+  private async applyPulled(entity: E, items: unknown[]): Promise<void> {
+    await this.options.onPull?.(entity, items);
+    this.pulled.next({ entity, items });
+  }
+
+  // ── public actions ─────────────────────────────────────────────────────────────────────
+
+  async flush(): Promise<SyncResult> {
+    const result = await this.flushOnce();
+    this.complete(result);
+    return result;
+  }
+
+  private async flushOnce(): Promise<SyncResult> {
+    await this.ready;
+    const ids = new Set(this.outbox.items().map((item) => item.id));
+    if (this.destroyed || !this.online) return result({ success: false });
+    if (ids.size === 0) return result({ success: true });
+    const counts = { pushed: 0, errors: 0, conflicts: 0 };
+    const stopped$ = merge(this.destroyed$, this.online$.pipe(filter((online) => !online)));
+    const done$ = this.settled.pipe(
+      filter(({ id }) => ids.delete(id)),
+      tap(({ id, outcome }) => {
+        if (this.conflicted.delete(id)) counts.conflicts++;
+        if (outcome === 'pushed') counts.pushed++;
+        if (outcome === 'failed') counts.errors++;
+      }),
+      filter(() => ids.size === 0),
+      map(() => true),
+      takeUntil(stopped$),
+    );
+    const promise = firstValueFrom(done$, { defaultValue: false });
+    this.kick.next();
+    const complete = await promise;
+    return result({ success: complete && counts.errors === 0, ...counts });
+  }
+
+  pull(): Promise<SyncResult> {
+    const run = this.pullChain.then(async () => {
+      const pulled = await this.pullOnce();
+      this.complete(pulled);
+      return pulled;
+    });
+    this.pullChain = run.catch(() => undefined);
+    return run;
+  }
+
+  private async pullOnce(): Promise<SyncResult> {
+    await this.ready;
+    if (this.destroyed || !this.online) return result({ success: false });
+    this.pulling++;
+    this.updateStatus();
+    try {
+      const outcomes = await Promise.all(this.entityNames.map((entity) => this.pullEntity(entity)));
+      const errors = outcomes.filter((count) => count === undefined).length;
+      const pulled = outcomes.reduce<number>((sum, count) => sum + (count ?? 0), 0);
+      return result({ success: errors === 0, pulled, errors });
+    } finally {
+      this.pulling--;
+      this.updateStatus();
+    }
+  }
+
+  /** Pulls every page of one entity; the number of items, or undefined when it failed. */
+  private async pullEntity(entity: E): Promise<number | undefined> {
+    const { endpoint } = this.options.entities[entity];
+    let count = 0;
+    try {
+      if (!this.checkpoints.has(entity)) this.checkpoints.set(entity, await this.store.loadCheckpoint(entity));
+      for (;;) {
+        const sentAt = new Date(this.now()).toISOString();
+        const page = await firstValueFrom(
+          this.options.transport.pull({ entity, endpoint, since: this.checkpoints.get(entity) }).pipe(takeUntil(this.destroyed$)),
+          { defaultValue: undefined },
+        );
+        if (!page) return this.destroyed ? count : undefined;
+        try {
+          await this.applyPulled(entity, page.items);
+        } catch (error) {
+          this.callbackFailed('onPull', error);
+          throw new Error(`onPull threw for "${entity}", so its checkpoint stays where it was: ${describeError(error)}`);
+        }
+        const checkpoint = page.checkpoint ?? sentAt;
+        await this.store.saveCheckpoint(entity, checkpoint);
+        this.checkpoints.set(entity, checkpoint);
+        count += page.items.length;
+        this.emit({ type: 'pulled', entity, count: page.items.length, checkpoint });
+        if (!page.hasMore) return count;
+      }
+    } catch (error) {
+      const message = describeError(error);
+      this.emit({ type: 'pull-failed', entity, error: message });
+      this.fail(error);
+      return undefined;
+    }
+  }
+
+  async fullSync(): Promise<SyncResult> {
+    await this.ready;
+    if (this.destroyed || !this.online) {
+      this.updateStatus();
+      const offline = result({ success: false });
+      this.complete(offline);
+      return offline;
+    }
+    const pushed = await this.flushOnce();
+    const pulled = await this.pull();
+    return result({
+      success: pushed.success && pulled.success,
+      pushed: pushed.pushed,
+      pulled: pulled.pulled,
+      conflicts: pushed.conflicts,
+      errors: pushed.errors + pulled.errors,
+    });
+  }
+
+  async clearQueue(): Promise<void> {
+    await this.dispatchDurably({ type: 'clear' });
+  }
+
+  async reprocessFailed(): Promise<void> {
+    await this.dispatchDurably({ type: 'requeue' });
+    await this.flush();
+  }
+
+  getStatus(): SyncStatusInfo {
+    return this.status.value;
+  }
+
+  getQueueLength(): number {
+    return this.outbox.size;
+  }
+
+  onStatusChange(callback: (status: SyncStatusInfo) => void): () => void {
+    const subscription = this.status$.subscribe((status) => {
+      try {
+        callback(status);
+      } catch (error) {
+        this.callbackFailed('onStatusChange', error);
+      }
+    });
+    return () => subscription.unsubscribe();
+  }
+
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    this.destroyed$.next();
+    this.destroyed$.complete();
+    this.writes$.end();
+    // The command stream ends after what is already in it: writes accepted so far still land in storage.
+    this.commands.complete();
+    for (const subject of [this.status, this.outboxChanged, this.conflicts, this.pulled, this.events, this.settled, this.kick]) {
+      subject.complete();
+    }
+  }
+
+  // ── status and events ──────────────────────────────────────────────────────────────────
+
+  private updateStatus(): void {
+    if (this.status.closed || this.destroyed) return;
+    const { outbox } = this;
+    const next: SyncStatusInfo = {
+      status: !this.online
+        ? 'offline'
+        : outbox.size > 0 || this.pulling > 0
+          ? 'syncing'
+          : outbox.failedCount > 0
+            ? 'error'
+            : 'idle',
+      online: this.online,
+      queueLength: outbox.size,
+      inFlight: outbox.inFlightCount,
+      failedCount: outbox.failedCount,
+      lastSyncAt: this.lastSyncAt,
+      lastError: this.lastError,
+      nextRetryAt: this.nextRetryAt,
+    };
+    const current = this.status.value;
+    if ((Object.keys(next) as (keyof SyncStatusInfo)[]).some((key) => next[key] !== current[key])) {
+      this.status.next(stripUndefined(next));
+    }
+  }
+
+  private complete(syncResult: SyncResult): void {
+    if (syncResult.success) this.lastSyncAt = syncResult.timestamp;
+    this.emit({ type: 'sync-complete', result: syncResult });
+    this.updateStatus();
+  }
+
+  private fail(error: unknown): void {
+    this.lastError = describeError(error);
+    this.updateStatus();
+  }
+
+  private emit(event: SyncEvent): void {
+    if (this.destroyed) return;
+    this.events.next(event);
+    if (this.options.telemetryClient) {
+      const error = track(this.options.telemetryClient, this.source, event);
+      if (error) this.events.next({ type: 'callback-error', callback: 'telemetryClient', error: describeError(error) });
+    }
+  }
+
+  private callbackFailed(callback: 'onPull' | 'onConflict' | 'onStatusChange', error: unknown): void {
+    this.emit({ type: 'callback-error', callback, error: `[rxsync] ${callback} threw: ${describeError(error)}` });
+  }
+}
+
+function result(partial: Partial<SyncResult> & { success: boolean }): SyncResult {
+  return { pushed: 0, pulled: 0, conflicts: 0, errors: 0, ...partial, timestamp: new Date().toISOString() };
+}
+
+function describeItem(item: SyncItem): string {
+  const id = (item.data as { id?: unknown }).id;
+  return `the ${item.operation} of ${item.entity}${id === undefined ? '' : ` "${String(id)}"`}`;
+}
+
+function unprefixed(error: unknown): string {
+  return describeError(error).replace(/^\[rxsync\] /, '');
+}
+
+function withoutResolution({ resolution: _resolution, ...conflict }: Conflict & { resolution: ConflictResolution }): Conflict {
+  return conflict;
+}
+
+function stripUndefined<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}
+
+function destroyedError(): SyncInputError {
+  return new SyncInputError('[rxsync] The engine was destroyed before this write was queued; it was not stored.');
+}
+
+function defaultId(): string {
+  if (typeof crypto !== 'undefined' && typeof crypto.randomUUID === 'function') return crypto.randomUUID();
+  // Pages served over plain http (not localhost) have no randomUUID.
+  return `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`;
+}

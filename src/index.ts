@@ -1,0 +1,29 @@
+export { createSyncEngine } from './engine.js';
+export { httpTransport, parseRetryAfter, type HttpTransportOptions } from './httpTransport.js';
+export { browserOnline$ } from './onlineManager.js';
+export { memoryStorage } from './memoryStorage.js';
+export { defaultStorage } from './defaultStorage.js';
+export { validateWrite } from './validateWrite.js';
+export { SyncInputError, SyncHttpError, SyncConflictError, SyncStorageError, isTransientStatus } from './errors.js';
+export type {
+  Conflict,
+  ConflictResolution,
+  ConflictStrategy,
+  EntityConfig,
+  PullPage,
+  PushRequest,
+  SyncEngine,
+  SyncEngineOptions,
+  SyncEvent,
+  SyncItem,
+  SyncOperation,
+  SyncResult,
+  SyncState,
+  SyncStatusInfo,
+  SyncStorage,
+  SyncTransport,
+  SyncWrite,
+  TelemetryClient,
+  TransportResponse,
+} from './types.js';
+export type { OutboxCommand, OutboxChange, OutboxTransition } from './outbox.js';

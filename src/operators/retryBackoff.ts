@@ -1,0 +1,79 @@
+import {
+  type MonoTypeOperatorFunction,
+  type ObservableInput,
+  retry,
+  type SchedulerLike,
+  throwError,
+  timer,
+} from 'rxjs';
+import { SyncHttpError } from '../errors.js';
+
+export interface RetryBackoffConfig {
+  /** Retries after the first attempt. */
+  maxRetries: number;
+  /** Retries already spent, e.g. before a restart: attempts continue from here. Default 0. */
+  retriesUsed?: number;
+  /** Default 1000. */
+  baseDelayMs?: number;
+  /** Default 30000. */
+  maxDelayMs?: number;
+  /** Up to this fraction of the delay is added at random. Default 0.2. */
+  jitter?: number;
+  /** Default `Math.random`. */
+  random?: () => number;
+  /** Times the delays; pass a `TestScheduler` for virtual time. */
+  scheduler?: SchedulerLike;
+  /** Which errors are worth another try. Default: transient `SyncHttpError`s and anything that is not an HTTP error (network failures). */
+  shouldRetry?: (error: unknown) => boolean;
+  /** Called just before each wait. */
+  onRetry?: (retry: { error: unknown; attempt: number; delayMs: number }) => void;
+}
+
+/**
+ * The wait before retry number `attempt` (1-based): `min(base * 2^(attempt-1), max)` plus
+ * up to `jitter` of it at random, or exactly what the server asked for in `Retry-After`.
+ */
+export function backoffDelay(
+  attempt: number,
+  config: Pick<RetryBackoffConfig, 'baseDelayMs' | 'maxDelayMs' | 'jitter' | 'random'>,
+  retryAfterMs?: number,
+): number {
+  if (retryAfterMs !== undefined && retryAfterMs >= 0) return retryAfterMs;
+  const { baseDelayMs = 1000, maxDelayMs = 30_000, jitter = 0.2, random = Math.random } = config;
+  const exponential = Math.min(baseDelayMs * 2 ** (attempt - 1), maxDelayMs);
+  return Math.round(exponential + exponential * jitter * random());
+}
+
+const defaultShouldRetry = (error: unknown): boolean => !(error instanceof SyncHttpError) || error.transient;
+
+/**
+ * Resubscribes to the source after a failure, waiting longer each time: built on
+ * `retry({ count, delay })`, so the waits are ordinary timers on `scheduler` and show in
+ * marble tests. Errors that `shouldRetry` rejects, and the error after the last retry,
+ * go through unchanged.
+ *
+ * @example
+ * ```ts
+ * import { ajax } from 'rxjs/ajax';
+ * import { retryBackoff } from 'rxsync/operators';
+ *
+ * ajax.getJSON('/api/todos')
+ *   .pipe(retryBackoff({ maxRetries: 5, baseDelayMs: 500, onRetry: ({ attempt, delayMs }) => console.log(attempt, delayMs) }))
+ *   .subscribe(console.log);
+ * ```
+ */
+export function retryBackoff<T>(config: RetryBackoffConfig): MonoTypeOperatorFunction<T> {
+  const used = config.retriesUsed ?? 0;
+  const shouldRetry = config.shouldRetry ?? defaultShouldRetry;
+  return retry<T>({
+    count: Math.max(0, config.maxRetries - used),
+    delay: (error: unknown, retryCount: number): ObservableInput<unknown> => {
+      if (!shouldRetry(error)) return throwError(() => error);
+      const attempt = used + retryCount;
+      const retryAfterMs = error instanceof SyncHttpError ? error.retryAfterMs : undefined;
+      const delayMs = backoffDelay(attempt, config, retryAfterMs);
+      config.onRetry?.({ error, attempt, delayMs });
+      return timer(delayMs, config.scheduler);
+    },
+  });
+}

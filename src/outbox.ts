@@ -1,0 +1,337 @@
+import type { SyncItem } from './types.js';
+
+/** A change to the outbox: the commands' one way of talking to each other and to storage. */
+export type OutboxCommand =
+  /** A new write. Coalesced with the record's queued write where the dedupe rules allow. */
+  | { type: 'enqueue'; item: SyncItem }
+  /** Delivered: the item leaves the outbox. */
+  | { type: 'ack'; id: string }
+  /** A transient failure: the item stays in flight, its retry count goes up. */
+  | { type: 'retried'; id: string; error: string }
+  /** Given up on: the item moves to the dead-letter list. */
+  | { type: 'dead-letter'; id: string; error: string }
+  /** Empty the queue and the dead-letter list. */
+  | { type: 'clear' }
+  /** Move every dead letter back into the queue with a fresh retry count. */
+  | { type: 'requeue' }
+  /** The persisted outbox, loaded at start. Loaded items may have been sent already, so they are never merged into. */
+  | { type: 'load'; queue: readonly SyncItem[]; failed: readonly SyncItem[] };
+
+export type OutboxList = 'queue' | 'failed';
+
+/** One item put into (`item` set) or taken out of (`item` undefined) a list; `previous` makes it undoable. */
+export interface OutboxChange {
+  list: OutboxList;
+  id: string;
+  item: SyncItem | undefined;
+  previous: SyncItem | undefined;
+}
+
+export interface OutboxTransition {
+  command: OutboxCommand;
+  /** What the command did, in order; empty when it changed nothing (an identical duplicate, an unknown id). */
+  changes: readonly OutboxChange[];
+  /** For `enqueue`: the queued item the write became (merged into), or undefined when it cancelled out. */
+  item?: SyncItem;
+}
+
+const recordKeyOf = (item: SyncItem): string | undefined => {
+  const id = (item.data as { id?: unknown } | null)?.id;
+  return id === undefined || id === null ? undefined : `${item.entity}\u0000${String(id)}`;
+};
+
+// Only id-less creates need this index: they have no record to coalesce on, only exact duplicates.
+const contentKeyOf = (item: SyncItem): string => `${item.entity}\u0000${JSON.stringify(item.data)}`;
+
+const sameData = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
+
+const mergeData = (a: unknown, b: unknown): unknown => ({ ...(a as object), ...(b as object) });
+
+/**
+ * The outbox: queue and dead-letter list, with every index the engine needs kept up to
+ * date so that each command costs O(1) whatever the queue's length.
+ *
+ * Per record (entity + id) the queued items form a chain in send order. Only the chain's
+ * tail is ever coalesced with a new write, and only while it is *open*: not in flight, never
+ * sent, not loaded from storage. Only the chain's head is ever sent, so per-record order holds.
+ * An item is *ready* when it heads its chain, is not in flight and all its changes are durable.
+ */
+export class Outbox {
+  private readonly queue = new Map<string, SyncItem>();
+  private readonly failed = new Map<string, SyncItem>();
+  private readonly chains = new Map<string, string[]>();
+  private readonly openCreates = new Map<string, string>();
+  /** Items that were sent, are being sent, or came from storage: never merged into. */
+  private readonly sealed = new Set<string>();
+  private readonly inFlight = new Set<string>();
+  /** Items with a change not yet durable: not sent until it is. */
+  private readonly pending = new Map<string, number>();
+  private readonly ready = new Set<string>();
+  private version = 0;
+  private failedVersion = 0;
+  private queueCache: { version: number; items: readonly SyncItem[] } | undefined;
+  private failedCache: { version: number; items: readonly SyncItem[] } | undefined;
+
+  get size(): number {
+    return this.queue.size;
+  }
+
+  get failedCount(): number {
+    return this.failed.size;
+  }
+
+  get inFlightCount(): number {
+    return this.inFlight.size;
+  }
+
+  get readyCount(): number {
+    return this.ready.size;
+  }
+
+  has(id: string): boolean {
+    return this.queue.has(id);
+  }
+
+  get(id: string): SyncItem | undefined {
+    return this.queue.get(id);
+  }
+
+  /** The queue in send order; the same array until the outbox changes. */
+  items(): readonly SyncItem[] {
+    if (this.queueCache?.version !== this.version) {
+      this.queueCache = { version: this.version, items: Object.freeze([...this.queue.values()]) };
+    }
+    return this.queueCache.items;
+  }
+
+  failedItems(): readonly SyncItem[] {
+    if (this.failedCache?.version !== this.failedVersion) {
+      this.failedCache = { version: this.failedVersion, items: Object.freeze([...this.failed.values()]) };
+    }
+    return this.failedCache.items;
+  }
+
+  apply(command: OutboxCommand): OutboxTransition {
+    const changes: OutboxChange[] = [];
+    const put = (list: OutboxList, id: string, item: SyncItem | undefined): void => {
+      const previous = this.place(list, id, item);
+      changes.push({ list, id, item, previous });
+    };
+    switch (command.type) {
+      case 'enqueue':
+        return { command, changes, item: this.enqueue(command.item, put) };
+      case 'ack':
+        if (this.queue.has(command.id)) put('queue', command.id, undefined);
+        break;
+      case 'retried': {
+        const item = this.queue.get(command.id);
+        if (item) put('queue', item.id, { ...item, retryCount: item.retryCount + 1, lastError: command.error });
+        break;
+      }
+      case 'dead-letter': {
+        const item = this.queue.get(command.id);
+        if (item) {
+          put('queue', item.id, undefined);
+          put('failed', item.id, { ...item, lastError: command.error });
+        }
+        break;
+      }
+      case 'clear':
+        for (const id of [...this.queue.keys()]) put('queue', id, undefined);
+        for (const id of [...this.failed.keys()]) put('failed', id, undefined);
+        break;
+      case 'requeue':
+        for (const item of [...this.failed.values()]) {
+          put('failed', item.id, undefined);
+          const { lastError: _dropped, ...fresh } = item;
+          this.sealed.add(item.id);
+          put('queue', item.id, { ...fresh, retryCount: 0 });
+        }
+        break;
+      case 'load':
+        // Loaded items are durable already: placed without changes to persist.
+        for (const item of command.queue) {
+          this.sealed.add(item.id);
+          this.place('queue', item.id, item);
+        }
+        for (const item of command.failed) this.place('failed', item.id, item);
+        this.settle(command.queue.map((item) => item.id));
+        break;
+    }
+    return { command, changes };
+  }
+
+  private enqueue(
+    item: SyncItem,
+    put: (list: OutboxList, id: string, item: SyncItem | undefined) => void,
+  ): SyncItem | undefined {
+    const recordKey = recordKeyOf(item);
+    if (recordKey === undefined) {
+      const twin = this.openCreates.get(contentKeyOf(item));
+      if (twin !== undefined) return this.queue.get(twin);
+      put('queue', item.id, item);
+      return item;
+    }
+    const chain = this.chains.get(recordKey);
+    const tailId = chain?.[chain.length - 1];
+    const tail = tailId === undefined || this.sealed.has(tailId) ? undefined : this.queue.get(tailId);
+    if (!tail) {
+      put('queue', item.id, item);
+      return item;
+    }
+    const merged = coalesce(tail, item);
+    if (merged === 'cancel') {
+      put('queue', tail.id, undefined);
+      return undefined;
+    }
+    if (merged === 'append') {
+      put('queue', item.id, item);
+      return item;
+    }
+    if (merged === tail) return tail;
+    put('queue', tail.id, merged);
+    return merged;
+  }
+
+  /**
+   * The next ready items, at most `limit`, marked in flight. In flight is runtime state:
+   * it is not persisted, and a restart seals every loaded item instead.
+   */
+  take(limit: number): SyncItem[] {
+    const taken: SyncItem[] = [];
+    for (const id of this.ready) {
+      if (taken.length >= limit) break;
+      this.ready.delete(id);
+      this.inFlight.add(id);
+      this.sealed.add(id);
+      const item = this.queue.get(id)!;
+      this.closeCreate(item);
+      taken.push(item);
+    }
+    return taken;
+  }
+
+  /** The changes of these transitions are durable now: their items may be sent. */
+  persisted(transitions: readonly OutboxTransition[]): void {
+    this.settle(transitions.flatMap((t) => t.changes.filter((c) => c.item && c.list === 'queue').map((c) => c.id)));
+  }
+
+  /**
+   * These transitions could not be persisted. Their writes are taken back, newest first, so
+   * the outbox holds exactly what storage holds plus the commands that stand regardless
+   * (acks, retries, dead letters, clear, requeue: facts about delivery, kept and persisted
+   * by the next write). A write before a `clear` in the same run needs no undoing: the
+   * clear already took it out.
+   */
+  rollback(transitions: readonly OutboxTransition[]): string[] {
+    const restored: string[] = [];
+    const removed: string[] = [];
+    const lastClear = transitions.findLastIndex((t) => t.command.type === 'clear');
+    for (let i = transitions.length - 1; i > lastClear; i--) {
+      const transition = transitions[i];
+      if (transition.command.type !== 'enqueue') continue;
+      for (let j = transition.changes.length - 1; j >= 0; j--) {
+        const change = transition.changes[j];
+        this.place(change.list, change.id, change.previous);
+        if (change.previous) restored.push(change.id);
+        else removed.push(change.id);
+      }
+    }
+    // What was restored is what storage holds: durable.
+    this.settle(restored);
+    this.persisted(transitions);
+    return removed.filter((id) => !this.queue.has(id));
+  }
+
+  /** Puts `item` under `id` in `list` (or takes it out), keeping every index right; returns what was there. */
+  private place(list: OutboxList, id: string, item: SyncItem | undefined): SyncItem | undefined {
+    if (list === 'failed') {
+      this.failedVersion++;
+      const previous = this.failed.get(id);
+      if (item) this.failed.set(id, item);
+      else this.failed.delete(id);
+      return previous;
+    }
+    this.version++;
+    const previous = this.queue.get(id);
+    if (previous) this.closeCreate(previous);
+    if (item) {
+      this.queue.set(id, item);
+      if (!previous) this.link(item);
+      if (!recordKeyOf(item) && !this.sealed.has(id)) this.openCreates.set(contentKeyOf(item), id);
+      this.pending.set(id, (this.pending.get(id) ?? 0) + 1);
+      this.refresh(id);
+    } else if (previous) {
+      this.queue.delete(id);
+      this.unlink(previous);
+      this.sealed.delete(id);
+      this.inFlight.delete(id);
+      this.ready.delete(id);
+    }
+    return previous;
+  }
+
+  /** An id-less create stops taking exact duplicates once it is sent or gone. */
+  private closeCreate(item: SyncItem): void {
+    if (recordKeyOf(item) === undefined && this.openCreates.get(contentKeyOf(item)) === item.id) {
+      this.openCreates.delete(contentKeyOf(item));
+    }
+  }
+
+  private link(item: SyncItem): void {
+    const key = recordKeyOf(item);
+    if (key === undefined) return;
+    const chain = this.chains.get(key);
+    if (chain) chain.push(item.id);
+    else this.chains.set(key, [item.id]);
+  }
+
+  private unlink(item: SyncItem): void {
+    const key = recordKeyOf(item);
+    if (key === undefined) return;
+    const chain = this.chains.get(key)!;
+    const at = chain.indexOf(item.id);
+    chain.splice(at, 1);
+    if (chain.length === 0) this.chains.delete(key);
+    else if (at === 0) this.refresh(chain[0]);
+  }
+
+  private settle(ids: readonly string[]): void {
+    for (const id of ids) {
+      const left = (this.pending.get(id) ?? 1) - 1;
+      if (left > 0) this.pending.set(id, left);
+      else this.pending.delete(id);
+      this.refresh(id);
+    }
+  }
+
+  private refresh(id: string): void {
+    const item = this.queue.get(id);
+    const key = item && recordKeyOf(item);
+    const isReady =
+      item !== undefined &&
+      !this.inFlight.has(id) &&
+      !this.pending.has(id) &&
+      (key === undefined || this.chains.get(key)![0] === id);
+    if (isReady) this.ready.add(id);
+    else this.ready.delete(id);
+  }
+}
+
+/** The dedupe table of DESIGN.md §2 for an open queued item and a new write of the same record. */
+function coalesce(queued: SyncItem, next: SyncItem): SyncItem | 'cancel' | 'append' {
+  const sameOp = queued.operation === next.operation;
+  if (sameOp && sameData(queued.data, next.data)) return queued;
+  if (next.operation === 'delete') {
+    if (queued.operation === 'create') return 'cancel';
+    return { ...queued, operation: 'delete', data: next.data, timestamp: next.timestamp };
+  }
+  if (next.operation === 'update' && queued.operation !== 'delete') {
+    return { ...queued, data: mergeData(queued.data, next.data), timestamp: next.timestamp };
+  }
+  if (sameOp) {
+    // A second create of a record never sent: the later one describes it better.
+    return { ...queued, data: mergeData(queued.data, next.data), timestamp: next.timestamp };
+  }
+  return 'append';
+}
