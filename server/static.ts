@@ -2,7 +2,7 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { extname, join, relative, resolve, sep } from 'node:path';
+import { extname, isAbsolute, join, relative, resolve } from 'node:path';
 
 const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -41,7 +41,7 @@ export async function serveStatic(dir: string, pathname: string, req: IncomingMe
   const root = resolve(dir);
   const target = resolve(root, `.${decoded}`);
   const inside = relative(root, target);
-  if (inside.startsWith('..') || inside.includes(`..${sep}`) || decoded.includes('\0')) return false;
+  if (inside.startsWith('..') || isAbsolute(inside) || decoded.includes('\0')) return false;
   const file = await fileAt(target);
   if (!file) return false;
   res.writeHead(200, {
