@@ -157,9 +157,11 @@ function decideWrite(db: ServerDb, request: WriteRequest, key: string | null, at
     }
     const rawId = request.body.id;
     if (rawId !== undefined && rawId !== null) {
-      if (typeof rawId !== 'string' || rawId === '') return error(400, 'A record "id" must be a non-empty string');
-      if (rawId.length > MAX_ID_LENGTH) return error(400, `Record ids are at most ${MAX_ID_LENGTH} characters long`);
-      bodyId = rawId;
+      // A number is accepted as its decimal string (the client builds paths the same way).
+      const text = typeof rawId === 'number' && Number.isSafeInteger(rawId) ? String(rawId) : rawId;
+      if (typeof text !== 'string' || text === '') return error(400, 'A record "id" must be a non-empty string (or an integer)');
+      if (text.length > MAX_ID_LENGTH) return error(400, `Record ids are at most ${MAX_ID_LENGTH} characters long`);
+      bodyId = text;
     }
     if (request.id !== undefined && bodyId !== undefined && bodyId !== request.id) {
       return error(400, `The body's id "${bodyId}" does not match the id in the path "${request.id}"`);

@@ -56,8 +56,16 @@ describe('reference server: records', () => {
       expect(fixture.server.db.records('notes')).toHaveLength(1);
     });
 
+    it('accepts an integer id as its decimal string', async () => {
+      const res = await call(fixture.server, 'POST', '/todos', { body: { id: 7, n: 1 } });
+      expect(res.status).toBe(201);
+      expect(res.body.id).toBe('7');
+      expect((await call(fixture.server, 'PATCH', '/todos/7', { body: { id: 7, n: 2 } })).body).toMatchObject({ id: '7', n: 2 });
+    });
+
     it.each([
-      ['a number id', { id: 7 }],
+      ['a fractional id', { id: 7.5 }],
+      ['an object id', { id: { a: 1 } }],
       ['an empty id', { id: '' }],
     ])('answers 400 for %s', async (_, body) => {
       const res = await call(fixture.server, 'POST', '/todos', { body });
