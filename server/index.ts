@@ -11,13 +11,20 @@ export { createSyncServer, type SyncApp, type SyncServerOptions } from './app.js
 export { ServerDb, type DbStats, type RecordRow, type StoredRecord, type StoredResponse, type WriteLogEntry } from './db.js';
 export { DEFAULT_FAULTS, FaultConfigError, Faults, type FaultConfig, type FaultCounters } from './faults.js';
 export {
+  applyBatch,
+  applyWrite,
+  parseIfMatch,
+  pullChanges,
   DEFAULT_PAGE_SIZE,
   MAX_BATCH_SIZE,
   MAX_PAGE_SIZE,
   type BatchItem,
   type BatchResult,
+  type ProtocolResponse,
   type PullPage,
+  type PullQuery,
   type WriteMethod,
+  type WriteRequest,
 } from './protocol.js';
 
 export interface StartSyncServerOptions extends SyncServerOptions {
