@@ -1,0 +1,101 @@
+import { http, HttpResponse, type JsonBodyType } from 'msw';
+import { setupServer } from 'msw/node';
+
+export const API = 'http://api.test';
+
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  key: string | null;
+  ifMatch: string | null;
+  body: unknown;
+}
+
+type Override = (request: RecordedRequest, attempt: number) => Response | Promise<Response> | undefined;
+
+/**
+ * A REST backend for msw: records live in memory, a repeated Idempotency-Key replays the
+ * first answer, and `override` lets a test answer any request its own way first.
+ */
+export function restApi() {
+  const records = new Map<string, Record<string, unknown>>();
+  const replies = new Map<string, { status: number; body: JsonBodyType }>();
+  const requests: RecordedRequest[] = [];
+  /** How many times the server changed something for each idempotency key. */
+  const applied = new Map<string, number>();
+  let override: Override | undefined;
+  let nextId = 1;
+
+  const answer = (key: string | null, status: number, body: JsonBodyType): Response => {
+    if (key) {
+      replies.set(key, { status, body });
+      if (status < 300) applied.set(key, (applied.get(key) ?? 0) + 1);
+    }
+    return HttpResponse.json(body, { status });
+  };
+
+  const handle = async (request: Request, params: { entity: string; id?: string }) => {
+    const text = request.method === 'DELETE' || request.method === 'GET' ? '' : await request.text();
+    const recorded: RecordedRequest = {
+      method: request.method,
+      path: new URL(request.url).pathname,
+      key: request.headers.get('Idempotency-Key'),
+      ifMatch: request.headers.get('If-Match'),
+      body: text ? JSON.parse(text) : undefined,
+    };
+    requests.push(recorded);
+    const attempt = requests.filter((r) => r.key === recorded.key && r.method === recorded.method).length;
+    const custom = await override?.(recorded, attempt);
+    if (custom) return custom;
+    const replay = recorded.key ? replies.get(recorded.key) : undefined;
+    if (replay) return HttpResponse.json(replay.body, { status: replay.status });
+    const body = recorded.body as Record<string, unknown> | undefined;
+    const recordKey = `${params.entity}/${params.id ?? body?.id}`;
+    switch (request.method) {
+      case 'POST': {
+        const id = String(body?.id ?? `s${nextId++}`);
+        const key = `${params.entity}/${id}`;
+        if (records.has(key)) return answer(recorded.key, 409, records.get(key) as JsonBodyType);
+        records.set(key, { ...body, id });
+        return answer(recorded.key, 201, records.get(key) as JsonBodyType);
+      }
+      case 'PATCH': {
+        const current = records.get(recordKey);
+        if (!current) return answer(recorded.key, 404, { error: 'not found' });
+        records.set(recordKey, { ...current, ...body });
+        return answer(recorded.key, 200, records.get(recordKey) as JsonBodyType);
+      }
+      case 'PUT':
+        records.set(recordKey, { ...body });
+        return answer(recorded.key, 200, records.get(recordKey) as JsonBodyType);
+      case 'DELETE':
+        if (!records.delete(recordKey)) return answer(recorded.key, 404, { error: 'not found' });
+        return answer(recorded.key, 200, {});
+    }
+    return HttpResponse.json({ error: 'method' }, { status: 405 });
+  };
+
+  const server = setupServer(
+    http.all(`${API}/:entity/:id`, ({ request, params }) => handle(request, params as { entity: string; id: string })),
+    http.post(`${API}/:entity`, ({ request, params }) => handle(request, params as { entity: string })),
+  );
+
+  return {
+    server,
+    records,
+    requests,
+    applied,
+    /** Answer requests your own way; return undefined to let the normal backend answer. */
+    override(fn: Override | undefined) {
+      override = fn;
+    },
+    reset() {
+      records.clear();
+      replies.clear();
+      requests.length = 0;
+      applied.clear();
+      override = undefined;
+      server.resetHandlers();
+    },
+  };
+}
