@@ -1,0 +1,122 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { HttpResponse } from 'msw';
+import { firstValueFrom, of, delay, toArray, take } from 'rxjs';
+import type { ConflictStrategy } from '../src/index.js';
+import { drained, testEngine } from './support/engineHarness.js';
+import { restApi } from './support/restApi.js';
+
+const api = restApi();
+beforeAll(() => api.server.listen({ onUnhandledRequest: 'error' }));
+afterEach(() => api.reset());
+afterAll(() => api.server.close());
+
+const remote = { id: '1', title: 'server', owner: 'ann', version: 4, updatedAt: '2026-01-01T00:00:00.000Z' };
+
+/** The server holds `remote`; the client's PATCH (based on version 3) is stale and gets 409. */
+function staleServer() {
+  api.records.set('todos/1', { ...remote });
+  api.override((request) =>
+    request.method === 'PATCH' && request.ifMatch !== String(api.records.get('todos/1')?.version)
+      ? HttpResponse.json(api.records.get('todos/1'), { status: 409 })
+      : undefined,
+  );
+}
+
+async function conflictWith(strategy: ConflictStrategy, options: Parameters<typeof testEngine>[0] = {}) {
+  staleServer();
+  const pulled: unknown[] = [];
+  const engine = testEngine({
+    entities: { todos: { endpoint: '/todos', conflictStrategy: strategy }, notes: { endpoint: '/notes' } },
+    onPull: (entity, items) => {
+      pulled.push(...items.map((item) => [entity, item]));
+    },
+    now: () => Date.parse('2026-06-01T00:00:00.000Z'),
+    ...options,
+  });
+  const conflict = firstValueFrom(engine.conflicts$);
+  await engine.write({ entity: 'todos', operation: 'update', data: { id: '1', title: 'mine', version: 3 } });
+  const result = await engine.flush();
+  return { engine, conflict: await conflict, pulled, result };
+}
+
+describe('engine: conflicts (409)', () => {
+  it('server-wins: the remote record goes to onPull and pulled$, nothing is re-sent', async () => {
+    const { engine, conflict, pulled, result } = await conflictWith('server-wins');
+    expect(conflict).toMatchObject({ entity: 'todos', remoteData: remote, resolution: { strategy: 'server-wins', outcome: 'server-wins' } });
+    expect(pulled).toEqual([['todos', remote]]);
+    expect(api.requests.map((r) => r.method)).toEqual(['PATCH']);
+    expect(api.records.get('todos/1')).toEqual(remote);
+    expect(result).toMatchObject({ success: true, conflicts: 1, errors: 0 });
+    expect(engine.getStatus()).toMatchObject({ status: 'idle', queueLength: 0 });
+    engine.destroy();
+  });
+
+  it('client-wins: re-sent as a PUT of the local change over the remote record, with its own idempotency key', async () => {
+    const { engine, conflict } = await conflictWith('client-wins');
+    expect(conflict.resolution).toMatchObject({ outcome: 'client-wins' });
+    const [patch, put] = api.requests;
+    expect(put).toMatchObject({ method: 'PUT', path: '/todos/1', ifMatch: null, key: `${patch.key}:put` });
+    expect(api.records.get('todos/1')).toEqual({ ...remote, title: 'mine', version: 3 });
+    engine.destroy();
+  });
+
+  it('last-write-wins: the newer local write wins …', async () => {
+    const { engine, conflict } = await conflictWith('last-write-wins');
+    expect(conflict.resolution).toMatchObject({ strategy: 'last-write-wins', outcome: 'client-wins' });
+    expect(api.records.get('todos/1')).toMatchObject({ title: 'mine' });
+    engine.destroy();
+  });
+
+  it('… and the newer remote record wins', async () => {
+    const { engine, conflict } = await conflictWith('last-write-wins', { now: () => Date.parse('2025-01-01T00:00:00.000Z') });
+    expect(conflict.resolution).toMatchObject({ outcome: 'server-wins' });
+    expect(api.records.get('todos/1')).toEqual(remote);
+    engine.destroy();
+  });
+
+  it('manual: onConflict answers with an Observable; its record is PUT', async () => {
+    const { engine, conflict } = await conflictWith('manual', {
+      onConflict: ({ remoteData }) => of({ ...(remoteData as object), title: 'merged by hand' }).pipe(delay(5)),
+    });
+    expect(conflict.resolution).toMatchObject({ strategy: 'manual', outcome: 'client-wins' });
+    expect(api.records.get('todos/1')).toMatchObject({ title: 'merged by hand', owner: 'ann' });
+    engine.destroy();
+  });
+
+  it('manual: a throwing onConflict dead-letters the write with a clear error; the engine goes on', async () => {
+    const { engine, conflict, result } = await conflictWith('manual', {
+      onConflict: () => {
+        throw new Error('cannot decide');
+      },
+    });
+    expect(conflict.resolution).toMatchObject({ outcome: 'error' });
+    expect(result).toMatchObject({ success: false, errors: 1, conflicts: 1 });
+    const [dead] = await firstValueFrom(engine.failed$);
+    expect(dead.lastError).toBe('[rxsync] onConflict failed: cannot decide');
+    api.override(undefined);
+    await engine.write({ entity: 'todos', operation: 'create', data: { id: '2' } });
+    await drained(engine);
+    expect(api.records.has('todos/2')).toBe(true);
+    engine.destroy();
+  });
+
+  it('manual without onConflict is server-wins', async () => {
+    const { engine, conflict } = await conflictWith('manual');
+    expect(conflict.resolution).toMatchObject({ outcome: 'server-wins' });
+    engine.destroy();
+  });
+
+  it('every conflict is on conflicts$ and events$', async () => {
+    api.records.set('todos/1', { ...remote });
+    api.records.set('todos/2', { ...remote, id: '2' });
+    api.override((request) => (request.method === 'POST' ? HttpResponse.json(api.records.get(`todos/${(request.body as { id: string }).id}`), { status: 409 }) : undefined));
+    const engine = testEngine();
+    const all = firstValueFrom(engine.conflicts$.pipe(take(2), toArray()));
+    await engine.write({ entity: 'todos', operation: 'create', data: { id: '1' } });
+    await engine.write({ entity: 'todos', operation: 'create', data: { id: '2' } });
+    expect((await all).map((c) => (c.remoteData as { id: string }).id).sort()).toEqual(['1', '2']);
+    await drained(engine);
+    expect(engine.seen.filter((e) => e.type === 'conflict')).toHaveLength(2);
+    engine.destroy();
+  });
+});
