@@ -35,6 +35,7 @@ export function testEngine(options: Partial<SyncEngineOptions<'todos' | 'notes'>
 }
 
 /** Resolves when the engine has nothing left to send. */
-export function drained(engine: SyncEngine): Promise<unknown> {
+export async function drained(engine: SyncEngine): Promise<unknown> {
+  await engine.ready;
   return firstValueFrom(engine.status$.pipe(filter((s) => s.queueLength === 0 && s.inFlight === 0)));
 }

@@ -1,0 +1,99 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { drained, testEngine } from './support/engineHarness.js';
+import { restApi } from './support/restApi.js';
+
+const api = restApi();
+beforeAll(() => api.server.listen({ onUnhandledRequest: 'error' }));
+afterEach(() => api.reset());
+afterAll(() => api.server.close());
+
+const cyclic: Record<string, unknown> = { id: 'c' };
+cyclic.self = cyclic;
+
+const bad: [string, unknown, RegExp][] = [
+  ['not an object', 'hello', /A write must be an object \{ entity, operation, data \}, got "hello"/],
+  ['unknown entity', { entity: 'users', operation: 'create', data: {} }, /Unknown entity "users"\. Known entities: todos, notes; add it to options\.entities/],
+  ['unknown operation', { entity: 'todos', operation: 'upsert', data: { id: '1' } }, /Unknown operation "upsert" for "todos"\. Use 'create', 'update' or 'delete'/],
+  ['update without id', { entity: 'todos', operation: 'update', data: { title: 'x' } }, /A update on "todos" needs data\.id/],
+  ['delete without id', { entity: 'todos', operation: 'delete', data: {} }, /A delete on "todos" needs data\.id/],
+  ['a function', { entity: 'todos', operation: 'create', data: { id: '1', onClick: () => 1 } }, /data\.onClick of a write to "todos" is a function, which JSON cannot carry/],
+  ['a cycle', { entity: 'todos', operation: 'create', data: cyclic }, /data\.self of a write to "todos" refers back to itself \(a cycle\)/],
+  ['a BigInt', { entity: 'todos', operation: 'create', data: { id: '1', n: 10n } }, /data\.n of a write to "todos" is a bigint/],
+  ['a Map', { entity: 'todos', operation: 'create', data: { id: '1', tags: new Map() } }, /data\.tags of a write to "todos" is a Map, which JSON cannot carry faithfully/],
+  ['NaN', { entity: 'todos', operation: 'create', data: { id: '1', n: Number.NaN } }, /data\.n of a write to "todos" is NaN/],
+  ['data not an object', { entity: 'todos', operation: 'create', data: [1, 2] }, /must be an object, got an array/],
+];
+
+describe('engine: bad input', () => {
+  it.each(bad)('write() rejects %s with a SyncInputError that says what to do; other writes are kept', async (_name, write, message) => {
+    const engine = testEngine({ startOnline: false });
+    await engine.write({ entity: 'todos', operation: 'create', data: { id: 'good' } });
+    const error = await engine.write(write as never).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toMatchObject({ name: 'SyncInputError', message: expect.stringMatching(/^\[rxsync\] /) });
+    expect((error as Error).message).toMatch(message);
+    expect(engine.getQueueLength()).toBe(1);
+    engine.destroy();
+  });
+
+  it('a bad write on writes$ is reported on events$ and status, dropped, and the subject keeps working', async () => {
+    const engine = testEngine();
+    engine.writes$.next({ entity: 'users', operation: 'create', data: {} });
+    engine.writes$.next({ entity: 'todos', operation: 'create', data: { id: '1' } });
+    await drained(engine);
+    expect(engine.seen.find((e) => e.type === 'input-dropped')).toMatchObject({
+      write: { entity: 'users' },
+      error: expect.stringMatching(/^\[rxsync\] Unknown entity "users"/),
+    });
+    expect(engine.getStatus().lastError).toBeUndefined(); // cleared by the successful push after it
+    expect(api.records.has('todos/1')).toBe(true);
+    engine.destroy();
+  });
+
+  it('writes$.error() and complete() from outside do not stop the input', async () => {
+    const engine = testEngine();
+    engine.writes$.error(new Error('upstream broke'));
+    engine.writes$.complete();
+    engine.writes$.next({ entity: 'todos', operation: 'create', data: { id: '1' } });
+    await drained(engine);
+    expect(api.records.has('todos/1')).toBe(true);
+    expect(engine.seen.filter((e) => e.type === 'input-dropped').map((e) => e.type === 'input-dropped' && e.error)).toEqual([
+      expect.stringMatching(/writes\$\.error\(\) was called/),
+      expect.stringMatching(/writes\$\.complete\(\) was called; writes\$ stays open\. Call engine\.destroy\(\)/),
+    ]);
+    engine.destroy();
+  });
+
+  it('the queue keeps its own copy: changing the object after write() changes nothing', async () => {
+    const engine = testEngine({ startOnline: false });
+    const data = { id: '1', title: 'milk' };
+    await engine.write({ entity: 'todos', operation: 'create', data });
+    data.title = 'changed later';
+    engine.network.next(true);
+    await drained(engine);
+    expect(api.records.get('todos/1')).toEqual({ id: '1', title: 'milk' });
+    engine.destroy();
+  });
+
+  it('a write after destroy() is rejected; one on writes$ is ignored', async () => {
+    const engine = testEngine();
+    engine.destroy();
+    await expect(engine.push('todos', { id: '1' })).rejects.toMatchObject({ name: 'SyncInputError' });
+    expect(() => engine.writes$.next({ entity: 'todos', operation: 'create', data: { id: '1' } })).not.toThrow();
+  });
+
+  it('push() and delete() are write() with defaults', async () => {
+    const engine = testEngine({ startOnline: false });
+    await engine.push('todos', { id: '1', title: 'a' });
+    await engine.push('todos', { id: '1', title: 'b' }, 'update');
+    await engine.push('notes', { id: '2' });
+    await engine.delete('notes', '2');
+    engine.network.next(true);
+    await drained(engine);
+    expect(api.requests.map((r) => `${r.method} ${r.path}`)).toEqual(['POST /todos']);
+    expect(api.records.get('todos/1')).toEqual({ id: '1', title: 'b' });
+    engine.destroy();
+  });
+});

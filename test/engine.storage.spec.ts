@@ -1,0 +1,142 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { HttpResponse } from 'msw';
+import { filter, firstValueFrom } from 'rxjs';
+import type { SyncStorage } from '../src/index.js';
+import { drained, freshStorage, testEngine } from './support/engineHarness.js';
+import { restApi } from './support/restApi.js';
+
+const api = restApi();
+beforeAll(() => api.server.listen({ onUnhandledRequest: 'error' }));
+afterEach(() => api.reset());
+afterAll(() => api.server.close());
+
+describe('engine: persistence', () => {
+  it('write() resolves once the write is in storage; a new engine on the same storage starts with that queue and flushes it', async () => {
+    const storage = freshStorage();
+    const first = testEngine({ storage, startOnline: false });
+    await first.write({ entity: 'todos', operation: 'create', data: { id: '1', title: 'milk' } });
+    await first.write({ entity: 'todos', operation: 'update', data: { id: '1', done: true } });
+    await first.write({ entity: 'notes', operation: 'create', data: { id: 'n' } });
+    first.destroy();
+
+    const second = testEngine({ storage, startOnline: false });
+    await second.ready;
+    expect(second.getQueueLength()).toBe(2);
+    expect((await firstValueFrom(second.queue$)).map((i) => i.data)).toEqual([{ id: '1', title: 'milk', done: true }, { id: 'n' }]);
+    second.network.next(true);
+    await drained(second);
+    expect(api.records.get('todos/1')).toEqual({ id: '1', title: 'milk', done: true });
+    second.destroy();
+  });
+
+  it('dead letters survive a restart too, with their error', async () => {
+    api.override(() => HttpResponse.json({ error: 'no' }, { status: 422 }));
+    const storage = freshStorage();
+    const first = testEngine({ storage });
+    await first.write({ entity: 'todos', operation: 'create', data: { id: '1' } });
+    const [dead] = await firstValueFrom(first.failed$.pipe(filter((f) => f.length === 1)));
+    // Storage writes land in order: once this one is durable, so is the dead letter before it.
+    await first.write({ entity: 'notes', operation: 'create', data: { id: 'barrier' } });
+    first.destroy();
+    const restarted = testEngine({ storage, startOnline: false });
+    await restarted.ready;
+    expect(restarted.getStatus()).toMatchObject({ failedCount: 1 });
+    expect((await firstValueFrom(restarted.failed$))[0]).toEqual(dead);
+    restarted.destroy();
+  });
+
+  it('a burst of writes costs few storage operations, and a long log is compacted into a snapshot', async () => {
+    const storage = freshStorage();
+    let sets = 0;
+    const counting: SyncStorage = {
+      getItem: (k) => storage.getItem(k),
+      removeItem: (k) => storage.removeItem(k),
+      keys: () => storage.keys(),
+      setItem: (k, v) => {
+        sets++;
+        return storage.setItem(k, v);
+      },
+    };
+    const engine = testEngine({ storage: counting, startOnline: false });
+    await engine.ready;
+    // 3,000 writes over 100 records: the log outgrows the 100 live items and is folded into a snapshot.
+    await Promise.all(Array.from({ length: 3000 }, (_, i) => engine.write({ entity: 'todos', operation: 'update', data: { id: String(i % 100), n: i } })));
+    expect(sets).toBeLessThanOrEqual(10);
+    engine.destroy();
+    const keys = await storage.keys();
+    expect(keys).toContain('rxsync:outbox:snapshot');
+    const reloaded = testEngine({ storage, startOnline: false });
+    await reloaded.ready;
+    expect(reloaded.getQueueLength()).toBe(100);
+    expect((await firstValueFrom(reloaded.queue$))[99].data).toEqual({ id: '99', n: 2999 });
+    reloaded.destroy();
+  });
+});
+
+describe('engine: bad data in storage', () => {
+  it('foreign data under the engine keys is kept aside, reported, and the engine starts without it', async () => {
+    const storage = freshStorage();
+    await storage.setItem('rxsync:outbox:snapshot', 'definitely not an outbox');
+    await storage.setItem('rxsync:outbox:log:1', { v: 1, entries: [['q', 'x', { nope: true }]] });
+    const engine = testEngine({ storage, startOnline: false });
+    await engine.ready;
+    expect(engine.getQueueLength()).toBe(0);
+    const problems = engine.seen.filter((e) => e.type === 'storage-error');
+    expect(problems).toHaveLength(2);
+    expect(problems[0]).toMatchObject({ key: 'rxsync:outbox:snapshot', error: expect.stringMatching(/^\[rxsync\] "rxsync:outbox:snapshot" does not hold rxsync outbox data \(found "definitely not an outbox"\); kept it aside as "rxsync:corrupt:/) });
+    const keptAs = (problems[0] as { keptAs: string }).keptAs;
+    expect(await storage.getItem(keptAs)).toBe('definitely not an outbox');
+    await engine.write({ entity: 'todos', operation: 'create', data: { id: '1' } });
+    engine.network.next(true);
+    await drained(engine);
+    expect(api.records.has('todos/1')).toBe(true);
+    expect(await storage.getItem('rxsync:outbox:snapshot')).not.toBe('definitely not an outbox');
+    engine.destroy();
+  });
+
+  it('a readable log segment after a corrupt one still loads', async () => {
+    const storage = freshStorage();
+    const good = { id: 'k', entity: 'todos', operation: 'create', data: { id: '9' }, timestamp: '2026-01-01T00:00:00.000Z', retryCount: 0 };
+    await storage.setItem('rxsync:outbox:log:1', { garbage: 1 });
+    await storage.setItem('rxsync:outbox:log:2', { v: 1, entries: [['q', 'k', good]] });
+    const engine = testEngine({ storage, startOnline: false });
+    await engine.ready;
+    expect(await firstValueFrom(engine.queue$)).toEqual([good]);
+    expect(engine.getStatus().lastError).toMatch(/rxsync:outbox:log:1/);
+    engine.destroy();
+  });
+});
+
+describe('engine: storage failures', () => {
+  it('a failing setItem rejects write() with SyncStorageError, keeps what was persisted, sends nothing unpersisted, and recovers', async () => {
+    const storage = freshStorage();
+    let full = false;
+    const flaky: SyncStorage = {
+      getItem: (k) => storage.getItem(k),
+      removeItem: (k) => storage.removeItem(k),
+      keys: () => storage.keys(),
+      setItem: (k, v) => (full ? Promise.reject(new DOMException('quota exceeded', 'QuotaExceededError')) : storage.setItem(k, v)),
+    };
+    const engine = testEngine({ storage: flaky, startOnline: false });
+    await engine.write({ entity: 'todos', operation: 'create', data: { id: 'kept', title: 'a' } });
+    full = true;
+    await expect(engine.write({ entity: 'todos', operation: 'update', data: { id: 'kept', title: 'lost' } })).rejects.toMatchObject({
+      name: 'SyncStorageError',
+      message: expect.stringMatching(/^\[rxsync\] Could not persist the outbox \(quota exceeded\)/),
+    });
+    await expect(engine.write({ entity: 'todos', operation: 'create', data: { id: 'never' } })).rejects.toMatchObject({ name: 'SyncStorageError' });
+    expect((await firstValueFrom(engine.queue$)).map((i) => i.data)).toEqual([{ id: 'kept', title: 'a' }]);
+    full = false;
+    await engine.write({ entity: 'todos', operation: 'create', data: { id: 'later' } });
+    engine.network.next(true);
+    await drained(engine);
+    expect(api.records.get('todos/kept')).toEqual({ id: 'kept', title: 'a' });
+    expect(api.records.has('todos/never')).toBe(false);
+    expect(api.records.has('todos/later')).toBe(true);
+    engine.destroy();
+    const reloaded = testEngine({ storage, startOnline: false });
+    await reloaded.ready;
+    expect((await firstValueFrom(reloaded.queue$)).map((i) => i.data)).not.toContainEqual({ id: 'never' });
+    reloaded.destroy();
+  });
+});
