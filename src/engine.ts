@@ -35,7 +35,6 @@ import { track } from './telemetry.js';
 import type {
   Conflict,
   ConflictResolution,
-  PushRequest,
   SyncEngine,
   SyncEngineOptions,
   SyncEvent,
@@ -51,6 +50,10 @@ import { WriteSubject } from './writeSubject.js';
 
 /** How a delivery ended. */
 type Outcome = { kind: 'pushed'; status: number } | { kind: 'failed'; error: string };
+interface Delivered {
+  item: SyncItem;
+  outcome: Outcome;
+}
 
 interface Ticket {
   resolve: (transition: OutboxTransition) => void;
@@ -99,6 +102,7 @@ class Engine<E extends string> implements SyncEngine<E> {
   private readonly entityNames: E[];
   private readonly maxRetries: number;
   private readonly window: number;
+  private readonly batchSize: number;
   private readonly now: () => number;
   private readonly createId: () => string;
   private readonly source: string;
@@ -138,7 +142,8 @@ class Engine<E extends string> implements SyncEngine<E> {
     this.entityNames = Object.keys(options.entities) as E[];
     this.maxRetries = options.maxRetries ?? 5;
     const concurrency = Math.max(1, options.concurrency ?? 4);
-    this.window = concurrency * 4;
+    this.batchSize = options.transport.pushBatch ? Math.max(1, options.batchSize ?? 1) : 1;
+    this.window = concurrency * 4 * this.batchSize;
     this.limit = requestLimiter(concurrency);
     this.now = options.now ?? (() => options.scheduler?.now() ?? Date.now());
     this.createId = options.createId ?? defaultId;
@@ -296,9 +301,9 @@ class Engine<E extends string> implements SyncEngine<E> {
         mergeMap(() => {
           const items = this.outbox.take(this.window - this.outbox.inFlightCount);
           if (items.length > 0) this.updateStatus();
-          return from(items);
+          return from(chunk(items, this.batchSize));
         }),
-        mergeMap((item) => this.deliver(item).pipe(map((outcome) => ({ item, outcome })))),
+        mergeMap((batch) => (batch.length === 1 ? this.deliver(batch[0]) : this.deliverBatch(batch))),
         takeUntil(this.destroyed$),
       )
       .subscribe(({ item, outcome }) => {
@@ -317,56 +322,85 @@ class Engine<E extends string> implements SyncEngine<E> {
   }
 
   /** Sends one item until it is delivered, resolved as a conflict, or given up on. */
-  private deliver(item: SyncItem): Observable<Outcome> {
-    const entity = this.options.entities[item.entity as E];
-    if (!entity) {
-      return of<Outcome>({
-        kind: 'failed',
-        error: `[rxsync] Entity "${item.entity}" is not configured any more, so this write cannot be sent. Add it back to options.entities and call reprocessFailed(), or clear it.`,
+  private deliver(item: SyncItem): Observable<Delivered> {
+    const endpoint = this.options.entities[item.entity as E]?.endpoint;
+    if (endpoint === undefined) {
+      return of({
+        item,
+        outcome: {
+          kind: 'failed',
+          error: `[rxsync] Entity "${item.entity}" is not configured any more, so this write cannot be sent. Add it back to options.entities and call reprocessFailed(), or clear it.`,
+        },
       });
     }
-    return this.send({ item, endpoint: entity.endpoint }).pipe(
-      mergeMap((response): Observable<Outcome> => {
-        if (response.status !== 409) return of(this.outcomeOf(item, response));
-        this.conflicted.add(item.id);
-        const conflict: Conflict = { entity: item.entity, localItem: item, remoteData: response.body };
-        return of(conflict).pipe(
-          resolveConflict({ strategy: entity.conflictStrategy ?? 'server-wins', onConflict: this.options.onConflict }),
-          mergeMap((resolved) => this.applyResolution(resolved, entity.endpoint)),
-        );
-      }),
+    const request = { item, endpoint };
+    return this.retrying([item], this.options.transport.push(request).pipe(tap((response) => throwIfTransient(item, response)))).pipe(
+      mergeMap((response) => this.handle(item, response)),
+      catchError((error: unknown) => of(this.gaveUp(item, error))),
+    );
+  }
+
+  /**
+   * Sends several items in one request. The request as a whole is retried like a single
+   * push; then each item's own answer is handled on its own: a transient one goes back to
+   * single delivery, so one bad item never fails the others. A server without a usable
+   * batch endpoint gets the items one by one.
+   */
+  private deliverBatch(items: readonly SyncItem[]): Observable<Delivered> {
+    const requests = items.map((item) => ({ item, endpoint: this.options.entities[item.entity as E]?.endpoint ?? '' }));
+    return this.retrying(items, this.options.transport.pushBatch!(requests)).pipe(
+      mergeMap((responses) => from(items.map((item, i) => ({ item, response: responses[i] })))),
+      mergeMap(({ item, response }) => (isTransientStatus(response.status) ? this.deliver(item) : this.handle(item, response))),
       catchError((error: unknown) =>
-        of<Outcome>({
-          kind: 'failed',
-          error: `[rxsync] Gave up on ${describeItem(item)} after ${this.maxRetries} retries. Last error: ${unprefixed(error)} It stays in failed$; call reprocessFailed() to try again.`,
-        }),
+        error instanceof SyncHttpError && !error.transient
+          ? from(items).pipe(mergeMap((item) => this.deliver(item)))
+          : from(items.map((item) => this.gaveUp(item, error))),
       ),
     );
   }
 
-  /** One push with retries: waits for online before each attempt; transient failures back off. */
-  private send(request: PushRequest): Observable<TransportResponse> {
-    const { item } = request;
+  /** A non-transient answer to a push: delivered, refused, or a conflict to resolve. */
+  private handle(item: SyncItem, response: TransportResponse): Observable<Delivered> {
+    const entity = this.options.entities[item.entity as E];
+    if (response.status !== 409) return of({ item, outcome: this.outcomeOf(item, response) });
+    this.conflicted.add(item.id);
+    const conflict: Conflict = { entity: item.entity, localItem: item, remoteData: response.body };
+    return of(conflict).pipe(
+      resolveConflict({ strategy: entity.conflictStrategy ?? 'server-wins', onConflict: this.options.onConflict }),
+      mergeMap((resolved) => this.applyResolution(resolved, entity.endpoint)),
+      map((outcome) => ({ item, outcome })),
+    );
+  }
+
+  private gaveUp(item: SyncItem, error: unknown): Delivered {
+    return {
+      item,
+      outcome: {
+        kind: 'failed',
+        error: `[rxsync] Gave up on ${describeItem(item)} after ${this.maxRetries} retries. Last error: ${unprefixed(error)} It stays in failed$; call reprocessFailed() to try again.`,
+      },
+    };
+  }
+
+  /**
+   * A request with retries: waits for online before each attempt and for a free place among
+   * `concurrency` requests; transient failures back off. Each retry counts for every item.
+   */
+  private retrying<T>(items: readonly SyncItem[], request$: Observable<T>, countRetries = true): Observable<T> {
     return this.online$.pipe(
       filter((online) => online),
       take(1),
-      switchMap(() => this.limit(this.options.transport.push(request))),
+      switchMap(() => this.limit(request$)),
       catchError((error: unknown) =>
-        throwError(() => new SyncHttpError(`[rxsync] Network error sending ${describeItem(item)}: ${unprefixed(error)}`, 0)),
+        throwError(() =>
+          error instanceof SyncHttpError
+            ? error
+            : new SyncHttpError(`[rxsync] Network error sending ${describeItems(items)}: ${unprefixed(error)}`, 0),
+        ),
       ),
-      tap((response) => {
-        if (isTransientStatus(response.status)) {
-          throw new SyncHttpError(
-            `[rxsync] The server answered ${response.status} to ${describeItem(item)}, a transient failure.`,
-            response.status,
-            response.body,
-            response.retryAfterMs,
-          );
-        }
-      }),
       retryBackoff({
         maxRetries: this.maxRetries,
-        retriesUsed: this.outbox.get(item.id)?.retryCount ?? item.retryCount,
+        retriesUsed: Math.max(...items.map((item) => this.outbox.get(item.id)?.retryCount ?? item.retryCount)),
         baseDelayMs: this.options.retryBaseDelayMs ?? 1000,
         maxDelayMs: this.options.retryMaxDelayMs ?? 30_000,
         jitter: this.options.retryJitter ?? 0.2,
@@ -375,8 +409,10 @@ class Engine<E extends string> implements SyncEngine<E> {
           const message = describeError(error);
           this.lastError = message;
           this.nextRetryAt = new Date(this.now() + delayMs).toISOString();
-          this.emit({ type: 'retried', item, attempt, delayMs, error: message });
-          if (!request.overwrite) this.dispatch({ type: 'retried', id: item.id, error: message });
+          for (const item of items) {
+            this.emit({ type: 'retried', item, attempt, delayMs, error: message });
+            if (countRetries) this.dispatch({ type: 'retried', id: item.id, error: message });
+          }
           this.updateStatus();
         },
       }),
@@ -408,16 +444,15 @@ class Engine<E extends string> implements SyncEngine<E> {
       case 'client-wins': {
         // A new idempotency key: the original one is now bound to the 409 answer.
         const overwrite: SyncItem = { ...item, id: `${item.id}:put`, data: resolution.data };
-        return this.send({ item: overwrite, endpoint, overwrite: true }).pipe(
-          map((response) => {
-            if (response.status === 409) {
-              const error = new SyncConflictError(
-                `[rxsync] ${describeItem(item)} still conflicts after the client-wins re-send; kept as a dead letter.`,
-                response.body,
-              );
-              return { kind: 'failed', error: error.message } satisfies Outcome;
-            }
-            return this.outcomeOf(overwrite, response);
+        const request = { item: overwrite, endpoint, overwrite: true };
+        return this.retrying([item], this.options.transport.push(request).pipe(tap((r) => throwIfTransient(overwrite, r))), false).pipe(
+          map((response): Outcome => {
+            if (response.status !== 409) return this.outcomeOf(overwrite, response);
+            const error = new SyncConflictError(
+              `[rxsync] ${describeItem(item)} still conflicts after the client-wins re-send; kept as a dead letter.`,
+              response.body,
+            );
+            return { kind: 'failed', error: error.message };
           }),
         );
       }
@@ -637,6 +672,27 @@ class Engine<E extends string> implements SyncEngine<E> {
 
 function result(partial: Partial<SyncResult> & { success: boolean }): SyncResult {
   return { pushed: 0, pulled: 0, conflicts: 0, errors: 0, ...partial, timestamp: new Date().toISOString() };
+}
+
+function describeItems(items: readonly SyncItem[]): string {
+  return items.length === 1 ? describeItem(items[0]) : `a batch of ${items.length} writes`;
+}
+
+function throwIfTransient(item: SyncItem, response: TransportResponse): void {
+  if (isTransientStatus(response.status)) {
+    throw new SyncHttpError(
+      `[rxsync] The server answered ${response.status} to ${describeItem(item)}, a transient failure.`,
+      response.status,
+      response.body,
+      response.retryAfterMs,
+    );
+  }
+}
+
+function chunk<T>(items: readonly T[], size: number): T[][] {
+  const chunks: T[][] = [];
+  for (let i = 0; i < items.length; i += size) chunks.push(items.slice(i, i + size));
+  return chunks;
 }
 
 function describeItem(item: SyncItem): string {

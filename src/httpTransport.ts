@@ -8,6 +8,8 @@ export interface HttpTransportOptions {
   baseUrl?: string;
   /** Extra headers for every request, e.g. authorization; called per request. */
   headers?: Record<string, string> | (() => Record<string, string>);
+  /** Where `pushBatch` posts (engine option `batchSize` > 1). Default `/_batch`. */
+  batchEndpoint?: string;
 }
 
 /**
@@ -18,7 +20,9 @@ export interface HttpTransportOptions {
  *   a client-wins re-send `PUT {endpoint}/{id}` (a delete is re-sent as a plain `DELETE`);
  * - every push carries `Idempotency-Key` (the item id) and, when the data has a `version`
  *   that the client last saw, `If-Match: {version}` so the server can detect a stale write;
- * - pull is `GET {endpoint}?since={checkpoint}` and must answer `{ items, checkpoint?, hasMore? }`.
+ * - pull is `GET {endpoint}?since={checkpoint}` and must answer `{ items, checkpoint?, hasMore? }`;
+ * - a batch is `POST {batchEndpoint}` with `[{ key, method, path, body?, ifMatch? }]`, answered by
+ *   `{ results: [{ key, status, body }] }` in the same order.
  *
  * @example
  * ```ts
@@ -26,10 +30,7 @@ export interface HttpTransportOptions {
  * ```
  */
 export function httpTransport(options: HttpTransportOptions = {}): SyncTransport {
-  const url = (endpoint: string, ...path: string[]): string => {
-    const base = /^https?:\/\//.test(endpoint) ? endpoint : `${options.baseUrl ?? ''}${endpoint}`;
-    return [base.replace(/\/$/, ''), ...path.map(encodeURIComponent)].join('/');
-  };
+  const url = (path: string): string => (/^https?:\/\//.test(path) ? path : `${options.baseUrl ?? ''}${path}`);
   const headers = (): Record<string, string> =>
     typeof options.headers === 'function' ? options.headers() : { ...options.headers };
   const request = (input: string, init: RequestInit): Observable<TransportResponse> =>
@@ -43,20 +44,22 @@ export function httpTransport(options: HttpTransportOptions = {}): SyncTransport
     });
 
   return {
-    push({ item, endpoint, overwrite }: PushRequest): Observable<TransportResponse> {
-      const data = item.data as { id?: string | number; version?: unknown };
-      const recordUrl = data.id === undefined ? url(endpoint) : url(endpoint, String(data.id));
-      const method = overwrite
-        ? item.operation === 'delete' ? 'DELETE' : 'PUT'
-        : { create: 'POST', update: 'PATCH', delete: 'DELETE' }[item.operation];
-      const target = item.operation === 'create' && !overwrite ? url(endpoint) : recordUrl;
-      const sent: Record<string, string> = { ...headers(), 'Idempotency-Key': item.id };
-      const version = data.version;
-      if (!overwrite && item.operation !== 'create' && (typeof version === 'number' || typeof version === 'string')) {
-        sent['If-Match'] = String(version);
-      }
-      if (method !== 'DELETE') sent['Content-Type'] = 'application/json';
-      return request(target, { method, headers: sent, body: method === 'DELETE' ? undefined : JSON.stringify(item.data) });
+    push(pushRequest: PushRequest): Observable<TransportResponse> {
+      const { method, path, body, ifMatch } = describePush(pushRequest);
+      const sent: Record<string, string> = { ...headers(), 'Idempotency-Key': pushRequest.item.id };
+      if (ifMatch !== undefined) sent['If-Match'] = ifMatch;
+      if (body !== undefined) sent['Content-Type'] = 'application/json';
+      return request(url(path), { method, headers: sent, body: body === undefined ? undefined : JSON.stringify(body) });
+    },
+
+    pushBatch(requests: readonly PushRequest[]): Observable<TransportResponse[]> {
+      const target = url(options.batchEndpoint ?? '/_batch');
+      const batch = requests.map((r) => ({ key: r.item.id, ...describePush(r) }));
+      return request(target, {
+        method: 'POST',
+        headers: { ...headers(), 'Content-Type': 'application/json' },
+        body: JSON.stringify(batch),
+      }).pipe(map((response) => toBatchResults(target, requests.length, response)));
     },
 
     pull({ entity, endpoint, since }): Observable<PullPage> {
@@ -66,6 +69,38 @@ export function httpTransport(options: HttpTransportOptions = {}): SyncTransport
       );
     },
   };
+}
+
+/** Method, path, body and If-Match of one push: shared by single and batched requests. */
+function describePush({ item, endpoint, overwrite }: PushRequest): { method: string; path: string; body?: unknown; ifMatch?: string } {
+  const data = item.data as { id?: string | number; version?: unknown };
+  const collection = endpoint.replace(/\/$/, '');
+  const record = data.id === undefined ? collection : `${collection}/${encodeURIComponent(String(data.id))}`;
+  if (overwrite) return item.operation === 'delete' ? { method: 'DELETE', path: record } : { method: 'PUT', path: record, body: item.data };
+  if (item.operation === 'create') return { method: 'POST', path: collection, body: item.data };
+  const version = data.version;
+  const ifMatch = typeof version === 'number' || typeof version === 'string' ? String(version) : undefined;
+  return item.operation === 'update' ? { method: 'PATCH', path: record, body: item.data, ifMatch } : { method: 'DELETE', path: record, ifMatch };
+}
+
+function toBatchResults(target: string, expected: number, { status, body, retryAfterMs }: TransportResponse): TransportResponse[] {
+  if (status < 200 || status >= 300) {
+    throw new SyncHttpError(`[rxsync] The batch request POST ${target} answered ${status}.`, status, body, retryAfterMs);
+  }
+  const results = (body as { results?: unknown } | undefined)?.results;
+  const valid =
+    Array.isArray(results) &&
+    results.length === expected &&
+    results.every((r) => typeof r === 'object' && r !== null && typeof (r as { status?: unknown }).status === 'number');
+  if (!valid) {
+    throw new SyncHttpError(
+      `[rxsync] POST ${target} answered ${status} with a body that is not { results: [{ status, body }] } for ${expected} requests (got ${preview(body)}). Make the batch endpoint answer one result per request, in order.`,
+      // Not a transient failure: the items go out one by one instead.
+      422,
+      body,
+    );
+  }
+  return (results as { status: number; body?: unknown }[]).map((r) => ({ status: r.status, body: r.body }));
 }
 
 async function readBody(response: Response): Promise<unknown> {

@@ -117,6 +117,11 @@ export interface PullPage {
  */
 export interface SyncTransport {
   push(request: PushRequest): Observable<TransportResponse>;
+  /**
+   * Optional: several pushes in one request, one response per request in the same order.
+   * Errors (a `SyncHttpError`, or a network failure) only when the batch as a whole failed.
+   */
+  pushBatch?(requests: readonly PushRequest[]): Observable<TransportResponse[]>;
   pull(request: { entity: string; endpoint: string; since?: string }): Observable<PullPage>;
 }
 
@@ -146,8 +151,10 @@ export interface SyncEngineOptions<E extends string = string> {
   retryMaxDelayMs?: number;
   /** Jitter as a fraction of the delay, 0..1. Default 0.2. */
   retryJitter?: number;
-  /** Records sent at once (per-record order is always kept). Default 4. */
+  /** Requests under way at once (per-record order is always kept). Default 4. */
   concurrency?: number;
+  /** Writes sent together in one `pushBatch` request when the transport has it. Default 1 (no batching). */
+  batchSize?: number;
   onPull?: (entity: E, items: unknown[]) => void | Promise<void>;
   onConflict?: (conflict: Conflict) => unknown;
   telemetryClient?: TelemetryClient;

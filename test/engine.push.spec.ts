@@ -1,8 +1,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { HttpResponse } from 'msw';
-import { filter, firstValueFrom } from 'rxjs';
+import { http, HttpResponse } from 'msw';
+import { filter, firstValueFrom, type Observable } from 'rxjs';
 import { drained, testEngine } from './support/engineHarness.js';
-import { restApi } from './support/restApi.js';
+import { API, restApi } from './support/restApi.js';
 
 const api = restApi();
 beforeAll(() => api.server.listen({ onUnhandledRequest: 'error' }));
@@ -187,7 +187,8 @@ describe('engine: pushing the outbox', () => {
     await engine.write(todo('1'));
     await firstValueFrom(engine.status$.pipe(filter((s) => s.inFlight === 1)));
     const completed: string[] = [];
-    for (const [name, stream] of Object.entries({ status$: engine.status$, queue$: engine.queue$, events$: engine.events$, failed$: engine.failed$, conflicts$: engine.conflicts$, pulled$: engine.pulled$ })) {
+    const streams: Record<string, Observable<unknown>> = { status$: engine.status$, queue$: engine.queue$, events$: engine.events$, failed$: engine.failed$, conflicts$: engine.conflicts$, pulled$: engine.pulled$ };
+    for (const [name, stream] of Object.entries(streams)) {
       stream.subscribe({ complete: () => completed.push(name) });
     }
     engine.destroy();
@@ -242,6 +243,52 @@ describe('engine: pushing the outbox', () => {
     engine.network.next(true);
     expect(await engine.flush()).toMatchObject({ success: true, pushed: 0 });
     expect(api.requests).toHaveLength(0);
+    engine.destroy();
+  });
+});
+
+describe('engine: batched push (batchSize > 1)', () => {
+  it('sends writes in batches; one refused or failing item does not fail the others', async () => {
+    api.override((request, attempt) => {
+      const id = (request.body as { id?: string } | undefined)?.id;
+      if (id === 'bad') return HttpResponse.json({ error: 'invalid' }, { status: 400 });
+      if (id === 'flaky' && attempt === 1) return HttpResponse.json({}, { status: 503 });
+      return undefined;
+    });
+    const engine = testEngine({ startOnline: false, batchSize: 10 });
+    const ids = [...Array.from({ length: 23 }, (_, i) => String(i)), 'bad', 'flaky'];
+    await Promise.all(ids.map((id) => engine.write(todo(id))));
+    engine.network.next(true);
+    const result = await engine.flush();
+    expect(result).toMatchObject({ success: false, pushed: 24, errors: 1 });
+    expect(api.batches).toEqual([10, 10, 5]);
+    expect(api.records.size).toBe(24);
+    expect([...api.applied.values()].every((n) => n === 1)).toBe(true);
+    expect((await firstValueFrom(engine.failed$)).map((i) => (i.data as { id: string }).id)).toEqual(['bad']);
+    engine.destroy();
+  });
+
+  it('a transient failure of the whole batch retries the batch with backoff', async () => {
+    let failures = 1;
+    api.server.use(
+      http.post(`${API}/_batch`, () => (failures-- > 0 ? HttpResponse.json({}, { status: 502 }) : undefined)),
+    );
+    const engine = testEngine({ startOnline: false, batchSize: 5 });
+    await Promise.all(['a', 'b', 'c'].map((id) => engine.write(todo(id))));
+    engine.network.next(true);
+    expect(await engine.flush()).toMatchObject({ success: true, pushed: 3 });
+    expect(engine.seen.filter((e) => e.type === 'retried')).toHaveLength(3);
+    expect(api.records.size).toBe(3);
+    engine.destroy();
+  });
+
+  it('a server without a batch endpoint gets the writes one by one', async () => {
+    api.server.use(http.post(`${API}/_batch`, () => HttpResponse.json({ error: 'no such route' }, { status: 404 })));
+    const engine = testEngine({ startOnline: false, batchSize: 5 });
+    await Promise.all(['a', 'b'].map((id) => engine.write(todo(id))));
+    engine.network.next(true);
+    expect(await engine.flush()).toMatchObject({ success: true, pushed: 2 });
+    expect(api.requests.map((r) => r.method)).toEqual(['POST', 'POST']);
     engine.destroy();
   });
 });

@@ -11,7 +11,7 @@ export interface RecordedRequest {
   body: unknown;
 }
 
-type Override = (request: RecordedRequest, attempt: number) => Response | Promise<Response> | undefined;
+type Override = (request: RecordedRequest, attempt: number) => Response | undefined | Promise<Response | undefined>;
 
 /**
  * A REST backend for msw: records live in memory, a repeated Idempotency-Key replays the
@@ -75,7 +75,22 @@ export function restApi() {
     return HttpResponse.json({ error: 'method' }, { status: 405 });
   };
 
+  const batches: number[] = [];
   const server = setupServer(
+    http.post(`${API}/_batch`, async ({ request }) => {
+      const subRequests = (await request.json()) as { key: string; method: string; path: string; body?: unknown; ifMatch?: string }[];
+      batches.push(subRequests.length);
+      const results = [];
+      for (const sub of subRequests) {
+        const headers: Record<string, string> = { 'Idempotency-Key': sub.key };
+        if (sub.ifMatch !== undefined) headers['If-Match'] = sub.ifMatch;
+        const [, entity, id] = sub.path.split('/');
+        const single = new Request(`${API}${sub.path}`, { method: sub.method, headers, body: sub.body === undefined ? undefined : JSON.stringify(sub.body) });
+        const response = await handle(single, { entity, id });
+        results.push({ key: sub.key, status: response.status, body: await response.json() });
+      }
+      return HttpResponse.json({ results });
+    }),
     http.all(`${API}/:entity/:id`, ({ request, params }) => handle(request, params as { entity: string; id: string })),
     http.post(`${API}/:entity`, ({ request, params }) => handle(request, params as { entity: string })),
   );
@@ -85,6 +100,8 @@ export function restApi() {
     records,
     requests,
     applied,
+    /** The size of every batch request, in order. */
+    batches,
     /** Answer requests your own way; return undefined to let the normal backend answer. */
     override(fn: Override | undefined) {
       override = fn;
@@ -93,6 +110,7 @@ export function restApi() {
       records.clear();
       replies.clear();
       requests.length = 0;
+      batches.length = 0;
       applied.clear();
       override = undefined;
       server.resetHandlers();
