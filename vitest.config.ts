@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.spec.ts'],
+    // The browser suite has its own config (vitest.e2e.config.ts): it needs Chromium.
+    exclude: ['test/e2e/**', 'node_modules/**'],
     setupFiles: ['test/setup.ts'],
     testTimeout: 20_000,
   },
