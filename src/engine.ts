@@ -434,6 +434,8 @@ class Engine<E extends string> implements SyncEngine<E> {
     this.emit({ type: 'conflict', conflict: withoutResolution(resolved), resolution });
     switch (resolution.outcome) {
       case 'server-wins':
+        // A 409 without a body leaves nothing to hand on; the local write is dropped all the same.
+        if (resolved.remoteData === undefined) return of<Outcome>({ kind: 'pushed', status: 409 });
         return defer(() => this.applyPulled(item.entity as E, [resolved.remoteData])).pipe(
           catchError((error: unknown) => {
             this.callbackFailed('onPull', error);
@@ -498,12 +500,15 @@ class Engine<E extends string> implements SyncEngine<E> {
     return result({ success: complete && counts.errors === 0, ...counts });
   }
 
-  pull(): Promise<SyncResult> {
-    const run = this.pullChain.then(async () => {
-      const pulled = await this.pullOnce();
-      this.complete(pulled);
-      return pulled;
-    });
+  async pull(): Promise<SyncResult> {
+    const pulled = await this.queuePull();
+    this.complete(pulled);
+    return pulled;
+  }
+
+  /** Pulls run one after another, so two never race on a checkpoint. */
+  private queuePull(): Promise<SyncResult> {
+    const run = this.pullChain.then(() => this.pullOnce());
     this.pullChain = run.catch(() => undefined);
     return run;
   }
@@ -567,14 +572,16 @@ class Engine<E extends string> implements SyncEngine<E> {
       return offline;
     }
     const pushed = await this.flushOnce();
-    const pulled = await this.pull();
-    return result({
+    const pulled = await this.queuePull();
+    const synced = result({
       success: pushed.success && pulled.success,
       pushed: pushed.pushed,
       pulled: pulled.pulled,
       conflicts: pushed.conflicts,
       errors: pushed.errors + pulled.errors,
     });
+    this.complete(synced);
+    return synced;
   }
 
   async clearQueue(): Promise<void> {
