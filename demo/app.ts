@@ -1,0 +1,617 @@
+/**
+ * The rxsync demo: a todo list that works offline. Plain DOM + TypeScript, bundled by
+ * demo/build.ts and served by the reference server (same origin).
+ *
+ * The list the page shows is derived, never edited in place:
+ *
+ *   last known server state (pulled, saved in IndexedDB)  +  the engine's outbox (queue$) laid over it
+ *
+ * so what you see after a reload is exactly what IndexedDB kept. Every edit is an rxsync write;
+ * updates and deletes carry the `version` the todo was last pulled at, which the transport sends
+ * as `If-Match`, so an edit made against a stale copy (another tab changed the todo) comes back
+ * as a 409 conflict and is resolved by the strategy chosen with `?strategy=`.
+ */
+import localforage from 'localforage';
+import {
+  createSyncEngine,
+  httpTransport,
+  type Conflict,
+  type ConflictStrategy,
+  type SyncEvent,
+  type SyncItem,
+  type SyncStatusInfo,
+} from '../src/index.js';
+import type { ResolvedConflict, RxsyncDemo, Todo } from './types.js';
+
+const STRATEGIES: readonly ConflictStrategy[] = ['last-write-wins', 'server-wins', 'client-wins', 'manual'];
+const params = new URLSearchParams(location.search);
+const strategy = pickStrategy(params.get('strategy'));
+
+// ── small helpers ────────────────────────────────────────────────────────────────────────
+
+type Child = Node | string | number | null | undefined | false;
+
+/** `h('li', { class: 'row', 'data-id': id }, child, ...)`: an element with attributes and children. */
+function h<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  attributes: Record<string, string | boolean | undefined> = {},
+  ...children: Child[]
+): HTMLElementTagNameMap[K] {
+  const element = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) {
+    if (value === undefined || value === false) continue;
+    element.setAttribute(name, value === true ? '' : value);
+  }
+  for (const child of children) {
+    if (child === null || child === undefined || child === false) continue;
+    element.append(typeof child === 'number' ? String(child) : child);
+  }
+  return element;
+}
+
+function $(selector: string): HTMLElement {
+  const element = document.querySelector<HTMLElement>(selector);
+  if (!element) throw new Error(`demo: missing element ${selector} in index.html`);
+  return element;
+}
+
+function pickStrategy(value: string | null): ConflictStrategy {
+  return STRATEGIES.find((known) => known === value) ?? 'last-write-wins';
+}
+
+function numberParam(name: string, fallback: number): number {
+  const value = Number(params.get(name));
+  return params.has(name) && Number.isFinite(value) && value >= 0 ? value : fallback;
+}
+
+function newId(): string {
+  return typeof crypto.randomUUID === 'function' ? crypto.randomUUID() : `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`;
+}
+
+function clock(date = new Date()): string {
+  return date.toTimeString().slice(0, 8) + '.' + String(date.getMilliseconds()).padStart(3, '0');
+}
+
+function shortId(id: string): string {
+  return id.length > 10 ? `${id.slice(0, 8)}…` : id;
+}
+
+function recordId(item: SyncItem): string {
+  return String((item.data as { id?: unknown }).id ?? '');
+}
+
+/** The app fields of a record: without the server-owned `version`/`updatedAt`/`deleted`. */
+function appFields(data: unknown): Partial<Todo> {
+  const { version: _v, updatedAt: _u, deleted: _d, ...fields } = (data ?? {}) as Partial<Todo> & { deleted?: boolean };
+  return fields;
+}
+
+/**
+ * The storage name of this page. `?client=` names it; otherwise each tab gets its own
+ * (`tab-1`, `tab-2`, ...; kept across reloads of the tab), because two engines must not
+ * share one outbox: electing one tab to flush for all is not built yet (DESIGN.md §6).
+ * A Web Lock held for the page's life tells which names are taken.
+ */
+async function claimClient(): Promise<string> {
+  const given = params.get('client');
+  if (given) return given.replace(/[^\w-]/g, '').slice(0, 40) || 'default';
+  const remembered = sessionStorage.getItem('rxsync-demo-client');
+  if (!navigator.locks) return remembered ?? 'default';
+  const hold = (name: string, wait: boolean): Promise<boolean> =>
+    new Promise((resolve) => {
+      const options: LockOptions = wait ? { signal: AbortSignal.timeout(2000) } : { ifAvailable: true };
+      navigator.locks
+        .request(`rxsync-demo:${name}`, options, (lock) => {
+          resolve(lock !== null);
+          return lock ? new Promise<void>(() => undefined) : undefined; // held until the page goes away
+        })
+        .catch(() => resolve(false));
+    });
+  // After a reload the previous document may still hold this tab's lock for a moment: wait for it.
+  if (remembered && (await hold(remembered, true))) return remembered;
+  for (let n = 1; ; n++) {
+    if (await hold(`tab-${n}`, false)) {
+      sessionStorage.setItem('rxsync-demo-client', `tab-${n}`);
+      return `tab-${n}`;
+    }
+  }
+}
+
+// ── start ─────────────────────────────────────────────────────────────────────────────────
+
+const client = await claimClient();
+const outboxStorage = localforage.createInstance({ name: `rxsync-demo-${client}`, storeName: 'outbox' });
+const todoStorage = localforage.createInstance({ name: `rxsync-demo-${client}-todos`, storeName: 'todos' });
+
+/** Last known server state of every todo, by id: what pulls brought and acknowledged writes made. */
+const server = new Map<string, Todo>();
+for (const todo of (await todoStorage.getItem<Todo[]>('todos')) ?? []) server.set(todo.id, todo);
+const saveServer = (): Promise<unknown> => todoStorage.setItem('todos', [...server.values()]);
+
+/** Conflicts waiting for a decision in the page (strategy `manual`). */
+const pendingDecisions = new Map<Conflict, (kept: unknown) => void>();
+
+const engine = createSyncEngine({
+  entities: { todos: { endpoint: '/todos', conflictStrategy: strategy } },
+  transport: httpTransport({ baseUrl: location.origin }),
+  storage: outboxStorage,
+  maxRetries: numberParam('maxRetries', 8),
+  retryBaseDelayMs: numberParam('retryBaseDelayMs', 500),
+  retryMaxDelayMs: numberParam('retryMaxDelayMs', 8000),
+  productId: 'rxsync-demo',
+  onPull: async (_entity, items) => {
+    for (const record of items as (Todo & { deleted?: boolean })[]) {
+      if (record.deleted) server.delete(record.id);
+      else server.set(record.id, { ...record, title: record.title ?? '', done: record.done === true });
+    }
+    await saveServer();
+    schedule();
+  },
+  // Only used with ?strategy=manual: the conflict panel asks, this waits for the answer.
+  onConflict: (conflict) =>
+    new Promise((resolve) => {
+      pendingDecisions.set(conflict, resolve);
+      schedule();
+    }),
+});
+
+let status: SyncStatusInfo = engine.getStatus();
+let queue: readonly SyncItem[] = [];
+let failed: readonly SyncItem[] = [];
+const conflicts: ResolvedConflict[] = [];
+const events: SyncEvent[] = [];
+const timeline: { at: Date; kind: string; text: string }[] = [];
+
+// ── derived state ─────────────────────────────────────────────────────────────────────────
+
+/** Server state with the queued writes applied in order: the list as the user expects it. */
+function visibleTodos(): Map<string, Todo> {
+  const todos = new Map([...server].map(([id, todo]) => [id, { ...todo }]));
+  for (const item of queue) applyWrite(todos, item);
+  return todos;
+}
+
+function applyWrite(todos: Map<string, Todo>, item: SyncItem): void {
+  const id = recordId(item);
+  if (item.operation === 'delete') {
+    todos.delete(id);
+    return;
+  }
+  const base = item.operation === 'update' ? todos.get(id) : undefined;
+  todos.set(id, { title: '', done: false, ...base, ...appFields(item.data), id });
+}
+
+/** Records with a write in the outbox: their shown state is not confirmed by the server yet. */
+function pendingIds(): Set<string> {
+  return new Set(queue.map(recordId));
+}
+
+/**
+ * The version an edit is based on, sent as If-Match. Only when the todo has no write in the
+ * outbox: a queued write already carries the base version (and a new edit merges into it),
+ * and after an in-flight write the server's version has moved on by our own doing.
+ */
+function baseVersion(id: string): { version?: number } {
+  if (queue.some((item) => recordId(item) === id)) return {};
+  const version = server.get(id)?.version;
+  return version === undefined ? {} : { version };
+}
+
+// ── the app's writes ──────────────────────────────────────────────────────────────────────
+
+async function add(title: string, id = newId()): Promise<string> {
+  await engine.write({ entity: 'todos', operation: 'create', data: { id, title, done: false } });
+  return id;
+}
+
+async function rename(id: string, title: string): Promise<void> {
+  await engine.write({ entity: 'todos', operation: 'update', data: { id, title, ...baseVersion(id) } });
+}
+
+async function toggle(id: string): Promise<void> {
+  const todo = visibleTodos().get(id);
+  if (!todo) throw new Error(`demo: no todo ${id}`);
+  await engine.write({ entity: 'todos', operation: 'update', data: { id, done: !todo.done, ...baseVersion(id) } });
+}
+
+async function remove(id: string): Promise<void> {
+  await engine.write({ entity: 'todos', operation: 'delete', data: { id, ...baseVersion(id) } });
+}
+
+// ── pulling: on load, when the queue drains, when the network comes back, on "Sync now" ───
+
+let pulling = false;
+let pullAgain = false;
+async function requestPull(): Promise<void> {
+  if (pulling) {
+    pullAgain = true;
+    return;
+  }
+  pulling = true;
+  try {
+    do {
+      pullAgain = false;
+      await engine.pull();
+      demo.pulls++;
+    } while (pullAgain);
+  } finally {
+    pulling = false;
+  }
+}
+
+// ── wiring the engine's streams ───────────────────────────────────────────────────────────
+
+function note(kind: string, text: string): void {
+  timeline.unshift({ at: new Date(), kind, text });
+  if (timeline.length > 200) timeline.length = 200;
+}
+
+engine.status$.subscribe((next) => {
+  const previous = status;
+  status = next;
+  if (previous.online !== next.online) {
+    note(next.online ? 'online' : 'offline', next.online ? 'the browser is online' : 'the browser went offline');
+    if (next.online) void faultRequest('GET');
+  }
+  if (next.online && ((previous.queueLength > 0 && next.queueLength === 0) || (!previous.online && next.queueLength === 0))) {
+    void requestPull();
+  }
+  schedule();
+});
+engine.queue$.subscribe((items) => {
+  queue = items;
+  schedule();
+});
+engine.failed$.subscribe((items) => {
+  failed = items;
+  schedule();
+});
+engine.conflicts$.subscribe((conflict) => {
+  conflicts.unshift(conflict);
+  schedule();
+});
+engine.events$.subscribe((event) => {
+  events.push(event);
+  note(event.type, describeEvent(event));
+  if (event.type === 'pushed' && event.status !== 409) {
+    // Acknowledged: the server holds this write now. Its new version is unknown until the
+    // next pull (which follows when the queue drains), so edits until then send no If-Match.
+    const todos = new Map(server);
+    applyWrite(todos, event.item);
+    const id = recordId(event.item);
+    const todo = todos.get(id);
+    if (todo) server.set(id, { ...todo, version: undefined });
+    else server.delete(id);
+    void saveServer();
+  }
+  schedule();
+});
+
+function describeEvent(event: SyncEvent): string {
+  const what = (item: SyncItem) => `${item.operation} ${shortId(recordId(item))}`;
+  switch (event.type) {
+    case 'pushed':
+      return `${what(event.item)} → ${event.status}`;
+    case 'retried':
+      return `${what(event.item)}: retry ${event.attempt} in ${event.delayMs} ms (${event.error.replace(/^\[rxsync\] /, '')})`;
+    case 'dead-lettered':
+      return `${what(event.item)}: ${event.error.replace(/^\[rxsync\] /, '')}`;
+    case 'conflict':
+      return `${what(event.conflict.localItem)}: ${event.resolution.strategy} → ${event.resolution.outcome}`;
+    case 'pulled':
+      return `${event.count} todo${event.count === 1 ? '' : 's'} (checkpoint ${event.checkpoint})`;
+    case 'pull-failed':
+      return event.error.replace(/^\[rxsync\] /, '');
+    case 'sync-complete': {
+      const r = event.result;
+      return `${r.success ? 'ok' : 'incomplete'}: pushed ${r.pushed}, pulled ${r.pulled}, conflicts ${r.conflicts}, errors ${r.errors}`;
+    }
+    case 'input-dropped':
+    case 'storage-error':
+    case 'callback-error':
+      return event.error;
+  }
+}
+
+// ── rendering ─────────────────────────────────────────────────────────────────────────────
+
+let scheduled = false;
+function schedule(): void {
+  if (scheduled) return;
+  scheduled = true;
+  queueMicrotask(() => {
+    scheduled = false;
+    render();
+  });
+}
+
+function render(): void {
+  renderStatus();
+  renderTodos();
+  renderQueue();
+  renderConflicts();
+  renderTimeline();
+}
+
+function renderStatus(): void {
+  const card = (label: string, value: string | number, tone = '') =>
+    h('div', { class: `card ${tone}`, 'data-stat': label.toLowerCase().replace(/ /g, '-') }, h('span', { class: 'label' }, label), h('span', { class: 'value' }, value));
+  $('#stats').replaceChildren(
+    card('Network', status.online ? 'online' : 'offline', status.online ? 'good' : 'bad'),
+    card('Status', status.status, status.status === 'error' ? 'bad' : status.status === 'syncing' ? 'busy' : ''),
+    card('Queue', status.queueLength, status.queueLength > 0 ? 'busy' : ''),
+    card('In flight', status.inFlight),
+    card('Dead letters', status.failedCount, status.failedCount > 0 ? 'bad' : ''),
+    card('Conflicts', conflicts.length, conflicts.length > 0 ? 'warn' : ''),
+  );
+  const detail = (label: string, value: string | undefined) => (value ? h('div', {}, h('dt', {}, label), h('dd', {}, value)) : null);
+  const details = [
+    detail('Last sync', status.lastSyncAt && clock(new Date(status.lastSyncAt))),
+    detail('Next retry', status.nextRetryAt && clock(new Date(status.nextRetryAt))),
+    detail('Last error', status.lastError?.replace(/^\[rxsync\] /, '')),
+  ];
+  $('#status-detail').replaceChildren(...details.filter((element) => element !== null));
+  document.body.dataset.online = String(status.online);
+}
+
+interface Row {
+  li: HTMLLIElement;
+  check: HTMLInputElement;
+  title: HTMLInputElement;
+  meta: HTMLSpanElement;
+}
+const rows = new Map<string, Row>();
+
+function renderTodos(): void {
+  const list = $('#todos');
+  const todos = [...visibleTodos().values()];
+  const pending = pendingIds();
+  todos.forEach((todo, index) => {
+    const row = rows.get(todo.id) ?? createRow(todo.id);
+    row.check.checked = todo.done;
+    if (document.activeElement !== row.title && row.title.value !== todo.title) row.title.value = todo.title;
+    row.li.classList.toggle('done', todo.done);
+    row.li.classList.toggle('pending', pending.has(todo.id));
+    const version = server.get(todo.id)?.version;
+    row.meta.textContent = pending.has(todo.id) ? 'queued' : version === undefined ? 'sent' : `v${version}`;
+    if (list.children[index] !== row.li) list.insertBefore(row.li, list.children[index] ?? null);
+  });
+  const shown = new Set(todos.map((todo) => todo.id));
+  for (const [id, row] of rows) {
+    if (shown.has(id)) continue;
+    row.li.remove();
+    rows.delete(id);
+  }
+  $('#todo-count').textContent = `${todos.length} todo${todos.length === 1 ? '' : 's'}`;
+  $('#empty').hidden = todos.length > 0;
+}
+
+function createRow(id: string): Row {
+  const check = h('input', { type: 'checkbox', class: 'toggle', 'aria-label': 'done' });
+  const title = h('input', { type: 'text', class: 'title', 'aria-label': 'title' });
+  const meta = h('span', { class: 'meta' });
+  const del = h('button', { type: 'button', class: 'delete', title: 'Delete', 'aria-label': 'delete' }, '×');
+  const li = h('li', { class: 'todo', 'data-id': id }, check, title, meta, del);
+  check.addEventListener('change', () => void toggle(id));
+  title.addEventListener('change', () => {
+    const value = title.value.trim();
+    if (value) void rename(id, value);
+  });
+  title.addEventListener('keydown', (event) => {
+    if (event.key === 'Enter') title.blur();
+  });
+  del.addEventListener('click', () => void remove(id));
+  const row = { li, check, title, meta };
+  rows.set(id, row);
+  return row;
+}
+
+function renderQueue(): void {
+  const describe = (item: SyncItem) => {
+    const fields = appFields(item.data);
+    delete fields.id;
+    const version = (item.data as { version?: unknown }).version;
+    return h(
+      'li',
+      { class: `item op-${item.operation}`, 'data-id': item.id },
+      h('span', { class: 'op' }, item.operation),
+      h('span', { class: 'rec' }, shortId(recordId(item))),
+      h('code', {}, JSON.stringify(fields)),
+      version === undefined ? null : h('span', { class: 'tag' }, `If-Match ${String(version)}`),
+      item.retryCount > 0 ? h('span', { class: 'tag warn' }, `retries ${item.retryCount}`) : null,
+      item.lastError ? h('span', { class: 'error' }, item.lastError.replace(/^\[rxsync\] /, '')) : null,
+    );
+  };
+  const limit = 30;
+  const shown = queue.slice(0, limit).map(describe);
+  if (queue.length > limit) shown.push(h('li', { class: 'more' }, `… and ${queue.length - limit} more`));
+  $('#queue').replaceChildren(...shown);
+  $('#queue-empty').hidden = queue.length > 0;
+  $('#failed').replaceChildren(...failed.slice(0, limit).map(describe));
+  $('#failed-box').hidden = failed.length === 0;
+}
+
+function renderConflicts(): void {
+  const decisions = [...pendingDecisions].map(([conflict, decide]) => {
+    const remote = conflict.remoteData as Partial<Todo>;
+    const mine = h('button', { type: 'button', class: 'primary', 'data-decide': 'mine' }, 'Keep mine');
+    const theirs = h('button', { type: 'button', 'data-decide': 'server' }, "Keep the server's");
+    const settle = (kept: unknown) => {
+      pendingDecisions.delete(conflict);
+      decide(kept);
+      schedule();
+    };
+    mine.addEventListener('click', () => settle({ ...appFields(remote), ...appFields(conflict.localItem.data) }));
+    theirs.addEventListener('click', () => settle(undefined));
+    return h(
+      'li',
+      { class: 'conflict ask', 'data-record': recordId(conflict.localItem) },
+      h('div', { class: 'head' }, h('strong', {}, 'Decide: '), `${conflict.localItem.operation} of ${shortId(recordId(conflict.localItem))}`),
+      versions(conflict),
+      h('div', { class: 'actions' }, mine, theirs),
+    );
+  });
+  const resolved = conflicts.slice(0, 20).map((conflict) =>
+    h(
+      'li',
+      { class: `conflict outcome-${conflict.resolution.outcome}`, 'data-record': recordId(conflict.localItem), 'data-outcome': conflict.resolution.outcome },
+      h(
+        'div',
+        { class: 'head' },
+        h('span', { class: 'strategy' }, conflict.resolution.strategy),
+        ' → ',
+        h('strong', {}, conflict.resolution.outcome),
+        h('span', { class: 'rec' }, ` ${conflict.localItem.operation} of ${shortId(recordId(conflict.localItem))}`),
+      ),
+      versions(conflict),
+      conflict.resolution.outcome === 'error' ? h('div', { class: 'error' }, conflict.resolution.error) : null,
+    ),
+  );
+  $('#conflicts').replaceChildren(...decisions, ...resolved);
+  $('#conflicts-empty').hidden = decisions.length + resolved.length > 0;
+}
+
+function versions(conflict: Conflict): HTMLElement {
+  const remote = conflict.remoteData as Partial<Todo>;
+  const mine = appFields(conflict.localItem.data);
+  delete mine.id;
+  const theirs = appFields(remote);
+  delete theirs.id;
+  const based = (conflict.localItem.data as { version?: unknown }).version;
+  return h(
+    'dl',
+    { class: 'versions' },
+    h('dt', {}, `mine${based === undefined ? '' : ` (based on v${String(based)})`}`),
+    h('dd', {}, h('code', {}, JSON.stringify(mine))),
+    h('dt', {}, `server (v${String(remote?.version ?? '?')})`),
+    h('dd', {}, h('code', {}, JSON.stringify(theirs))),
+  );
+}
+
+function renderTimeline(): void {
+  $('#timeline').replaceChildren(
+    ...timeline.slice(0, 120).map((entry) =>
+      h('li', { class: `event ev-${entry.kind}` }, h('time', {}, clock(entry.at)), h('span', { class: 'kind' }, entry.kind), h('span', { class: 'text' }, entry.text)),
+    ),
+  );
+}
+
+// ── controls ──────────────────────────────────────────────────────────────────────────────
+
+$('#add-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  const input = $('#new-title') as HTMLInputElement;
+  const title = input.value.trim();
+  if (!title) return;
+  input.value = '';
+  void add(title);
+});
+$('#sync-now').addEventListener('click', () => {
+  void engine.fullSync().then(() => demo.pulls++);
+});
+$('#retry-failed').addEventListener('click', () => void engine.reprocessFailed());
+$('#clear-outbox').addEventListener('click', () => {
+  if (confirm('Drop every queued write and dead letter? They will never reach the server.')) void engine.clearQueue();
+});
+$('#clear-timeline').addEventListener('click', () => {
+  timeline.length = 0;
+  schedule();
+});
+
+const strategySelect = $('#strategy') as HTMLSelectElement;
+strategySelect.replaceChildren(...STRATEGIES.map((name) => h('option', { value: name, selected: name === strategy }, name)));
+strategySelect.addEventListener('change', () => {
+  const next = new URL(location.href);
+  next.searchParams.set('strategy', strategySelect.value);
+  location.assign(next);
+});
+$('#client').textContent = client;
+$('#driver').textContent = outboxStorage.driver() ?? 'none';
+
+// Fault injection of the reference server (POST /__faults). Admin routes are never faulted.
+const FAULTS = [
+  { key: 'failureRate', on: 0.3, label: '30% 503s' },
+  { key: 'dropResponseRate', on: 0.3, label: '30% dropped answers' },
+  { key: 'latencyMs', on: 1500, label: '1.5 s latency' },
+] as const;
+type FaultState = Partial<Record<(typeof FAULTS)[number]['key'], number>>;
+let faults: FaultState = {};
+
+async function faultRequest(method: 'GET' | 'POST' | 'DELETE', body?: FaultState): Promise<void> {
+  try {
+    const response = await fetch(`${location.origin}/__faults`, {
+      method,
+      headers: body ? { 'Content-Type': 'application/json' } : {},
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    if (!response.ok) throw new Error(`${response.status} ${await response.text()}`);
+    faults = (await response.json()) as FaultState;
+    $('#faults-error').textContent = '';
+  } catch (error) {
+    $('#faults-error').textContent = `Could not reach /__faults: ${(error as Error).message}`;
+  }
+  renderFaults();
+}
+
+function renderFaults(): void {
+  $('#faults').replaceChildren(
+    ...FAULTS.map(({ key, on, label }) => {
+      const active = (faults[key] ?? 0) > 0;
+      const button = h('button', { type: 'button', class: active ? 'fault on' : 'fault', 'aria-pressed': String(active), 'data-fault': key }, label);
+      button.addEventListener('click', () => void faultRequest('POST', { [key]: active ? 0 : on }));
+      return button;
+    }),
+    (() => {
+      const reset = h('button', { type: 'button', class: 'fault reset' }, 'No faults');
+      reset.addEventListener('click', () => void faultRequest('DELETE'));
+      return reset;
+    })(),
+  );
+}
+
+// Cache the app shell so the page (and its IndexedDB outbox) also loads offline.
+if ('serviceWorker' in navigator && params.get('sw') !== '0') {
+  navigator.serviceWorker.register('./sw.js').catch((error: unknown) => note('storage-error', `service worker: ${String(error)}`));
+  let reloadHinted = false;
+  navigator.serviceWorker.addEventListener('controllerchange', () => {
+    // A new build took over from an older one: this page still runs the old code.
+    if (!reloadHinted && navigator.serviceWorker.controller && document.documentElement.dataset.controlled === 'true') {
+      reloadHinted = true;
+      $('#update').hidden = false;
+    }
+  });
+  document.documentElement.dataset.controlled = String(navigator.serviceWorker.controller !== null);
+}
+
+// ── expose for the console and the e2e tests ──────────────────────────────────────────────
+
+const demo: RxsyncDemo = {
+  engine,
+  strategy,
+  client,
+  storageDriver: outboxStorage.driver() ?? 'none',
+  loaded: false,
+  todos: () => [...visibleTodos().values()],
+  serverTodos: () => [...server.values()],
+  queue: () => queue,
+  conflicts,
+  events,
+  pulls: 0,
+  add,
+  rename,
+  toggle,
+  remove,
+};
+window.rxsyncDemo = demo;
+
+render();
+renderFaults();
+void faultRequest('GET');
+await engine.ready;
+demo.storageDriver = outboxStorage.driver() ?? 'none';
+$('#driver').textContent = demo.storageDriver;
+note('loaded', `outbox read from ${demo.storageDriver}: ${engine.getQueueLength()} queued, ${failed.length} dead letters; ${server.size} todos saved`);
+demo.loaded = true;
+document.body.dataset.loaded = 'true';
+schedule();
+if (engine.getStatus().online && engine.getQueueLength() === 0) void requestPull();
