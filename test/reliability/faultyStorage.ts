@@ -1,0 +1,104 @@
+import { memoryStorage } from '../../src/index.js';
+import type { SyncStorage } from '../../src/index.js';
+
+/**
+ * A storage "device": the data outlives engines (and simulated crashes). Each engine gets
+ * its own {@link FaultyStorage} view of it; a crash freezes that view (later writes never
+ * land and never settle, as if the process died), and a restart opens a fresh view.
+ */
+export interface StorageDevice {
+  readonly base: SyncStorage;
+}
+
+export function storageDevice(base: SyncStorage = memoryStorage()): StorageDevice {
+  return { base };
+}
+
+export class QuotaExceededError extends Error {
+  override readonly name = 'QuotaExceededError';
+  constructor() {
+    super('QuotaExceededError: the quota has been exceeded (injected)');
+  }
+}
+
+/** Wraps a storage with injectable faults: failing `setItem`, and a crash after N more mutations. */
+export class FaultyStorage implements SyncStorage {
+  /** The next this-many `setItem` calls reject with a quota error. */
+  failNextSetItems = 0;
+  /** Mutations (setItem/removeItem) still allowed before the crash; undefined = no crash armed. */
+  private crashAfter: number | undefined;
+  private frozen = false;
+  private inflight = 0;
+  readonly stats = { setItemFailures: 0, crashes: 0, droppedByCrash: 0 };
+
+  constructor(private readonly device: StorageDevice) {}
+
+  get isFrozen(): boolean {
+    return this.frozen;
+  }
+
+  get pending(): number {
+    return this.inflight;
+  }
+
+  /** Lets `n` more mutations through, then freezes: nothing after reaches the device. */
+  crashAfterMutations(n: number): void {
+    this.crashAfter = n;
+    if (n <= 0) this.freeze();
+  }
+
+  freeze(): void {
+    if (!this.frozen) this.stats.crashes++;
+    this.frozen = true;
+  }
+
+  private mutation<T>(run: () => Promise<T>): Promise<T> {
+    if (!this.frozen && this.crashAfter !== undefined) {
+      if (this.crashAfter <= 0) this.freeze();
+      else this.crashAfter--;
+    }
+    if (this.frozen) {
+      this.stats.droppedByCrash++;
+      return new Promise<T>(() => undefined); // the process is gone: never lands, never settles
+    }
+    return this.track(run());
+  }
+
+  private async track<T>(promise: Promise<T>): Promise<T> {
+    this.inflight++;
+    try {
+      return await promise;
+    } finally {
+      this.inflight--;
+    }
+  }
+
+  getItem<T>(key: string): Promise<T | null> {
+    return this.track(this.device.base.getItem<T>(key));
+  }
+
+  keys(): Promise<string[]> {
+    return this.track(this.device.base.keys());
+  }
+
+  setItem<T>(key: string, value: T): Promise<T> {
+    if (!this.frozen && this.failNextSetItems > 0) {
+      this.failNextSetItems--;
+      this.stats.setItemFailures++;
+      return Promise.reject(new QuotaExceededError());
+    }
+    return this.mutation(() => this.device.base.setItem(key, value));
+  }
+
+  removeItem(key: string): Promise<void> {
+    return this.mutation(() => this.device.base.removeItem(key));
+  }
+
+  /** Resolves once no storage operation of this view has been under way for a whole macrotask. */
+  async idle(): Promise<void> {
+    for (let quiet = 0; quiet < 2; ) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      quiet = this.inflight === 0 ? quiet + 1 : 0;
+    }
+  }
+}
