@@ -48,6 +48,16 @@ import type {
 import { validateWrite } from './validateWrite.js';
 import { WriteSubject } from './writeSubject.js';
 
+/**
+ * Engines destroyed while their last writes were still being stored, by storage and key.
+ * A new engine on the same storage loads only after those writes have landed: otherwise it
+ * would not see them, and its own log segments (same sequence numbers) would overwrite
+ * them, losing writes whose write() had already resolved.
+ */
+const draining = new WeakMap<object, Map<string, Promise<void>>>();
+/** Stands for "no storage given" (each engine then makes its own default one on the same database). */
+const DEFAULT_STORAGE = {};
+
 /** How a delivery ended. */
 type Outcome = { kind: 'pushed'; status: number } | { kind: 'failed'; error: string };
 interface Delivered {
@@ -99,6 +109,11 @@ class Engine<E extends string> implements SyncEngine<E> {
 
   private readonly outbox = new Outbox();
   private readonly store: OutboxStore;
+  private readonly storageOwner: object;
+  private readonly storageKey: string;
+  private drained!: () => void;
+  /** Resolves once everything accepted before destroy() is in storage. */
+  private readonly drain = new Promise<void>((resolve) => (this.drained = resolve));
   private readonly entityNames: E[];
   private readonly maxRetries: number;
   private readonly window: number;
@@ -148,7 +163,9 @@ class Engine<E extends string> implements SyncEngine<E> {
     this.now = options.now ?? (() => options.scheduler?.now() ?? Date.now());
     this.createId = options.createId ?? defaultId;
     this.source = options.productId ?? 'rxsync';
-    this.store = new OutboxStore(options.storage ?? defaultStorage(), options.storageKey ?? 'rxsync');
+    this.storageOwner = options.storage ?? DEFAULT_STORAGE;
+    this.storageKey = options.storageKey ?? 'rxsync';
+    this.store = new OutboxStore(options.storage ?? defaultStorage(), this.storageKey);
 
     this.status$ = this.status.asObservable();
     this.queue$ = this.outboxChanged.pipe(map(() => this.outbox.items()), distinctUntilChanged());
@@ -230,11 +247,12 @@ class Engine<E extends string> implements SyncEngine<E> {
         persist((batch) =>
           this.store.write(
             batch.flatMap((t) => t.changes),
+            this.outbox.size + this.outbox.failedCount,
             () => ({ queue: this.outbox.items(), failed: this.outbox.failedItems() }),
           ),
         ),
       )
-      .subscribe((batch) => this.persisted(batch));
+      .subscribe({ next: (batch) => this.persisted(batch), complete: () => this.drained() });
   }
 
   private applied(transition: OutboxTransition): void {
@@ -272,6 +290,7 @@ class Engine<E extends string> implements SyncEngine<E> {
   }
 
   private async load(): Promise<void> {
+    await draining.get(this.storageOwner)?.get(this.storageKey);
     const loaded = await this.store.load().catch((error: unknown) => ({
       queue: [],
       failed: [],
@@ -618,7 +637,14 @@ class Engine<E extends string> implements SyncEngine<E> {
     this.destroyed$.next();
     this.destroyed$.complete();
     this.writes$.end();
-    // The command stream ends after what is already in it: writes accepted so far still land in storage.
+    // The command stream ends after what is already in it: writes accepted so far still land in storage,
+    // and an engine started on the same storage meanwhile loads only once they have.
+    const stores = draining.get(this.storageOwner) ?? new Map<string, Promise<void>>();
+    draining.set(this.storageOwner, stores);
+    const drain = this.drain.then(() => {
+      if (stores.get(this.storageKey) === drain) stores.delete(this.storageKey);
+    });
+    stores.set(this.storageKey, drain);
     this.commands.complete();
     for (const subject of [this.status, this.outboxChanged, this.conflicts, this.pulled, this.events, this.settled, this.kick]) {
       subject.complete();
@@ -628,28 +654,28 @@ class Engine<E extends string> implements SyncEngine<E> {
   // ── status and events ──────────────────────────────────────────────────────────────────
 
   private updateStatus(): void {
-    if (this.status.closed || this.destroyed) return;
-    const { outbox } = this;
-    const next: SyncStatusInfo = {
-      status: !this.online
-        ? 'offline'
-        : outbox.size > 0 || this.pulling > 0
-          ? 'syncing'
-          : outbox.failedCount > 0
-            ? 'error'
-            : 'idle',
-      online: this.online,
-      queueLength: outbox.size,
-      inFlight: outbox.inFlightCount,
-      failedCount: outbox.failedCount,
-      lastSyncAt: this.lastSyncAt,
-      lastError: this.lastError,
-      nextRetryAt: this.nextRetryAt,
-    };
+    if (this.destroyed) return;
+    const { outbox, online } = this;
+    const status = !online ? 'offline' : outbox.size > 0 || this.pulling > 0 ? 'syncing' : outbox.failedCount > 0 ? 'error' : 'idle';
     const current = this.status.value;
-    if ((Object.keys(next) as (keyof SyncStatusInfo)[]).some((key) => next[key] !== current[key])) {
-      this.status.next(stripUndefined(next));
+    // Called on every command: compare before building anything.
+    if (
+      current.status === status &&
+      current.online === online &&
+      current.queueLength === outbox.size &&
+      current.inFlight === outbox.inFlightCount &&
+      current.failedCount === outbox.failedCount &&
+      current.lastSyncAt === this.lastSyncAt &&
+      current.lastError === this.lastError &&
+      current.nextRetryAt === this.nextRetryAt
+    ) {
+      return;
     }
+    const next: SyncStatusInfo = { status, online, queueLength: outbox.size, inFlight: outbox.inFlightCount, failedCount: outbox.failedCount };
+    if (this.lastSyncAt !== undefined) next.lastSyncAt = this.lastSyncAt;
+    if (this.lastError !== undefined) next.lastError = this.lastError;
+    if (this.nextRetryAt !== undefined) next.nextRetryAt = this.nextRetryAt;
+    this.status.next(next);
   }
 
   private complete(syncResult: SyncResult): void {
@@ -713,10 +739,6 @@ function unprefixed(error: unknown): string {
 
 function withoutResolution({ resolution: _resolution, ...conflict }: Conflict & { resolution: ConflictResolution }): Conflict {
   return conflict;
-}
-
-function stripUndefined<T extends object>(value: T): T {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
 }
 
 function destroyedError(): SyncInputError {

@@ -155,7 +155,7 @@ export class Outbox {
           this.place('queue', item.id, item);
         }
         for (const item of command.failed) this.place('failed', item.id, item);
-        this.settle(command.queue.map((item) => item.id));
+        for (const item of command.queue) this.settle(item.id);
         break;
     }
     return { command, changes };
@@ -213,7 +213,11 @@ export class Outbox {
 
   /** The changes of these transitions are durable now: their items may be sent. */
   persisted(transitions: readonly OutboxTransition[]): void {
-    this.settle(transitions.flatMap((t) => t.changes.filter((c) => c.item && c.list === 'queue').map((c) => c.id)));
+    for (const transition of transitions) {
+      for (const change of transition.changes) {
+        if (change.item && change.list === 'queue') this.settle(change.id);
+      }
+    }
   }
 
   /**
@@ -238,7 +242,7 @@ export class Outbox {
       }
     }
     // What was restored is what storage holds: durable.
-    this.settle(restored);
+    for (const id of restored) this.settle(id);
     this.persisted(transitions);
     return removed.filter((id) => !this.queue.has(id));
   }
@@ -296,13 +300,11 @@ export class Outbox {
     else if (at === 0) this.refresh(chain[0]);
   }
 
-  private settle(ids: readonly string[]): void {
-    for (const id of ids) {
-      const left = (this.pending.get(id) ?? 1) - 1;
-      if (left > 0) this.pending.set(id, left);
-      else this.pending.delete(id);
-      this.refresh(id);
-    }
+  private settle(id: string): void {
+    const left = (this.pending.get(id) ?? 1) - 1;
+    if (left > 0) this.pending.set(id, left);
+    else this.pending.delete(id);
+    this.refresh(id);
   }
 
   private refresh(id: string): void {

@@ -4,8 +4,11 @@ import type { SyncItem, SyncStorage } from './types.js';
 
 /** Log entries since the last snapshot before the next batch compacts, at least. */
 const MIN_COMPACT_ENTRIES = 1000;
+/** The log may grow to this many times the live outbox before it is folded into a snapshot. */
+const COMPACT_FACTOR = 2;
 
-type LogEntry = [list: 'q' | 'f', id: string, item: SyncItem | null];
+/** An item put into a list, or the id of one taken out. */
+type LogEntry = [list: 'q' | 'f', itemOrRemovedId: SyncItem | string];
 interface LogSegment {
   v: 1;
   entries: LogEntry[];
@@ -95,10 +98,10 @@ export class OutboxStore {
       if (!segment) continue;
       this.segments.push(seq);
       this.entriesSinceSnapshot += segment.entries.length;
-      for (const [list, id, item] of segment.entries) {
+      for (const [list, entry] of segment.entries) {
         const target = list === 'q' ? queue : failed;
-        if (item) target.set(id, item);
-        else target.delete(id);
+        if (typeof entry === 'string') target.delete(entry);
+        else target.set(entry.id, entry);
       }
     }
     this.seq = Math.max(snapshotSeq, ...this.segments);
@@ -108,19 +111,19 @@ export class OutboxStore {
   }
 
   /**
-   * Makes `changes` durable. `snapshot` is called synchronously, before anything is awaited,
-   * so it describes the outbox exactly as of these changes.
+   * Makes `changes` durable. `live` is the number of items in the outbox; `snapshot` is
+   * called (only when compacting, and synchronously, before anything is awaited) so it
+   * describes the outbox exactly as of these changes.
    */
   async write(
     changes: readonly OutboxChange[],
+    live: number,
     snapshot: () => { queue: readonly SyncItem[]; failed: readonly SyncItem[] },
   ): Promise<void> {
     if (changes.length === 0 && !this.mustSnapshot) return;
-    const state = snapshot();
-    const live = state.queue.length + state.failed.length;
     try {
-      if (this.mustSnapshot || this.entriesSinceSnapshot + changes.length > Math.max(MIN_COMPACT_ENTRIES, live)) {
-        await this.writeSnapshot(state);
+      if (this.mustSnapshot || this.entriesSinceSnapshot + changes.length > Math.max(MIN_COMPACT_ENTRIES, COMPACT_FACTOR * live)) {
+        await this.writeSnapshot(snapshot());
       } else {
         await this.appendSegment(changes);
       }
@@ -139,7 +142,7 @@ export class OutboxStore {
 
   private async appendSegment(changes: readonly OutboxChange[]): Promise<void> {
     const seq = ++this.seq;
-    const entries = changes.map((c): LogEntry => [c.list === 'queue' ? 'q' : 'f', c.id, c.item ?? null]);
+    const entries = changes.map((c): LogEntry => [c.list === 'queue' ? 'q' : 'f', c.item ?? c.id]);
     await this.storage.setItem<LogSegment>(this.segmentKey(seq), { v: 1, entries });
     this.segments.push(seq);
     this.entriesSinceSnapshot += entries.length;
@@ -228,7 +231,7 @@ function isSegment(value: unknown): value is LogSegment {
   return (
     typeof s === 'object' && s !== null && s.v === 1 && Array.isArray(s.entries) &&
     s.entries.every(
-      (e) => Array.isArray(e) && (e[0] === 'q' || e[0] === 'f') && typeof e[1] === 'string' && (e[2] === null || isSyncItem(e[2])),
+      (e) => Array.isArray(e) && (e[0] === 'q' || e[0] === 'f') && (typeof e[1] === 'string' || isSyncItem(e[1])),
     )
   );
 }

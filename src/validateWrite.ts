@@ -45,45 +45,62 @@ export function validateWrite(write: unknown, entities: readonly string[]): Sync
   return { entity, operation: operation as SyncOperation, data: jsonCopy(data, entity) };
 }
 
-/** A deep copy through JSON, refusing whatever JSON would drop or change silently. */
+/**
+ * A deep copy as JSON would make it, refusing whatever JSON would drop or change silently.
+ * One walk does both; the path in a message is only built when something is wrong.
+ */
 function jsonCopy(data: object, entity: string): unknown {
-  const seen = new Set<object>();
-  const check = (value: unknown, path: string): void => {
+  const ancestors = new Set<object>();
+  const path: (string | number)[] = [];
+  const fail = (problem: string, advice: string): never => {
+    const at = path.map((key) => (typeof key === 'number' ? `[${key}]` : `.${key}`)).join('');
+    throw new SyncInputError(`data${at} of a write to "${entity}" ${problem}${advice ? ` ${advice}` : ''}`);
+  };
+  const copy = (value: unknown): unknown => {
     switch (typeof value) {
+      case 'string':
+      case 'boolean':
+        return value;
+      case 'number':
+        return Number.isFinite(value) ? value : fail(`is ${value}, which JSON cannot carry.`, 'Send null or a string.');
       case 'function':
       case 'symbol':
       case 'bigint':
-        throw new SyncInputError(
-          `data${path} of a write to "${entity}" is a ${typeof value}, which JSON cannot carry. Send plain data (a BigInt as a string).`,
-        );
-      case 'number':
-        if (!Number.isFinite(value)) {
-          throw new SyncInputError(`data${path} of a write to "${entity}" is ${value}, which JSON cannot carry. Send null or a string.`);
-        }
-        return;
-      case 'object': {
-        if (value === null) return;
-        if (typeof (value as { toJSON?: unknown }).toJSON === 'function') return;
-        if (seen.has(value)) {
-          throw new SyncInputError(`data${path} of a write to "${entity}" refers back to itself (a cycle), which JSON cannot carry.`);
-        }
-        const proto = Object.getPrototypeOf(value);
-        if (!Array.isArray(value) && proto !== Object.prototype && proto !== null) {
-          throw new SyncInputError(
-            `data${path} of a write to "${entity}" is a ${proto?.constructor?.name ?? 'class instance'}, which JSON cannot carry faithfully. Convert it to a plain object or array.`,
-          );
-        }
-        seen.add(value);
-        for (const [key, inner] of Object.entries(value)) check(inner, Array.isArray(value) ? `${path}[${key}]` : `${path}.${key}`);
-        seen.delete(value);
-        return;
-      }
-      default:
-        return;
+        return fail(`is a ${typeof value}, which JSON cannot carry.`, 'Send plain data (a BigInt as a string).');
+      case 'undefined':
+        return undefined;
     }
+    if (value === null) return null;
+    const object = value as object;
+    if (typeof (object as { toJSON?: unknown }).toJSON === 'function') return JSON.parse(JSON.stringify(object));
+    if (ancestors.has(object)) return fail('refers back to itself (a cycle), which JSON cannot carry.', '');
+    ancestors.add(object);
+    let result: unknown;
+    if (Array.isArray(object)) {
+      result = object.map((inner, i) => {
+        path.push(i);
+        const copied = copy(inner);
+        path.pop();
+        return copied === undefined ? null : copied;
+      });
+    } else {
+      const proto = Object.getPrototypeOf(object);
+      if (proto !== Object.prototype && proto !== null) {
+        fail(`is a ${proto?.constructor?.name ?? 'class instance'}, which JSON cannot carry faithfully.`, 'Convert it to a plain object or array.');
+      }
+      const out: Record<string, unknown> = {};
+      for (const key in object) {
+        path.push(key);
+        const copied = copy((object as Record<string, unknown>)[key]);
+        path.pop();
+        if (copied !== undefined) out[key] = copied;
+      }
+      result = out;
+    }
+    ancestors.delete(object);
+    return result;
   };
-  check(data, '');
-  return JSON.parse(JSON.stringify(data));
+  return copy(data);
 }
 
 function describe(value: unknown): string {
