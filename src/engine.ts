@@ -114,6 +114,8 @@ class Engine<E extends string> implements SyncEngine<E> {
   private drained!: () => void;
   /** Resolves once everything accepted before destroy() is in storage. */
   private readonly drain = new Promise<void>((resolve) => (this.drained = resolve));
+  /** The previous engines on this storage that were still storing when destroyed. */
+  private readonly previousDrain: Promise<unknown> | undefined;
   private readonly entityNames: E[];
   private readonly maxRetries: number;
   private readonly window: number;
@@ -166,6 +168,7 @@ class Engine<E extends string> implements SyncEngine<E> {
     this.storageOwner = options.storage ?? DEFAULT_STORAGE;
     this.storageKey = options.storageKey ?? 'rxsync';
     this.store = new OutboxStore(options.storage ?? defaultStorage(), this.storageKey);
+    this.previousDrain = draining.get(this.storageOwner)?.get(this.storageKey);
 
     this.status$ = this.status.asObservable();
     this.queue$ = this.outboxChanged.pipe(map(() => this.outbox.items()), distinctUntilChanged());
@@ -290,7 +293,7 @@ class Engine<E extends string> implements SyncEngine<E> {
   }
 
   private async load(): Promise<void> {
-    await draining.get(this.storageOwner)?.get(this.storageKey);
+    await this.previousDrain;
     const loaded = await this.store.load().catch((error: unknown) => ({
       queue: [],
       failed: [],
@@ -641,7 +644,7 @@ class Engine<E extends string> implements SyncEngine<E> {
     // and an engine started on the same storage meanwhile loads only once they have.
     const stores = draining.get(this.storageOwner) ?? new Map<string, Promise<void>>();
     draining.set(this.storageOwner, stores);
-    const drain = this.drain.then(() => {
+    const drain: Promise<void> = Promise.all([this.previousDrain, this.drain]).then(() => {
       if (stores.get(this.storageKey) === drain) stores.delete(this.storageKey);
     });
     stores.set(this.storageKey, drain);

@@ -146,10 +146,11 @@ export async function runScenario(scenario: Scenario): Promise<ScenarioReport> {
   let tracked: Promise<unknown>[] = [];
   const subscriptions: Subscription[] = [];
 
-  const start = (): void => {
+  /** A new engine: after a crash on a fresh view of the device, after a clean destroy() on the same storage object. */
+  const start = (reuseStorage = false): void => {
     generation++;
     const gen = generation;
-    storage = new FaultyStorage(device);
+    if (!reuseStorage) storage = new FaultyStorage(device);
     engine = createSyncEngine({
       entities: { todos: { endpoint: '/todos', conflictStrategy: scenario.strategy } },
       transport: server,
@@ -257,8 +258,10 @@ export async function runScenario(scenario: Scenario): Promise<ScenarioReport> {
           } else {
             destroyedUpTo = generation;
             engine.destroy();
-            // A clean shutdown: what the old engine was still writing lands before the new one loads.
-            await guard(storage.idle(), 'old storage');
+            // destroy() and a new engine at once, on the same storage: what the old one was still
+            // writing must reach the new one (regression: write() resolved, yet the write was lost).
+            start(true);
+            break;
           }
           start();
           break;
