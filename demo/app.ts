@@ -4,14 +4,17 @@
  *
  * The list the page shows is derived, never edited in place:
  *
- *   last known server state (pulled, saved in IndexedDB)  +  the engine's outbox (queue$) laid over it
+ *   last known server state (saved in IndexedDB)  +  the engine's outbox (queue$) laid over it
  *
+ * The server state is learnt from pulls (`onPull`) and from the server's answers to our own
+ * writes (the transport is wrapped to see them), newest version wins;
  * so what you see after a reload is exactly what IndexedDB kept. Every edit is an rxsync write;
  * updates and deletes carry the `version` the todo was last pulled at, which the transport sends
  * as `If-Match`, so an edit made against a stale copy (another tab changed the todo) comes back
  * as a 409 conflict and is resolved by the strategy chosen with `?strategy=`.
  */
 import localforage from 'localforage';
+import { tap } from 'rxjs';
 import {
   createSyncEngine,
   httpTransport,
@@ -20,6 +23,7 @@ import {
   type SyncEvent,
   type SyncItem,
   type SyncStatusInfo,
+  type SyncTransport,
 } from '../src/index.js';
 import type { ResolvedConflict, RxsyncDemo, Todo } from './types.js';
 
@@ -123,27 +127,64 @@ const client = await claimClient();
 const outboxStorage = localforage.createInstance({ name: `rxsync-demo-${client}`, storeName: 'outbox' });
 const todoStorage = localforage.createInstance({ name: `rxsync-demo-${client}-todos`, storeName: 'todos' });
 
-/** Last known server state of every todo, by id: what pulls brought and acknowledged writes made. */
-const server = new Map<string, Todo>();
-for (const todo of (await todoStorage.getItem<Todo[]>('todos')) ?? []) server.set(todo.id, todo);
+/** A todo as the server last showed it; deleted ones are kept as tombstones so versions only go up. */
+type Known = Todo & { deleted?: boolean };
+
+/** Last known server state of every todo, by id. */
+const server = new Map<string, Known>();
+for (const todo of (await todoStorage.getItem<Known[]>('todos')) ?? []) server.set(todo.id, todo);
 const saveServer = (): Promise<unknown> => todoStorage.setItem('todos', [...server.values()]);
+const liveServerTodos = (): Todo[] => [...server.values()].filter((todo) => !todo.deleted);
+
+/** Takes a record (or tombstone) the server sent, unless we already know a newer version of it. */
+function learn(record: unknown): void {
+  const r = record as Partial<Known> | null;
+  if (!r || typeof r !== 'object' || typeof r.id !== 'string' || typeof r.version !== 'number') return;
+  const known = server.get(r.id);
+  if (known?.version !== undefined && r.version < known.version) return;
+  server.set(r.id, r.deleted ? { id: r.id, title: '', done: false, version: r.version, deleted: true } : { ...r, id: r.id, title: r.title ?? '', done: r.done === true });
+}
+
+/**
+ * The HTTP transport, plus a look at the answers to our pushes: a 2xx body is the record as
+ * our write left it (with its new version), so the next edit can send the right If-Match
+ * without waiting for a pull. Idempotent replays answer the original body; `learn` keeps
+ * whichever version is newer.
+ */
+const http = httpTransport({ baseUrl: location.origin });
+const transport: SyncTransport = {
+  pull: (request) => http.pull(request),
+  push: (request) =>
+    http.push(request).pipe(
+      tap(({ status, body }) => {
+        const { item } = request;
+        if ((status >= 200 && status < 300) || status === 409) {
+          learn(body); // a 409's body is the server's current record
+        } else if (status === 404 && item.operation === 'delete') {
+          const known = server.get(recordId(item)); // already gone on the server
+          if (known) server.set(known.id, { ...known, deleted: true });
+        } else {
+          return;
+        }
+        void saveServer();
+        schedule();
+      }),
+    ),
+};
 
 /** Conflicts waiting for a decision in the page (strategy `manual`). */
 const pendingDecisions = new Map<Conflict, (kept: unknown) => void>();
 
 const engine = createSyncEngine({
   entities: { todos: { endpoint: '/todos', conflictStrategy: strategy } },
-  transport: httpTransport({ baseUrl: location.origin }),
+  transport,
   storage: outboxStorage,
   maxRetries: numberParam('maxRetries', 8),
   retryBaseDelayMs: numberParam('retryBaseDelayMs', 500),
   retryMaxDelayMs: numberParam('retryMaxDelayMs', 8000),
   productId: 'rxsync-demo',
   onPull: async (_entity, items) => {
-    for (const record of items as (Todo & { deleted?: boolean })[]) {
-      if (record.deleted) server.delete(record.id);
-      else server.set(record.id, { ...record, title: record.title ?? '', done: record.done === true });
-    }
+    for (const record of items) learn(record);
     await saveServer();
     schedule();
   },
@@ -166,7 +207,7 @@ const timeline: { at: Date; kind: string; text: string }[] = [];
 
 /** Server state with the queued writes applied in order: the list as the user expects it. */
 function visibleTodos(): Map<string, Todo> {
-  const todos = new Map([...server].map(([id, todo]) => [id, { ...todo }]));
+  const todos = new Map(liveServerTodos().map((todo) => [todo.id, { ...todo }]));
   for (const item of queue) applyWrite(todos, item);
   return todos;
 }
@@ -193,8 +234,8 @@ function pendingIds(): Set<string> {
  */
 function baseVersion(id: string): { version?: number } {
   if (queue.some((item) => recordId(item) === id)) return {};
-  const version = server.get(id)?.version;
-  return version === undefined ? {} : { version };
+  const known = server.get(id);
+  return known?.version === undefined || known.deleted ? {} : { version: known.version };
 }
 
 // ── the app's writes ──────────────────────────────────────────────────────────────────────
@@ -273,17 +314,6 @@ engine.conflicts$.subscribe((conflict) => {
 engine.events$.subscribe((event) => {
   events.push(event);
   note(event.type, describeEvent(event));
-  if (event.type === 'pushed' && event.status !== 409) {
-    // Acknowledged: the server holds this write now. Its new version is unknown until the
-    // next pull (which follows when the queue drains), so edits until then send no If-Match.
-    const todos = new Map(server);
-    applyWrite(todos, event.item);
-    const id = recordId(event.item);
-    const todo = todos.get(id);
-    if (todo) server.set(id, { ...todo, version: undefined });
-    else server.delete(id);
-    void saveServer();
-  }
   schedule();
 });
 
@@ -592,7 +622,7 @@ const demo: RxsyncDemo = {
   storageDriver: outboxStorage.driver() ?? 'none',
   loaded: false,
   todos: () => [...visibleTodos().values()],
-  serverTodos: () => [...server.values()],
+  serverTodos: liveServerTodos,
   queue: () => queue,
   conflicts,
   events,
@@ -610,7 +640,7 @@ void faultRequest('GET');
 await engine.ready;
 demo.storageDriver = outboxStorage.driver() ?? 'none';
 $('#driver').textContent = demo.storageDriver;
-note('loaded', `outbox read from ${demo.storageDriver}: ${engine.getQueueLength()} queued, ${failed.length} dead letters; ${server.size} todos saved`);
+note('loaded', `outbox read from ${demo.storageDriver}: ${engine.getQueueLength()} queued, ${failed.length} dead letters; ${liveServerTodos().length} todos saved`);
 demo.loaded = true;
 document.body.dataset.loaded = 'true';
 schedule();
