@@ -138,6 +138,7 @@ class Engine<E extends string> implements SyncEngine<E> {
   private readonly commands = new Subject<OutboxCommand>();
   private readonly settled = new Subject<Settled>();
   private readonly kick = new Subject<void>();
+  private readonly cleared = new Subject<void>();
   private readonly destroyed$ = new ReplaySubject<void>(1);
   private readonly online$: Observable<boolean>;
   private readonly limit: <T>(request$: Observable<T>) => Observable<T>;
@@ -260,6 +261,7 @@ class Engine<E extends string> implements SyncEngine<E> {
 
   private applied(transition: OutboxTransition): void {
     const { command } = transition;
+    if (command.type === 'clear') this.cleared.next();
     for (const change of transition.changes) {
       if (change.list !== 'queue' || change.item) continue;
       const outcome = command.type === 'ack' ? 'pushed' : command.type === 'dead-letter' ? 'failed' : 'dropped';
@@ -325,7 +327,8 @@ class Engine<E extends string> implements SyncEngine<E> {
           if (items.length > 0) this.updateStatus();
           return from(chunk(items, this.batchSize));
         }),
-        mergeMap((batch) => (batch.length === 1 ? this.deliver(batch[0]) : this.deliverBatch(batch))),
+        // A clear drops every item, in flight or not: their deliveries stop, requests are aborted.
+        mergeMap((batch) => (batch.length === 1 ? this.deliver(batch[0]) : this.deliverBatch(batch)).pipe(takeUntil(this.cleared))),
         takeUntil(this.destroyed$),
       )
       .subscribe(({ item, outcome }) => {
@@ -649,7 +652,7 @@ class Engine<E extends string> implements SyncEngine<E> {
     });
     stores.set(this.storageKey, drain);
     this.commands.complete();
-    for (const subject of [this.status, this.outboxChanged, this.conflicts, this.pulled, this.events, this.settled, this.kick]) {
+    for (const subject of [this.status, this.outboxChanged, this.conflicts, this.pulled, this.events, this.settled, this.kick, this.cleared]) {
       subject.complete();
     }
   }

@@ -199,6 +199,24 @@ describe('engine: pushing the outbox', () => {
     server.events.removeAllListeners();
   });
 
+  it('clearQueue() stops deliveries in flight: the request is aborted and nothing of it is sent again', async () => {
+    let aborted!: () => void;
+    const wasAborted = new Promise<void>((resolve) => (aborted = resolve));
+    api.override(() => new Promise<Response>(() => {}));
+    api.server.events.on('request:start', ({ request }) => request.signal.addEventListener('abort', () => aborted()));
+    const engine = testEngine();
+    await engine.write(todo('1'));
+    await firstValueFrom(engine.status$.pipe(filter((s) => s.inFlight === 1)));
+    await engine.clearQueue();
+    await wasAborted;
+    api.override(undefined);
+    await engine.write(todo('2'));
+    await drained(engine);
+    expect(api.requests.map((r) => (r.body as { id: string }).id)).toEqual(['1', '2']);
+    engine.destroy();
+    api.server.events.removeAllListeners();
+  });
+
   it('status$ emits the current status synchronously on subscribe, and onStatusChange mirrors it', async () => {
     const engine = testEngine({ startOnline: false });
     let first: unknown;

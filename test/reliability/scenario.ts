@@ -316,11 +316,7 @@ export async function runScenario(scenario: Scenario): Promise<ScenarioReport> {
   const count = new Map<number, number>();
   for (const op of applied) for (const m of op.markers) count.set(m, (count.get(m) ?? 0) + 1);
   for (const [m, times] of count) {
-    // Known engine bug, not fixed here (see the report of issue 5): clearQueue() does not stop the
-    // retries / client-wins PUT re-send of an item already in flight, so a cleared write can land
-    // after later writes of its record (a PUT carrying a stale remote copy can even revive a
-    // deleted record). Cleared writes are "may have arrived", so they are exempt here.
-    if (times > 1 && !writes[m - 1]?.clearable) {
+    if (times > 1) {
       stats.doubled++;
       violations.push(`doubled: write #${m} was applied ${times} times: ${JSON.stringify(applied.filter((op) => op.markers.includes(m)))}`);
     }
