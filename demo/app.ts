@@ -437,6 +437,13 @@ function createRow(id: string): Row {
 }
 
 function renderQueue(): void {
+  const shown = visibleTodos();
+  /** The todo's title where it is known (a deleted one: its last server title), else its id. */
+  const label = (item: SyncItem) => {
+    const id = recordId(item);
+    const title = shown.get(id)?.title || server.get(id)?.title;
+    return title ? (title.length > 24 ? `${title.slice(0, 23)}…` : title) : shortId(id);
+  };
   const describe = (item: SyncItem) => {
     const fields = appFields(item.data);
     delete fields.id;
@@ -445,7 +452,7 @@ function renderQueue(): void {
       'li',
       { class: `item op-${item.operation}`, 'data-id': item.id },
       h('span', { class: 'op' }, item.operation),
-      h('span', { class: 'rec' }, shortId(recordId(item))),
+      h('span', { class: 'rec', title: `record ${recordId(item)}, outbox item ${item.id}` }, label(item)),
       h('code', {}, JSON.stringify(fields)),
       version === undefined ? null : h('span', { class: 'tag' }, `If-Match ${String(version)}`),
       item.retryCount > 0 ? h('span', { class: 'tag warn' }, `retries ${item.retryCount}`) : null,
@@ -453,9 +460,9 @@ function renderQueue(): void {
     );
   };
   const limit = 30;
-  const shown = queue.slice(0, limit).map(describe);
-  if (queue.length > limit) shown.push(h('li', { class: 'more' }, `… and ${queue.length - limit} more`));
-  $('#queue').replaceChildren(...shown);
+  const rows = queue.slice(0, limit).map(describe);
+  if (queue.length > limit) rows.push(h('li', { class: 'more' }, `… and ${queue.length - limit} more`));
+  $('#queue').replaceChildren(...rows);
   $('#queue-empty').hidden = queue.length > 0;
   $('#failed').replaceChildren(...failed.slice(0, limit).map(describe));
   $('#failed-box').hidden = failed.length === 0;
