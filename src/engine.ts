@@ -107,100 +107,102 @@ class Engine<E extends string> implements SyncEngine<E> {
   readonly events$: Observable<SyncEvent>;
   readonly ready: Promise<void>;
 
-  private readonly outbox = new Outbox();
-  private readonly store: OutboxStore;
-  private readonly storageOwner: object;
-  private readonly storageKey: string;
-  private drained!: () => void;
+  readonly #options: SyncEngineOptions<E>;
+  readonly #outbox = new Outbox();
+  readonly #store: OutboxStore;
+  readonly #storageOwner: object;
+  readonly #storageKey: string;
+  #drained!: () => void;
   /** Resolves once everything accepted before destroy() is in storage. */
-  private readonly drain = new Promise<void>((resolve) => (this.drained = resolve));
+  readonly #drain = new Promise<void>((resolve) => (this.#drained = resolve));
   /** The previous engines on this storage that were still storing when destroyed. */
-  private readonly previousDrain: Promise<unknown> | undefined;
-  private readonly entityNames: E[];
-  private readonly maxRetries: number;
-  private readonly window: number;
-  private readonly batchSize: number;
-  private readonly now: () => number;
-  private readonly createId: () => string;
-  private readonly source: string;
+  readonly #previousDrain: Promise<unknown> | undefined;
+  readonly #entityNames: E[];
+  readonly #maxRetries: number;
+  readonly #window: number;
+  readonly #batchSize: number;
+  readonly #now: () => number;
+  readonly #createId: () => string;
+  readonly #source: string;
 
-  private readonly status = new BehaviorSubject<SyncStatusInfo>({
+  readonly #status = new BehaviorSubject<SyncStatusInfo>({
     status: 'offline',
     online: false,
     queueLength: 0,
     inFlight: 0,
     failedCount: 0,
   });
-  private readonly outboxChanged = new BehaviorSubject<void>(undefined);
-  private readonly conflicts = new Subject<ResolvedConflict>();
-  private readonly pulled = new Subject<{ entity: E; items: unknown[] }>();
-  private readonly events = new Subject<SyncEvent>();
-  private readonly commands = new Subject<OutboxCommand>();
-  private readonly settled = new Subject<Settled>();
-  private readonly kick = new Subject<void>();
-  private readonly cleared = new Subject<void>();
-  private readonly destroyed$ = new ReplaySubject<void>(1);
-  private readonly online$: Observable<boolean>;
-  private readonly limit: <T>(request$: Observable<T>) => Observable<T>;
+  readonly #outboxChanged = new BehaviorSubject<void>(undefined);
+  readonly #conflicts = new Subject<ResolvedConflict>();
+  readonly #pulled = new Subject<{ entity: E; items: unknown[] }>();
+  readonly #events = new Subject<SyncEvent>();
+  readonly #commands = new Subject<OutboxCommand>();
+  readonly #settled = new Subject<Settled>();
+  readonly #kick = new Subject<void>();
+  readonly #cleared = new Subject<void>();
+  readonly #destroyed$ = new ReplaySubject<void>(1);
+  readonly #online$: Observable<boolean>;
+  readonly #limit: <T>(request$: Observable<T>) => Observable<T>;
 
-  private readonly tickets = new Map<OutboxCommand, Ticket>();
-  private readonly conflicted = new Set<string>();
-  private readonly checkpoints = new Map<string, string | undefined>();
+  readonly #tickets = new Map<OutboxCommand, Ticket>();
+  readonly #conflicted = new Set<string>();
+  readonly #checkpoints = new Map<string, string | undefined>();
   /** Commands that arrive before the stored outbox is loaded; they are applied after it. */
-  private early: OutboxCommand[] | undefined = [];
-  private online = false;
-  private pulling = 0;
-  private pullChain: Promise<unknown> = Promise.resolve();
-  private destroyed = false;
-  private lastSyncAt?: string;
-  private lastError?: string;
-  private nextRetryAt?: string;
+  #early: OutboxCommand[] | undefined = [];
+  #online = false;
+  #pulling = 0;
+  #pullChain: Promise<unknown> = Promise.resolve();
+  #destroyed = false;
+  #lastSyncAt?: string;
+  #lastError?: string;
+  #nextRetryAt?: string;
 
-  constructor(private readonly options: SyncEngineOptions<E>) {
-    this.entityNames = Object.keys(options.entities) as E[];
-    this.maxRetries = options.maxRetries ?? 5;
+  constructor(options: SyncEngineOptions<E>) {
+    this.#options = options;
+    this.#entityNames = Object.keys(options.entities) as E[];
+    this.#maxRetries = options.maxRetries ?? 5;
     const concurrency = Math.max(1, options.concurrency ?? 4);
-    this.batchSize = options.transport.pushBatch ? Math.max(1, options.batchSize ?? 1) : 1;
-    this.window = concurrency * 4 * this.batchSize;
-    this.limit = requestLimiter(concurrency);
-    this.now = options.now ?? (() => options.scheduler?.now() ?? Date.now());
-    this.createId = options.createId ?? defaultId;
-    this.source = options.productId ?? 'rxsync';
-    this.storageOwner = options.storage ?? DEFAULT_STORAGE;
-    this.storageKey = options.storageKey ?? 'rxsync';
-    this.store = new OutboxStore(options.storage ?? defaultStorage(), this.storageKey);
-    this.previousDrain = draining.get(this.storageOwner)?.get(this.storageKey);
+    this.#batchSize = options.transport.pushBatch ? Math.max(1, options.batchSize ?? 1) : 1;
+    this.#window = concurrency * 4 * this.#batchSize;
+    this.#limit = requestLimiter(concurrency);
+    this.#now = options.now ?? (() => options.scheduler?.now() ?? Date.now());
+    this.#createId = options.createId ?? defaultId;
+    this.#source = options.productId ?? 'rxsync';
+    this.#storageOwner = options.storage ?? DEFAULT_STORAGE;
+    this.#storageKey = options.storageKey ?? 'rxsync';
+    this.#store = new OutboxStore(options.storage ?? defaultStorage(), this.#storageKey);
+    this.#previousDrain = draining.get(this.#storageOwner)?.get(this.#storageKey);
 
-    this.status$ = this.status.asObservable();
-    this.queue$ = this.outboxChanged.pipe(map(() => this.outbox.items()), distinctUntilChanged());
-    this.failed$ = this.outboxChanged.pipe(map(() => this.outbox.failedItems()), distinctUntilChanged());
-    this.conflicts$ = this.conflicts.asObservable();
-    this.pulled$ = this.pulled.asObservable();
-    this.events$ = this.events.asObservable();
-    this.online$ = (options.online$ ?? browserOnline$()).pipe(
+    this.status$ = this.#status.asObservable();
+    this.queue$ = this.#outboxChanged.pipe(map(() => this.#outbox.items()), distinctUntilChanged());
+    this.failed$ = this.#outboxChanged.pipe(map(() => this.#outbox.failedItems()), distinctUntilChanged());
+    this.conflicts$ = this.#conflicts.asObservable();
+    this.pulled$ = this.#pulled.asObservable();
+    this.events$ = this.#events.asObservable();
+    this.#online$ = (options.online$ ?? browserOnline$()).pipe(
       distinctUntilChanged(),
-      takeUntil(this.destroyed$),
+      takeUntil(this.#destroyed$),
       share({ connector: () => new ReplaySubject(1), resetOnRefCountZero: true }),
     );
 
-    this.writes$ = new WriteSubject((write) => this.accept(write));
-    this.runOutbox();
-    this.runFlush();
-    this.online$.subscribe((online) => {
-      this.online = online;
-      this.updateStatus();
+    this.writes$ = new WriteSubject((write) => this.#accept(write));
+    this.#runOutbox();
+    this.#runFlush();
+    this.#online$.subscribe((online) => {
+      this.#online = online;
+      this.#updateStatus();
     });
-    this.ready = this.load();
+    this.ready = this.#load();
   }
 
   // ── input ────────────────────────────────────────────────────────────────────────────
 
   async write(write: SyncWrite): Promise<SyncItem> {
-    if (this.destroyed) {
+    if (this.#destroyed) {
       throw new SyncInputError('[rxsync] write() was called after destroy(). Create a new engine to keep writing.', write);
     }
-    const command: OutboxCommand = { type: 'enqueue', item: this.toItem(validateWrite(write, this.entityNames)) };
-    const transition = await this.dispatchDurably(command);
+    const command: OutboxCommand = { type: 'enqueue', item: this.#toItem(validateWrite(write, this.#entityNames)) };
+    const transition = await this.#dispatchDurably(command);
     return transition.item ?? command.item;
   }
 
@@ -213,142 +215,142 @@ class Engine<E extends string> implements SyncEngine<E> {
   }
 
   /** A write from `writes$`: no one to reject, so a bad one is reported and dropped. */
-  private accept(write: unknown): void {
+  #accept(write: unknown): void {
     try {
       if (write instanceof SyncInputError) throw write;
-      if (this.destroyed) throw new SyncInputError('[rxsync] A write arrived on writes$ after destroy(); it was dropped.', write);
-      this.dispatch({ type: 'enqueue', item: this.toItem(validateWrite(write, this.entityNames)) });
+      if (this.#destroyed) throw new SyncInputError('[rxsync] A write arrived on writes$ after destroy(); it was dropped.', write);
+      this.#dispatch({ type: 'enqueue', item: this.#toItem(validateWrite(write, this.#entityNames)) });
     } catch (error) {
-      this.emit({ type: 'input-dropped', write, error: describeError(error) });
-      this.fail(error);
+      this.#emit({ type: 'input-dropped', write, error: describeError(error) });
+      this.#fail(error);
     }
   }
 
-  private toItem(write: SyncWrite): SyncItem {
-    return { id: this.createId(), ...write, timestamp: new Date(this.now()).toISOString(), retryCount: 0 };
+  #toItem(write: SyncWrite): SyncItem {
+    return { id: this.#createId(), ...write, timestamp: new Date(this.#now()).toISOString(), retryCount: 0 };
   }
 
   // ── the outbox: one stream of commands, one reducer, one writer ───────────────────────
 
-  private dispatch(command: OutboxCommand): void {
-    if (this.early) this.early.push(command);
-    else this.commands.next(command);
+  #dispatch(command: OutboxCommand): void {
+    if (this.#early) this.#early.push(command);
+    else this.#commands.next(command);
   }
 
-  private dispatchDurably(command: OutboxCommand): Promise<OutboxTransition> {
-    if (this.destroyed) return Promise.reject(destroyedError());
+  #dispatchDurably(command: OutboxCommand): Promise<OutboxTransition> {
+    if (this.#destroyed) return Promise.reject(destroyedError());
     return new Promise((resolve, reject) => {
-      this.tickets.set(command, { resolve, reject });
-      this.dispatch(command);
+      this.#tickets.set(command, { resolve, reject });
+      this.#dispatch(command);
     });
   }
 
-  private runOutbox(): void {
-    this.commands
+  #runOutbox(): void {
+    this.#commands
       .pipe(
-        dedupe({ outbox: this.outbox }),
-        tap((transition) => this.applied(transition)),
+        dedupe({ outbox: this.#outbox }),
+        tap((transition) => this.#applied(transition)),
         persist((batch) =>
-          this.store.write(
+          this.#store.write(
             batch.flatMap((t) => t.changes),
-            this.outbox.size + this.outbox.failedCount,
-            () => ({ queue: this.outbox.items(), failed: this.outbox.failedItems() }),
+            this.#outbox.size + this.#outbox.failedCount,
+            () => ({ queue: this.#outbox.items(), failed: this.#outbox.failedItems() }),
           ),
         ),
       )
-      .subscribe({ next: (batch) => this.persisted(batch), complete: () => this.drained() });
+      .subscribe({ next: (batch) => this.#persisted(batch), complete: () => this.#drained() });
   }
 
-  private applied(transition: OutboxTransition): void {
+  #applied(transition: OutboxTransition): void {
     const { command } = transition;
-    if (command.type === 'clear') this.cleared.next();
+    if (command.type === 'clear') this.#cleared.next();
     for (const change of transition.changes) {
       if (change.list !== 'queue' || change.item) continue;
       const outcome = command.type === 'ack' ? 'pushed' : command.type === 'dead-letter' ? 'failed' : 'dropped';
-      this.settled.next({ id: change.id, outcome });
+      this.#settled.next({ id: change.id, outcome });
     }
-    this.outboxChanged.next();
-    this.updateStatus();
+    this.#outboxChanged.next();
+    this.#updateStatus();
   }
 
-  private persisted({ values, error }: PersistedBatch<OutboxTransition>): void {
+  #persisted({ values, error }: PersistedBatch<OutboxTransition>): void {
     if (error) {
-      for (const id of this.outbox.rollback(values)) this.settled.next({ id, outcome: 'dropped' });
+      for (const id of this.#outbox.rollback(values)) this.#settled.next({ id, outcome: 'dropped' });
       const storageError =
         error instanceof SyncStorageError ? error : new SyncStorageError(`[rxsync] Storage failed: ${describeError(error)}`, undefined, error);
-      this.emit({ type: 'storage-error', error: storageError.message });
-      this.fail(storageError);
-      for (const transition of values) this.takeTicket(transition)?.reject(storageError);
-      this.outboxChanged.next();
+      this.#emit({ type: 'storage-error', error: storageError.message });
+      this.#fail(storageError);
+      for (const transition of values) this.#takeTicket(transition)?.reject(storageError);
+      this.#outboxChanged.next();
     } else {
-      this.outbox.persisted(values);
-      for (const transition of values) this.takeTicket(transition)?.resolve(transition);
+      this.#outbox.persisted(values);
+      for (const transition of values) this.#takeTicket(transition)?.resolve(transition);
     }
-    this.updateStatus();
-    this.kick.next();
+    this.#updateStatus();
+    this.#kick.next();
   }
 
-  private takeTicket(transition: OutboxTransition): Ticket | undefined {
-    const ticket = this.tickets.get(transition.command);
-    this.tickets.delete(transition.command);
+  #takeTicket(transition: OutboxTransition): Ticket | undefined {
+    const ticket = this.#tickets.get(transition.command);
+    this.#tickets.delete(transition.command);
     return ticket;
   }
 
-  private async load(): Promise<void> {
-    await this.previousDrain;
-    const loaded = await this.store.load().catch((error: unknown) => ({
+  async #load(): Promise<void> {
+    await this.#previousDrain;
+    const loaded = await this.#store.load().catch((error: unknown) => ({
       queue: [],
       failed: [],
       problems: [{ key: 'outbox', keptAs: undefined, error: new SyncStorageError(describeError(error), undefined, error) }],
     }));
     for (const problem of loaded.problems) {
-      this.emit({ type: 'storage-error', error: problem.error.message, key: problem.key, keptAs: problem.keptAs });
-      this.fail(problem.error);
+      this.#emit({ type: 'storage-error', error: problem.error.message, key: problem.key, keptAs: problem.keptAs });
+      this.#fail(problem.error);
     }
-    const early = this.early ?? [];
-    this.early = undefined;
-    if (this.destroyed) {
-      for (const command of early) this.tickets.get(command)?.reject(destroyedError());
+    const early = this.#early ?? [];
+    this.#early = undefined;
+    if (this.#destroyed) {
+      for (const command of early) this.#tickets.get(command)?.reject(destroyedError());
       return;
     }
-    this.commands.next({ type: 'load', queue: loaded.queue, failed: loaded.failed });
-    for (const command of early) this.commands.next(command);
-    this.kick.next();
+    this.#commands.next({ type: 'load', queue: loaded.queue, failed: loaded.failed });
+    for (const command of early) this.#commands.next(command);
+    this.#kick.next();
   }
 
   // ── flush: ready items out, outcomes back in as commands ──────────────────────────────
 
-  private runFlush(): void {
-    merge(this.kick, this.online$.pipe(filter((online) => online)))
+  #runFlush(): void {
+    merge(this.#kick, this.#online$.pipe(filter((online) => online)))
       .pipe(
-        whenOnline(this.online$, { hold: 'latest' }),
+        whenOnline(this.#online$, { hold: 'latest' }),
         mergeMap(() => {
-          const items = this.outbox.take(this.window - this.outbox.inFlightCount);
-          if (items.length > 0) this.updateStatus();
-          return from(chunk(items, this.batchSize));
+          const items = this.#outbox.take(this.#window - this.#outbox.inFlightCount);
+          if (items.length > 0) this.#updateStatus();
+          return from(chunk(items, this.#batchSize));
         }),
         // A clear drops every item, in flight or not: their deliveries stop, requests are aborted.
-        mergeMap((batch) => (batch.length === 1 ? this.deliver(batch[0]) : this.deliverBatch(batch)).pipe(takeUntil(this.cleared))),
-        takeUntil(this.destroyed$),
+        mergeMap((batch) => (batch.length === 1 ? this.#deliver(batch[0]) : this.#deliverBatch(batch)).pipe(takeUntil(this.#cleared))),
+        takeUntil(this.#destroyed$),
       )
       .subscribe(({ item, outcome }) => {
         if (outcome.kind === 'pushed') {
-          this.lastError = undefined;
-          this.nextRetryAt = undefined;
-          this.emit({ type: 'pushed', item, status: outcome.status });
-          this.dispatch({ type: 'ack', id: item.id });
+          this.#lastError = undefined;
+          this.#nextRetryAt = undefined;
+          this.#emit({ type: 'pushed', item, status: outcome.status });
+          this.#dispatch({ type: 'ack', id: item.id });
         } else {
-          const failed = this.outbox.get(item.id) ?? item;
-          this.emit({ type: 'dead-lettered', item: { ...failed, lastError: outcome.error }, error: outcome.error });
-          this.lastError = outcome.error;
-          this.dispatch({ type: 'dead-letter', id: item.id, error: outcome.error });
+          const failed = this.#outbox.get(item.id) ?? item;
+          this.#emit({ type: 'dead-lettered', item: { ...failed, lastError: outcome.error }, error: outcome.error });
+          this.#lastError = outcome.error;
+          this.#dispatch({ type: 'dead-letter', id: item.id, error: outcome.error });
         }
       });
   }
 
   /** Sends one item until it is delivered, resolved as a conflict, or given up on. */
-  private deliver(item: SyncItem): Observable<Delivered> {
-    const endpoint = this.options.entities[item.entity as E]?.endpoint;
+  #deliver(item: SyncItem): Observable<Delivered> {
+    const endpoint = this.#options.entities[item.entity as E]?.endpoint;
     if (endpoint === undefined) {
       return of({
         item,
@@ -359,9 +361,9 @@ class Engine<E extends string> implements SyncEngine<E> {
       });
     }
     const request = { item, endpoint };
-    return this.retrying([item], this.options.transport.push(request).pipe(tap((response) => throwIfTransient(item, response)))).pipe(
-      mergeMap((response) => this.handle(item, response)),
-      catchError((error: unknown) => of(this.gaveUp(item, error))),
+    return this.#retrying([item], this.#options.transport.push(request).pipe(tap((response) => throwIfTransient(item, response)))).pipe(
+      mergeMap((response) => this.#handle(item, response)),
+      catchError((error: unknown) => of(this.#gaveUp(item, error))),
     );
   }
 
@@ -371,38 +373,38 @@ class Engine<E extends string> implements SyncEngine<E> {
    * single delivery, so one bad item never fails the others. A server without a usable
    * batch endpoint gets the items one by one.
    */
-  private deliverBatch(items: readonly SyncItem[]): Observable<Delivered> {
-    const requests = items.map((item) => ({ item, endpoint: this.options.entities[item.entity as E]?.endpoint ?? '' }));
-    return this.retrying(items, this.options.transport.pushBatch!(requests)).pipe(
+  #deliverBatch(items: readonly SyncItem[]): Observable<Delivered> {
+    const requests = items.map((item) => ({ item, endpoint: this.#options.entities[item.entity as E]?.endpoint ?? '' }));
+    return this.#retrying(items, this.#options.transport.pushBatch!(requests)).pipe(
       mergeMap((responses) => from(items.map((item, i) => ({ item, response: responses[i] })))),
-      mergeMap(({ item, response }) => (isTransientStatus(response.status) ? this.deliver(item) : this.handle(item, response))),
+      mergeMap(({ item, response }) => (isTransientStatus(response.status) ? this.#deliver(item) : this.#handle(item, response))),
       catchError((error: unknown) =>
         error instanceof SyncHttpError && !error.transient
-          ? from(items).pipe(mergeMap((item) => this.deliver(item)))
-          : from(items.map((item) => this.gaveUp(item, error))),
+          ? from(items).pipe(mergeMap((item) => this.#deliver(item)))
+          : from(items.map((item) => this.#gaveUp(item, error))),
       ),
     );
   }
 
   /** A non-transient answer to a push: delivered, refused, or a conflict to resolve. */
-  private handle(item: SyncItem, response: TransportResponse): Observable<Delivered> {
-    const entity = this.options.entities[item.entity as E];
-    if (response.status !== 409) return of({ item, outcome: this.outcomeOf(item, response) });
-    this.conflicted.add(item.id);
+  #handle(item: SyncItem, response: TransportResponse): Observable<Delivered> {
+    const entity = this.#options.entities[item.entity as E];
+    if (response.status !== 409) return of({ item, outcome: this.#outcomeOf(item, response) });
+    this.#conflicted.add(item.id);
     const conflict: Conflict = { entity: item.entity, localItem: item, remoteData: response.body };
     return of(conflict).pipe(
-      resolveConflict({ strategy: entity.conflictStrategy ?? 'server-wins', onConflict: this.options.onConflict }),
-      mergeMap((resolved) => this.applyResolution(resolved, entity.endpoint)),
+      resolveConflict({ strategy: entity.conflictStrategy ?? 'server-wins', onConflict: this.#options.onConflict }),
+      mergeMap((resolved) => this.#applyResolution(resolved, entity.endpoint)),
       map((outcome) => ({ item, outcome })),
     );
   }
 
-  private gaveUp(item: SyncItem, error: unknown): Delivered {
+  #gaveUp(item: SyncItem, error: unknown): Delivered {
     return {
       item,
       outcome: {
         kind: 'failed',
-        error: `[rxsync] Gave up on ${describeItem(item)} after ${this.maxRetries} retries. Last error: ${unprefixed(error)} It stays in failed$; call reprocessFailed() to try again.`,
+        error: `[rxsync] Gave up on ${describeItem(item)} after ${this.#maxRetries} retries. Last error: ${unprefixed(error)} It stays in failed$; call reprocessFailed() to try again.`,
       },
     };
   }
@@ -411,11 +413,11 @@ class Engine<E extends string> implements SyncEngine<E> {
    * A request with retries: waits for online before each attempt and for a free place among
    * `concurrency` requests; transient failures back off. Each retry counts for every item.
    */
-  private retrying<T>(items: readonly SyncItem[], request$: Observable<T>, countRetries = true): Observable<T> {
-    return this.online$.pipe(
+  #retrying<T>(items: readonly SyncItem[], request$: Observable<T>, countRetries = true): Observable<T> {
+    return this.#online$.pipe(
       filter((online) => online),
       take(1),
-      switchMap(() => this.limit(request$)),
+      switchMap(() => this.#limit(request$)),
       catchError((error: unknown) =>
         throwError(() =>
           error instanceof SyncHttpError
@@ -424,27 +426,27 @@ class Engine<E extends string> implements SyncEngine<E> {
         ),
       ),
       retryBackoff({
-        maxRetries: this.maxRetries,
-        retriesUsed: Math.max(...items.map((item) => this.outbox.get(item.id)?.retryCount ?? item.retryCount)),
-        baseDelayMs: this.options.retryBaseDelayMs ?? 1000,
-        maxDelayMs: this.options.retryMaxDelayMs ?? 30_000,
-        jitter: this.options.retryJitter ?? 0.2,
-        scheduler: this.options.scheduler,
+        maxRetries: this.#maxRetries,
+        retriesUsed: Math.max(...items.map((item) => this.#outbox.get(item.id)?.retryCount ?? item.retryCount)),
+        baseDelayMs: this.#options.retryBaseDelayMs ?? 1000,
+        maxDelayMs: this.#options.retryMaxDelayMs ?? 30_000,
+        jitter: this.#options.retryJitter ?? 0.2,
+        scheduler: this.#options.scheduler,
         onRetry: ({ error, attempt, delayMs }) => {
           const message = describeError(error);
-          this.lastError = message;
-          this.nextRetryAt = new Date(this.now() + delayMs).toISOString();
+          this.#lastError = message;
+          this.#nextRetryAt = new Date(this.#now() + delayMs).toISOString();
           for (const item of items) {
-            this.emit({ type: 'retried', item, attempt, delayMs, error: message });
-            if (countRetries) this.dispatch({ type: 'retried', id: item.id, error: message });
+            this.#emit({ type: 'retried', item, attempt, delayMs, error: message });
+            if (countRetries) this.#dispatch({ type: 'retried', id: item.id, error: message });
           }
-          this.updateStatus();
+          this.#updateStatus();
         },
       }),
     );
   }
 
-  private outcomeOf(item: SyncItem, { status, body }: TransportResponse): Outcome {
+  #outcomeOf(item: SyncItem, { status, body }: TransportResponse): Outcome {
     if ((status >= 200 && status < 300) || (status === 404 && item.operation === 'delete')) return { kind: 'pushed', status };
     const detail = typeof body === 'string' ? body : JSON.stringify(body);
     return {
@@ -453,17 +455,17 @@ class Engine<E extends string> implements SyncEngine<E> {
     };
   }
 
-  private applyResolution(resolved: ResolvedConflict, endpoint: string): Observable<Outcome> {
+  #applyResolution(resolved: ResolvedConflict, endpoint: string): Observable<Outcome> {
     const { localItem: item, resolution } = resolved;
-    this.conflicts.next(resolved);
-    this.emit({ type: 'conflict', conflict: withoutResolution(resolved), resolution });
+    this.#conflicts.next(resolved);
+    this.#emit({ type: 'conflict', conflict: withoutResolution(resolved), resolution });
     switch (resolution.outcome) {
       case 'server-wins':
         // A 409 without a body leaves nothing to hand on; the local write is dropped all the same.
         if (resolved.remoteData === undefined) return of<Outcome>({ kind: 'pushed', status: 409 });
-        return defer(() => this.applyPulled(item.entity as E, [resolved.remoteData])).pipe(
+        return defer(() => this.#applyPulled(item.entity as E, [resolved.remoteData])).pipe(
           catchError((error: unknown) => {
-            this.callbackFailed('onPull', error);
+            this.#callbackFailed('onPull', error);
             return of(undefined);
           }),
           map((): Outcome => ({ kind: 'pushed', status: 409 })),
@@ -472,9 +474,9 @@ class Engine<E extends string> implements SyncEngine<E> {
         // A new idempotency key: the original one is now bound to the 409 answer.
         const overwrite: SyncItem = { ...item, id: `${item.id}:put`, data: resolution.data };
         const request = { item: overwrite, endpoint, overwrite: true };
-        return this.retrying([item], this.options.transport.push(request).pipe(tap((r) => throwIfTransient(overwrite, r))), false).pipe(
+        return this.#retrying([item], this.#options.transport.push(request).pipe(tap((r) => throwIfTransient(overwrite, r))), false).pipe(
           map((response): Outcome => {
-            if (response.status !== 409) return this.outcomeOf(overwrite, response);
+            if (response.status !== 409) return this.#outcomeOf(overwrite, response);
             const error = new SyncConflictError(
               `[rxsync] ${describeItem(item)} still conflicts after the client-wins re-send; kept as a dead letter.`,
               response.body,
@@ -488,30 +490,30 @@ class Engine<E extends string> implements SyncEngine<E> {
     }
   }
 
-  private async applyPulled(entity: E, items: unknown[]): Promise<void> {
-    await this.options.onPull?.(entity, items);
-    this.pulled.next({ entity, items });
+  async #applyPulled(entity: E, items: unknown[]): Promise<void> {
+    await this.#options.onPull?.(entity, items);
+    this.#pulled.next({ entity, items });
   }
 
   // ── public actions ─────────────────────────────────────────────────────────────────────
 
   async flush(): Promise<SyncResult> {
-    const result = await this.flushOnce();
-    this.complete(result);
+    const result = await this.#flushOnce();
+    this.#complete(result);
     return result;
   }
 
-  private async flushOnce(): Promise<SyncResult> {
+  async #flushOnce(): Promise<SyncResult> {
     await this.ready;
-    const ids = new Set(this.outbox.items().map((item) => item.id));
-    if (this.destroyed || !this.online) return result({ success: false });
+    const ids = new Set(this.#outbox.items().map((item) => item.id));
+    if (this.#destroyed || !this.#online) return result({ success: false });
     if (ids.size === 0) return result({ success: true });
     const counts = { pushed: 0, errors: 0, conflicts: 0 };
-    const stopped$ = merge(this.destroyed$, this.online$.pipe(filter((online) => !online)));
-    const done$ = this.settled.pipe(
+    const stopped$ = merge(this.#destroyed$, this.#online$.pipe(filter((online) => !online)));
+    const done$ = this.#settled.pipe(
       filter(({ id }) => ids.delete(id)),
       tap(({ id, outcome }) => {
-        if (this.conflicted.delete(id)) counts.conflicts++;
+        if (this.#conflicted.delete(id)) counts.conflicts++;
         if (outcome === 'pushed') counts.pushed++;
         if (outcome === 'failed') counts.errors++;
       }),
@@ -520,84 +522,84 @@ class Engine<E extends string> implements SyncEngine<E> {
       takeUntil(stopped$),
     );
     const promise = firstValueFrom(done$, { defaultValue: false });
-    this.kick.next();
+    this.#kick.next();
     const complete = await promise;
     return result({ success: complete && counts.errors === 0, ...counts });
   }
 
   async pull(): Promise<SyncResult> {
-    const pulled = await this.queuePull();
-    this.complete(pulled);
+    const pulled = await this.#queuePull();
+    this.#complete(pulled);
     return pulled;
   }
 
   /** Pulls run one after another, so two never race on a checkpoint. */
-  private queuePull(): Promise<SyncResult> {
-    const run = this.pullChain.then(() => this.pullOnce());
-    this.pullChain = run.catch(() => undefined);
+  #queuePull(): Promise<SyncResult> {
+    const run = this.#pullChain.then(() => this.#pullOnce());
+    this.#pullChain = run.catch(() => undefined);
     return run;
   }
 
-  private async pullOnce(): Promise<SyncResult> {
+  async #pullOnce(): Promise<SyncResult> {
     await this.ready;
-    if (this.destroyed || !this.online) return result({ success: false });
-    this.pulling++;
-    this.updateStatus();
+    if (this.#destroyed || !this.#online) return result({ success: false });
+    this.#pulling++;
+    this.#updateStatus();
     try {
-      const outcomes = await Promise.all(this.entityNames.map((entity) => this.pullEntity(entity)));
+      const outcomes = await Promise.all(this.#entityNames.map((entity) => this.#pullEntity(entity)));
       const errors = outcomes.filter((count) => count === undefined).length;
       const pulled = outcomes.reduce<number>((sum, count) => sum + (count ?? 0), 0);
       return result({ success: errors === 0, pulled, errors });
     } finally {
-      this.pulling--;
-      this.updateStatus();
+      this.#pulling--;
+      this.#updateStatus();
     }
   }
 
   /** Pulls every page of one entity; the number of items, or undefined when it failed. */
-  private async pullEntity(entity: E): Promise<number | undefined> {
-    const { endpoint } = this.options.entities[entity];
+  async #pullEntity(entity: E): Promise<number | undefined> {
+    const { endpoint } = this.#options.entities[entity];
     let count = 0;
     try {
-      if (!this.checkpoints.has(entity)) this.checkpoints.set(entity, await this.store.loadCheckpoint(entity));
+      if (!this.#checkpoints.has(entity)) this.#checkpoints.set(entity, await this.#store.loadCheckpoint(entity));
       for (;;) {
-        const sentAt = new Date(this.now()).toISOString();
+        const sentAt = new Date(this.#now()).toISOString();
         const page = await firstValueFrom(
-          this.options.transport.pull({ entity, endpoint, since: this.checkpoints.get(entity) }).pipe(takeUntil(this.destroyed$)),
+          this.#options.transport.pull({ entity, endpoint, since: this.#checkpoints.get(entity) }).pipe(takeUntil(this.#destroyed$)),
           { defaultValue: undefined },
         );
-        if (!page) return this.destroyed ? count : undefined;
+        if (!page) return this.#destroyed ? count : undefined;
         try {
-          await this.applyPulled(entity, page.items);
+          await this.#applyPulled(entity, page.items);
         } catch (error) {
-          this.callbackFailed('onPull', error);
+          this.#callbackFailed('onPull', error);
           throw new Error(`onPull threw for "${entity}", so its checkpoint stays where it was: ${describeError(error)}`);
         }
         const checkpoint = page.checkpoint ?? sentAt;
-        await this.store.saveCheckpoint(entity, checkpoint);
-        this.checkpoints.set(entity, checkpoint);
+        await this.#store.saveCheckpoint(entity, checkpoint);
+        this.#checkpoints.set(entity, checkpoint);
         count += page.items.length;
-        this.emit({ type: 'pulled', entity, count: page.items.length, checkpoint });
+        this.#emit({ type: 'pulled', entity, count: page.items.length, checkpoint });
         if (!page.hasMore) return count;
       }
     } catch (error) {
       const message = describeError(error);
-      this.emit({ type: 'pull-failed', entity, error: message });
-      this.fail(error);
+      this.#emit({ type: 'pull-failed', entity, error: message });
+      this.#fail(error);
       return undefined;
     }
   }
 
   async fullSync(): Promise<SyncResult> {
     await this.ready;
-    if (this.destroyed || !this.online) {
-      this.updateStatus();
+    if (this.#destroyed || !this.#online) {
+      this.#updateStatus();
       const offline = result({ success: false });
-      this.complete(offline);
+      this.#complete(offline);
       return offline;
     }
-    const pushed = await this.flushOnce();
-    const pulled = await this.queuePull();
+    const pushed = await this.#flushOnce();
+    const pulled = await this.#queuePull();
     const synced = result({
       success: pushed.success && pulled.success,
       pushed: pushed.pushed,
@@ -605,25 +607,25 @@ class Engine<E extends string> implements SyncEngine<E> {
       conflicts: pushed.conflicts,
       errors: pushed.errors + pulled.errors,
     });
-    this.complete(synced);
+    this.#complete(synced);
     return synced;
   }
 
   async clearQueue(): Promise<void> {
-    await this.dispatchDurably({ type: 'clear' });
+    await this.#dispatchDurably({ type: 'clear' });
   }
 
   async reprocessFailed(): Promise<void> {
-    await this.dispatchDurably({ type: 'requeue' });
+    await this.#dispatchDurably({ type: 'requeue' });
     await this.flush();
   }
 
   getStatus(): SyncStatusInfo {
-    return this.status.value;
+    return this.#status.value;
   }
 
   getQueueLength(): number {
-    return this.outbox.size;
+    return this.#outbox.size;
   }
 
   onStatusChange(callback: (status: SyncStatusInfo) => void): () => void {
@@ -631,39 +633,40 @@ class Engine<E extends string> implements SyncEngine<E> {
       try {
         callback(status);
       } catch (error) {
-        this.callbackFailed('onStatusChange', error);
+        this.#callbackFailed('onStatusChange', error);
       }
     });
     return () => subscription.unsubscribe();
   }
 
   destroy(): void {
-    if (this.destroyed) return;
-    this.destroyed = true;
-    this.destroyed$.next();
-    this.destroyed$.complete();
+    if (this.#destroyed) return;
+    this.#destroyed = true;
+    this.#destroyed$.next();
+    this.#destroyed$.complete();
     this.writes$.end();
     // The command stream ends after what is already in it: writes accepted so far still land in storage,
     // and an engine started on the same storage meanwhile loads only once they have.
-    const stores = draining.get(this.storageOwner) ?? new Map<string, Promise<void>>();
-    draining.set(this.storageOwner, stores);
-    const drain: Promise<void> = Promise.all([this.previousDrain, this.drain]).then(() => {
-      if (stores.get(this.storageKey) === drain) stores.delete(this.storageKey);
+    const stores = draining.get(this.#storageOwner) ?? new Map<string, Promise<void>>();
+    draining.set(this.#storageOwner, stores);
+    const drain: Promise<void> = Promise.all([this.#previousDrain, this.#drain]).then(() => {
+      if (stores.get(this.#storageKey) === drain) stores.delete(this.#storageKey);
     });
-    stores.set(this.storageKey, drain);
-    this.commands.complete();
-    for (const subject of [this.status, this.outboxChanged, this.conflicts, this.pulled, this.events, this.settled, this.kick, this.cleared]) {
+    stores.set(this.#storageKey, drain);
+    this.#commands.complete();
+    for (const subject of [this.#status, this.#outboxChanged, this.#conflicts, this.#pulled, this.#events, this.#settled, this.#kick, this.#cleared]) {
       subject.complete();
     }
   }
 
   // ── status and events ──────────────────────────────────────────────────────────────────
 
-  private updateStatus(): void {
-    if (this.destroyed) return;
-    const { outbox, online } = this;
-    const status = !online ? 'offline' : outbox.size > 0 || this.pulling > 0 ? 'syncing' : outbox.failedCount > 0 ? 'error' : 'idle';
-    const current = this.status.value;
+  #updateStatus(): void {
+    if (this.#destroyed) return;
+    const outbox = this.#outbox;
+    const online = this.#online;
+    const status = !online ? 'offline' : outbox.size > 0 || this.#pulling > 0 ? 'syncing' : outbox.failedCount > 0 ? 'error' : 'idle';
+    const current = this.#status.value;
     // Called on every command: compare before building anything.
     if (
       current.status === status &&
@@ -671,41 +674,41 @@ class Engine<E extends string> implements SyncEngine<E> {
       current.queueLength === outbox.size &&
       current.inFlight === outbox.inFlightCount &&
       current.failedCount === outbox.failedCount &&
-      current.lastSyncAt === this.lastSyncAt &&
-      current.lastError === this.lastError &&
-      current.nextRetryAt === this.nextRetryAt
+      current.lastSyncAt === this.#lastSyncAt &&
+      current.lastError === this.#lastError &&
+      current.nextRetryAt === this.#nextRetryAt
     ) {
       return;
     }
     const next: SyncStatusInfo = { status, online, queueLength: outbox.size, inFlight: outbox.inFlightCount, failedCount: outbox.failedCount };
-    if (this.lastSyncAt !== undefined) next.lastSyncAt = this.lastSyncAt;
-    if (this.lastError !== undefined) next.lastError = this.lastError;
-    if (this.nextRetryAt !== undefined) next.nextRetryAt = this.nextRetryAt;
-    this.status.next(next);
+    if (this.#lastSyncAt !== undefined) next.lastSyncAt = this.#lastSyncAt;
+    if (this.#lastError !== undefined) next.lastError = this.#lastError;
+    if (this.#nextRetryAt !== undefined) next.nextRetryAt = this.#nextRetryAt;
+    this.#status.next(next);
   }
 
-  private complete(syncResult: SyncResult): void {
-    if (syncResult.success) this.lastSyncAt = syncResult.timestamp;
-    this.emit({ type: 'sync-complete', result: syncResult });
-    this.updateStatus();
+  #complete(syncResult: SyncResult): void {
+    if (syncResult.success) this.#lastSyncAt = syncResult.timestamp;
+    this.#emit({ type: 'sync-complete', result: syncResult });
+    this.#updateStatus();
   }
 
-  private fail(error: unknown): void {
-    this.lastError = describeError(error);
-    this.updateStatus();
+  #fail(error: unknown): void {
+    this.#lastError = describeError(error);
+    this.#updateStatus();
   }
 
-  private emit(event: SyncEvent): void {
-    if (this.destroyed) return;
-    this.events.next(event);
-    if (this.options.telemetryClient) {
-      const error = track(this.options.telemetryClient, this.source, event);
-      if (error) this.events.next({ type: 'callback-error', callback: 'telemetryClient', error: describeError(error) });
+  #emit(event: SyncEvent): void {
+    if (this.#destroyed) return;
+    this.#events.next(event);
+    if (this.#options.telemetryClient) {
+      const error = track(this.#options.telemetryClient, this.#source, event);
+      if (error) this.#events.next({ type: 'callback-error', callback: 'telemetryClient', error: describeError(error) });
     }
   }
 
-  private callbackFailed(callback: 'onPull' | 'onConflict' | 'onStatusChange', error: unknown): void {
-    this.emit({ type: 'callback-error', callback, error: `[rxsync] ${callback} threw: ${describeError(error)}` });
+  #callbackFailed(callback: 'onPull' | 'onConflict' | 'onStatusChange', error: unknown): void {
+    this.#emit({ type: 'callback-error', callback, error: `[rxsync] ${callback} threw: ${describeError(error)}` });
   }
 }
 
