@@ -30,6 +30,7 @@ import { persist, type PersistedBatch } from './operators/persist.js';
 import { resolveConflict, type ResolvedConflict } from './operators/resolveConflict.js';
 import { retryBackoff } from './operators/retryBackoff.js';
 import { whenOnline } from './operators/whenOnline.js';
+import { Puller } from './puller.js';
 import { requestLimiter } from './requestLimiter.js';
 import { track } from './telemetry.js';
 import type {
@@ -74,6 +75,8 @@ interface Ticket {
 interface Settled {
   id: string;
   outcome: 'pushed' | 'failed' | 'dropped';
+  /** The server answered 409 on the way. */
+  conflict: boolean;
 }
 
 /**
@@ -143,15 +146,14 @@ class Engine<E extends string> implements SyncEngine<E> {
   readonly #destroyed$ = new ReplaySubject<void>(1);
   readonly #online$: Observable<boolean>;
   readonly #limit: <T>(request$: Observable<T>) => Observable<T>;
+  readonly #puller: Puller<E>;
 
   readonly #tickets = new Map<OutboxCommand, Ticket>();
   readonly #conflicted = new Set<string>();
-  readonly #checkpoints = new Map<string, string | undefined>();
   /** Commands that arrive before the stored outbox is loaded; they are applied after it. */
   #early: OutboxCommand[] | undefined = [];
   #online = false;
   #pulling = 0;
-  #pullChain: Promise<unknown> = Promise.resolve();
   #destroyed = false;
   #lastSyncAt?: string;
   #lastError?: string;
@@ -185,6 +187,18 @@ class Engine<E extends string> implements SyncEngine<E> {
       share({ connector: () => new ReplaySubject(1), resetOnRefCountZero: true }),
     );
 
+    this.#puller = new Puller({
+      entities: options.entities,
+      transport: options.transport,
+      store: this.#store,
+      now: this.#now,
+      stop$: this.#destroyed$,
+      apply: (entity, items) => this.#applyPulled(entity, items),
+      report: (event, error) => {
+        this.#emit(event);
+        if (error !== undefined) this.#fail(error);
+      },
+    });
     this.writes$ = new WriteSubject((write) => this.#accept(write));
     this.#runOutbox();
     this.#runFlush();
@@ -267,7 +281,7 @@ class Engine<E extends string> implements SyncEngine<E> {
     for (const change of transition.changes) {
       if (change.list !== 'queue' || change.item) continue;
       const outcome = command.type === 'ack' ? 'pushed' : command.type === 'dead-letter' ? 'failed' : 'dropped';
-      this.#settled.next({ id: change.id, outcome });
+      this.#settled.next({ id: change.id, outcome, conflict: this.#conflicted.delete(change.id) });
     }
     this.#outboxChanged.next();
     this.#updateStatus();
@@ -275,7 +289,7 @@ class Engine<E extends string> implements SyncEngine<E> {
 
   #persisted({ values, error }: PersistedBatch<OutboxTransition>): void {
     if (error) {
-      for (const id of this.#outbox.rollback(values)) this.#settled.next({ id, outcome: 'dropped' });
+      for (const id of this.#outbox.rollback(values)) this.#settled.next({ id, outcome: 'dropped', conflict: false });
       const storageError =
         error instanceof SyncStorageError ? error : new SyncStorageError(`[rxsync] Storage failed: ${describeError(error)}`, undefined, error);
       this.#emit({ type: 'storage-error', error: storageError.message });
@@ -512,8 +526,8 @@ class Engine<E extends string> implements SyncEngine<E> {
     const stopped$ = merge(this.#destroyed$, this.#online$.pipe(filter((online) => !online)));
     const done$ = this.#settled.pipe(
       filter(({ id }) => ids.delete(id)),
-      tap(({ id, outcome }) => {
-        if (this.#conflicted.delete(id)) counts.conflicts++;
+      tap(({ outcome, conflict }) => {
+        if (conflict) counts.conflicts++;
         if (outcome === 'pushed') counts.pushed++;
         if (outcome === 'failed') counts.errors++;
       }),
@@ -528,16 +542,9 @@ class Engine<E extends string> implements SyncEngine<E> {
   }
 
   async pull(): Promise<SyncResult> {
-    const pulled = await this.#queuePull();
+    const pulled = await this.#pullOnce();
     this.#complete(pulled);
     return pulled;
-  }
-
-  /** Pulls run one after another, so two never race on a checkpoint. */
-  #queuePull(): Promise<SyncResult> {
-    const run = this.#pullChain.then(() => this.#pullOnce());
-    this.#pullChain = run.catch(() => undefined);
-    return run;
   }
 
   async #pullOnce(): Promise<SyncResult> {
@@ -546,47 +553,11 @@ class Engine<E extends string> implements SyncEngine<E> {
     this.#pulling++;
     this.#updateStatus();
     try {
-      const outcomes = await Promise.all(this.#entityNames.map((entity) => this.#pullEntity(entity)));
-      const errors = outcomes.filter((count) => count === undefined).length;
-      const pulled = outcomes.reduce<number>((sum, count) => sum + (count ?? 0), 0);
+      const { pulled, errors } = await this.#puller.pull();
       return result({ success: errors === 0, pulled, errors });
     } finally {
       this.#pulling--;
       this.#updateStatus();
-    }
-  }
-
-  /** Pulls every page of one entity; the number of items, or undefined when it failed. */
-  async #pullEntity(entity: E): Promise<number | undefined> {
-    const { endpoint } = this.#options.entities[entity];
-    let count = 0;
-    try {
-      if (!this.#checkpoints.has(entity)) this.#checkpoints.set(entity, await this.#store.loadCheckpoint(entity));
-      for (;;) {
-        const sentAt = new Date(this.#now()).toISOString();
-        const page = await firstValueFrom(
-          this.#options.transport.pull({ entity, endpoint, since: this.#checkpoints.get(entity) }).pipe(takeUntil(this.#destroyed$)),
-          { defaultValue: undefined },
-        );
-        if (!page) return this.#destroyed ? count : undefined;
-        try {
-          await this.#applyPulled(entity, page.items);
-        } catch (error) {
-          this.#callbackFailed('onPull', error);
-          throw new Error(`onPull threw for "${entity}", so its checkpoint stays where it was: ${describeError(error)}`);
-        }
-        const checkpoint = page.checkpoint ?? sentAt;
-        await this.#store.saveCheckpoint(entity, checkpoint);
-        this.#checkpoints.set(entity, checkpoint);
-        count += page.items.length;
-        this.#emit({ type: 'pulled', entity, count: page.items.length, checkpoint });
-        if (!page.hasMore) return count;
-      }
-    } catch (error) {
-      const message = describeError(error);
-      this.#emit({ type: 'pull-failed', entity, error: message });
-      this.#fail(error);
-      return undefined;
     }
   }
 
@@ -599,7 +570,7 @@ class Engine<E extends string> implements SyncEngine<E> {
       return offline;
     }
     const pushed = await this.#flushOnce();
-    const pulled = await this.#queuePull();
+    const pulled = await this.#pullOnce();
     const synced = result({
       success: pushed.success && pulled.success,
       pushed: pushed.pushed,
