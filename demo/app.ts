@@ -372,7 +372,7 @@ function renderStatus(): void {
     card('Queue', status.queueLength, status.queueLength > 0 ? 'busy' : ''),
     card('In flight', status.inFlight),
     card('Dead letters', status.failedCount, status.failedCount > 0 ? 'bad' : ''),
-    card('Conflicts', conflicts.length, conflicts.length > 0 ? 'warn' : ''),
+    card('Conflicts', conflicts.length + pendingDecisions.size, conflicts.length + pendingDecisions.size > 0 ? 'warn' : ''),
   );
   const detail = (label: string, value: string | undefined) => (value ? h('div', {}, h('dt', {}, label), h('dd', {}, value)) : null);
   const details = [
@@ -436,14 +436,15 @@ function createRow(id: string): Row {
   return row;
 }
 
+/** A todo's title where it is known (a deleted one: its last server title), else its id. */
+function todoLabel(id: string, shown = visibleTodos()): string {
+  const title = shown.get(id)?.title || server.get(id)?.title;
+  return title ? (title.length > 24 ? `${title.slice(0, 23)}…` : title) : shortId(id);
+}
+
 function renderQueue(): void {
   const shown = visibleTodos();
-  /** The todo's title where it is known (a deleted one: its last server title), else its id. */
-  const label = (item: SyncItem) => {
-    const id = recordId(item);
-    const title = shown.get(id)?.title || server.get(id)?.title;
-    return title ? (title.length > 24 ? `${title.slice(0, 23)}…` : title) : shortId(id);
-  };
+  const label = (item: SyncItem) => todoLabel(recordId(item), shown);
   const describe = (item: SyncItem) => {
     const fields = appFields(item.data);
     delete fields.id;
@@ -483,7 +484,7 @@ function renderConflicts(): void {
     return h(
       'li',
       { class: 'conflict ask', 'data-record': recordId(conflict.localItem) },
-      h('div', { class: 'head' }, h('strong', {}, 'Decide: '), `${conflict.localItem.operation} of ${shortId(recordId(conflict.localItem))}`),
+      h('div', { class: 'head' }, h('strong', {}, 'Decide: '), `${conflict.localItem.operation} of “${todoLabel(recordId(conflict.localItem))}”`),
       versions(conflict),
       h('div', { class: 'actions' }, mine, theirs),
     );
@@ -498,7 +499,7 @@ function renderConflicts(): void {
         h('span', { class: 'strategy' }, conflict.resolution.strategy),
         ' → ',
         h('strong', {}, conflict.resolution.outcome),
-        h('span', { class: 'rec' }, ` ${conflict.localItem.operation} of ${shortId(recordId(conflict.localItem))}`),
+        h('span', { class: 'rec' }, ` ${conflict.localItem.operation} of “${todoLabel(recordId(conflict.localItem))}”`),
       ),
       versions(conflict),
       conflict.resolution.outcome === 'error' ? h('div', { class: 'error' }, conflict.resolution.error) : null,
