@@ -24,6 +24,7 @@ import { defaultStorage } from './defaultStorage.js';
 import { describeError, isTransientStatus, SyncConflictError, SyncHttpError, SyncInputError, SyncStorageError } from './errors.js';
 import { browserOnline$ } from './onlineManager.js';
 import { Outbox, type OutboxCommand, type OutboxTransition } from './outbox.js';
+import { versionOf } from './recordVersion.js';
 import { OutboxStore } from './outboxStore.js';
 import { dedupe } from './operators/dedupe.js';
 import { persist, type PersistedBatch } from './operators/persist.js';
@@ -60,7 +61,7 @@ const draining = new WeakMap<object, Map<string, Promise<void>>>();
 const DEFAULT_STORAGE = {};
 
 /** How a delivery ended. */
-type Outcome = { kind: 'pushed'; status: number } | { kind: 'failed'; error: string };
+type Outcome = { kind: 'pushed'; status: number; body?: unknown } | { kind: 'failed'; error: string };
 interface Delivered {
   item: SyncItem;
   outcome: Outcome;
@@ -351,8 +352,9 @@ class Engine<E extends string> implements SyncEngine<E> {
         if (outcome.kind === 'pushed') {
           this.#lastError = undefined;
           this.#nextRetryAt = undefined;
-          this.#emit({ type: 'pushed', item, status: outcome.status });
-          this.#dispatch({ type: 'ack', id: item.id });
+          this.#emit({ type: 'pushed', item, status: outcome.status, body: outcome.body });
+          const version = versionOf(outcome.body);
+          this.#dispatch(version === undefined ? { type: 'ack', id: item.id } : { type: 'ack', id: item.id, version });
         } else {
           const failed = this.#outbox.get(item.id) ?? item;
           this.#emit({ type: 'dead-lettered', item: { ...failed, lastError: outcome.error }, error: outcome.error });
@@ -461,7 +463,7 @@ class Engine<E extends string> implements SyncEngine<E> {
   }
 
   #outcomeOf(item: SyncItem, { status, body }: TransportResponse): Outcome {
-    if ((status >= 200 && status < 300) || (status === 404 && item.operation === 'delete')) return { kind: 'pushed', status };
+    if ((status >= 200 && status < 300) || (status === 404 && item.operation === 'delete')) return { kind: 'pushed', status, body };
     const detail = typeof body === 'string' ? body : JSON.stringify(body);
     return {
       kind: 'failed',
@@ -477,12 +479,13 @@ class Engine<E extends string> implements SyncEngine<E> {
       case 'server-wins':
         // A 409 without a body leaves nothing to hand on; the local write is dropped all the same.
         if (resolved.remoteData === undefined) return of<Outcome>({ kind: 'pushed', status: 409 });
+        const settled: Outcome = { kind: 'pushed', status: 409, body: resolved.remoteData };
         return defer(() => this.#applyPulled(item.entity as E, [resolved.remoteData])).pipe(
           catchError((error: unknown) => {
             this.#callbackFailed('onPull', error);
             return of(undefined);
           }),
-          map((): Outcome => ({ kind: 'pushed', status: 409 })),
+          map(() => settled),
         );
       case 'client-wins': {
         // A new idempotency key: the original one is now bound to the 409 answer.

@@ -1,6 +1,7 @@
 import { map, type Observable } from 'rxjs';
 import { fromFetch } from 'rxjs/fetch';
 import { SyncHttpError } from './errors.js';
+import { versionOf } from './recordVersion.js';
 import type { PullPage, PushRequest, SyncTransport, TransportResponse } from './types.js';
 
 export interface HttpTransportOptions {
@@ -73,13 +74,13 @@ export function httpTransport(options: HttpTransportOptions = {}): SyncTransport
 
 /** Method, path, body and If-Match of one push: shared by single and batched requests. */
 function describePush({ item, endpoint, overwrite }: PushRequest): { method: string; path: string; body?: unknown; ifMatch?: string } {
-  const data = item.data as { id?: string | number; version?: unknown };
+  const data = item.data as { id?: string | number };
   const collection = endpoint.replace(/\/$/, '');
   const record = data.id === undefined ? collection : `${collection}/${encodeURIComponent(String(data.id))}`;
   if (overwrite) return item.operation === 'delete' ? { method: 'DELETE', path: record } : { method: 'PUT', path: record, body: item.data };
   if (item.operation === 'create') return { method: 'POST', path: collection, body: item.data };
-  const version = data.version;
-  const ifMatch = typeof version === 'number' || typeof version === 'string' ? String(version) : undefined;
+  const version = versionOf(data);
+  const ifMatch = version === undefined ? undefined : String(version);
   return item.operation === 'update' ? { method: 'PATCH', path: record, body: item.data, ifMatch } : { method: 'DELETE', path: record, ifMatch };
 }
 

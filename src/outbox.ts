@@ -1,11 +1,16 @@
+import { versionOf } from './recordVersion.js';
 import type { SyncItem } from './types.js';
 
 /** A change to the outbox: the commands' one way of talking to each other and to storage. */
 export type OutboxCommand =
   /** A new write. Coalesced with the record's queued write where the dedupe rules allow. */
   | { type: 'enqueue'; item: SyncItem }
-  /** Delivered: the item leaves the outbox. */
-  | { type: 'ack'; id: string }
+  /**
+   * Delivered: the item leaves the outbox. `version` is the record's version the server
+   * answered with; the record's next queued write, based on the same version as this one,
+   * is moved onto it so it does not conflict with its own predecessor.
+   */
+  | { type: 'ack'; id: string; version?: string | number }
   /** A transient failure: the item stays in flight, its retry count goes up. */
   | { type: 'retried'; id: string; error: string }
   /** Given up on: the item moves to the dead-letter list. */
@@ -120,9 +125,18 @@ export class Outbox {
     switch (command.type) {
       case 'enqueue':
         return { command, changes, item: this.enqueue(command.item, put) };
-      case 'ack':
-        if (this.queue.has(command.id)) put('queue', command.id, undefined);
+      case 'ack': {
+        const acked = this.queue.get(command.id);
+        if (!acked) break;
+        put('queue', acked.id, undefined);
+        const key = recordKeyOf(acked);
+        const next = key === undefined ? undefined : this.queue.get(this.chains.get(key)?.[0] ?? '');
+        const base = versionOf(acked.data);
+        if (next && command.version !== undefined && base !== undefined && versionOf(next.data) === base) {
+          put('queue', next.id, { ...next, data: { ...(next.data as object), version: command.version } });
+        }
         break;
+      }
       case 'retried': {
         const item = this.queue.get(command.id);
         if (item) put('queue', item.id, { ...item, retryCount: item.retryCount + 1, lastError: command.error });

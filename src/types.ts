@@ -59,7 +59,8 @@ export interface SyncResult {
 
 /** Telemetry-grade events on `events$`; `type` tells them apart. */
 export type SyncEvent =
-  | { type: 'pushed'; item: SyncItem; status: number }
+  /** Delivered (or settled by a server-wins conflict: status 409, body = the server's record). */
+  | { type: 'pushed'; item: SyncItem; status: number; body?: unknown }
   | { type: 'retried'; item: SyncItem; attempt: number; delayMs: number; error: string }
   | { type: 'dead-lettered'; item: SyncItem; error: string }
   | { type: 'conflict'; conflict: Conflict; resolution: ConflictResolution }

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { HttpResponse } from 'msw';
-import { firstValueFrom, of, delay, toArray, take } from 'rxjs';
+import { delay, filter, firstValueFrom, of, take, toArray } from 'rxjs';
 import type { ConflictStrategy } from '../src/index.js';
 import { drained, testEngine } from './support/engineHarness.js';
 import { restApi } from './support/restApi.js';
@@ -117,6 +117,35 @@ describe('engine: conflicts (409)', () => {
     expect((await all).map((c) => (c.remoteData as { id: string }).id).sort()).toEqual(['1', '2']);
     await drained(engine);
     expect(engine.seen.filter((e) => e.type === 'conflict')).toHaveLength(2);
+    engine.destroy();
+  });
+});
+
+describe('engine: record versions (If-Match)', () => {
+  it("a write queued behind one in flight moves onto the version the server answered, so it does not conflict with its own predecessor", async () => {
+    api.records.set('todos/1', { id: '1', title: 'a', version: 3 });
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    api.override(async (request) => {
+      if (request.method !== 'PATCH') return undefined;
+      const current = api.records.get('todos/1')!;
+      if (request.ifMatch !== String(current.version)) return HttpResponse.json(current, { status: 409 });
+      if (current.version === 3) await held;
+      const next = { ...current, ...(request.body as object), version: (current.version as number) + 1 };
+      api.records.set('todos/1', next);
+      return HttpResponse.json(next);
+    });
+    const engine = testEngine();
+    await engine.write({ entity: 'todos', operation: 'update', data: { id: '1', title: 'b', version: 3 } });
+    await firstValueFrom(engine.status$.pipe(filter((s) => s.inFlight === 1)));
+    // The app still knows version 3: it has not seen the answer to its first edit yet.
+    await engine.write({ entity: 'todos', operation: 'update', data: { id: '1', done: true, version: 3 } });
+    release();
+    await drained(engine);
+    expect(api.requests.map((r) => r.ifMatch)).toEqual(['3', '4']);
+    expect(api.records.get('todos/1')).toEqual({ id: '1', title: 'b', done: true, version: 5 });
+    expect(engine.seen.filter((e) => e.type === 'conflict')).toEqual([]);
+    expect(engine.seen.find((e) => e.type === 'pushed')).toMatchObject({ status: 200, body: { version: 4 } });
     engine.destroy();
   });
 });

@@ -145,6 +145,18 @@ describe('dedupe', () => {
     expect(outbox.take(10).map((i) => i.data)).toEqual([{ id: '1', title: 'milk' }]);
   });
 
+  it('an ack with the server\'s new version moves the next write of the record onto it', () => {
+    const outbox = new Outbox();
+    const apply = (command: OutboxCommand) => outbox.persisted([outbox.apply(command)]);
+    apply(enqueue(item('v1', 'update', { id: '1', title: 'a', version: 3 })));
+    outbox.take(1);
+    apply(enqueue(item('v2', 'update', { id: '1', done: true, version: 3 })));
+    apply(enqueue(item('v3', 'update', { id: '2', version: 3 })));
+    apply({ type: 'ack', id: 'v1', version: 4 });
+    expect(outbox.get('v2')?.data).toEqual({ id: '1', done: true, version: 4 });
+    expect(outbox.get('v3')?.data).toEqual({ id: '2', version: 3 });
+  });
+
   it('ack, retried, dead-letter, requeue and clear', () => {
     const outbox = new Outbox();
     const apply = (command: OutboxCommand) => outbox.persisted([outbox.apply(command)]);

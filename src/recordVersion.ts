@@ -1,0 +1,9 @@
+/**
+ * The record version a write is based on, when the app puts one in its data (`data.version`,
+ * as pulled from the server). It is sent as `If-Match`, and it is what a server's answer
+ * carries back.
+ */
+export function versionOf(data: unknown): string | number | undefined {
+  const version = (data as { version?: unknown } | null | undefined)?.version;
+  return typeof version === 'string' || typeof version === 'number' ? version : undefined;
+}
