@@ -7,14 +7,13 @@
  *   last known server state (saved in IndexedDB)  +  the engine's outbox (queue$) laid over it
  *
  * The server state is learnt from pulls (`onPull`) and from the server's answers to our own
- * writes (the transport is wrapped to see them), newest version wins;
+ * writes (`pushed` and `conflict` events carry them), newest version wins;
  * so what you see after a reload is exactly what IndexedDB kept. Every edit is an rxsync write;
  * updates and deletes carry the `version` the todo was last pulled at, which the transport sends
  * as `If-Match`, so an edit made against a stale copy (another tab changed the todo) comes back
  * as a 409 conflict and is resolved by the strategy chosen with `?strategy=`.
  */
 import localforage from 'localforage';
-import { tap } from 'rxjs';
 import {
   createSyncEngine,
   httpTransport,
@@ -23,7 +22,6 @@ import {
   type SyncEvent,
   type SyncItem,
   type SyncStatusInfo,
-  type SyncTransport,
 } from '../src/index.js';
 import type { ResolvedConflict, RxsyncDemo, Todo } from './types.js';
 
@@ -145,39 +143,12 @@ function learn(record: unknown): void {
   server.set(r.id, r.deleted ? { id: r.id, title: '', done: false, version: r.version, deleted: true } : { ...r, id: r.id, title: r.title ?? '', done: r.done === true });
 }
 
-/**
- * The HTTP transport, plus a look at the answers to our pushes: a 2xx body is the record as
- * our write left it (with its new version), so the next edit can send the right If-Match
- * without waiting for a pull. Idempotent replays answer the original body; `learn` keeps
- * whichever version is newer.
- */
-const http = httpTransport({ baseUrl: location.origin });
-const transport: SyncTransport = {
-  pull: (request) => http.pull(request),
-  push: (request) =>
-    http.push(request).pipe(
-      tap(({ status, body }) => {
-        const { item } = request;
-        if ((status >= 200 && status < 300) || status === 409) {
-          learn(body); // a 409's body is the server's current record
-        } else if (status === 404 && item.operation === 'delete') {
-          const known = server.get(recordId(item)); // already gone on the server
-          if (known) server.set(known.id, { ...known, deleted: true });
-        } else {
-          return;
-        }
-        void saveServer();
-        schedule();
-      }),
-    ),
-};
-
 /** Conflicts waiting for a decision in the page (strategy `manual`). */
 const pendingDecisions = new Map<Conflict, (kept: unknown) => void>();
 
 const engine = createSyncEngine({
   entities: { todos: { endpoint: '/todos', conflictStrategy: strategy } },
-  transport,
+  transport: httpTransport({ baseUrl: location.origin }),
   storage: outboxStorage,
   maxRetries: numberParam('maxRetries', 8),
   retryBaseDelayMs: numberParam('retryBaseDelayMs', 500),
@@ -311,7 +282,24 @@ engine.conflicts$.subscribe((conflict) => {
   conflicts.unshift(conflict);
   schedule();
 });
+/**
+ * The server's answers to our own writes, seen on events$ before the write leaves the queue:
+ * a push's body is the record as our write left it (with its new version), a conflict's remote
+ * record is the server's current one. So the next edit can send the right If-Match without
+ * waiting for a pull; `learn` keeps whichever version is newer (idempotent replays answer old bodies).
+ */
+function learnFromAnswer(event: SyncEvent): void {
+  if (event.type === 'conflict') learn(event.conflict.remoteData);
+  else if (event.type !== 'pushed') return;
+  else if (event.status === 404 && event.item.operation === 'delete') {
+    const known = server.get(recordId(event.item)); // already gone on the server
+    if (known) server.set(known.id, { ...known, deleted: true });
+  } else learn(event.body);
+  void saveServer();
+}
+
 engine.events$.subscribe((event) => {
+  learnFromAnswer(event);
   events.push(event);
   note(event.type, describeEvent(event));
   schedule();
