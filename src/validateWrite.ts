@@ -45,62 +45,70 @@ export function validateWrite(write: unknown, entities: readonly string[]): Sync
   return { entity, operation: operation as SyncOperation, data: jsonCopy(data, entity) };
 }
 
+/** Where a deep copy is: the entity for messages, the path and the objects above it. */
+interface Walk {
+  entity: string;
+  path: (string | number)[];
+  /** A short array beats a Set at the depths data has. */
+  ancestors: object[];
+}
+
 /**
  * A deep copy as JSON would make it, refusing whatever JSON would drop or change silently.
  * One walk does both; the path in a message is only built when something is wrong.
  */
 function jsonCopy(data: object, entity: string): unknown {
-  const ancestors = new Set<object>();
-  const path: (string | number)[] = [];
-  const fail = (problem: string, advice: string): never => {
-    const at = path.map((key) => (typeof key === 'number' ? `[${key}]` : `.${key}`)).join('');
-    throw new SyncInputError(`data${at} of a write to "${entity}" ${problem}${advice ? ` ${advice}` : ''}`);
-  };
-  const copy = (value: unknown): unknown => {
-    switch (typeof value) {
-      case 'string':
-      case 'boolean':
-        return value;
-      case 'number':
-        return Number.isFinite(value) ? value : fail(`is ${value}, which JSON cannot carry.`, 'Send null or a string.');
-      case 'function':
-      case 'symbol':
-      case 'bigint':
-        return fail(`is a ${typeof value}, which JSON cannot carry.`, 'Send plain data (a BigInt as a string).');
-      case 'undefined':
-        return undefined;
+  return copy(data, { entity, path: [], ancestors: [] });
+}
+
+function copy(value: unknown, walk: Walk): unknown {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return value;
+    case 'number':
+      return Number.isFinite(value) ? value : refuse(walk, `is ${value}, which JSON cannot carry. Send null or a string.`);
+    case 'function':
+    case 'symbol':
+    case 'bigint':
+      return refuse(walk, `is a ${typeof value}, which JSON cannot carry. Send plain data (a BigInt as a string).`);
+    case 'undefined':
+      return undefined;
+  }
+  if (value === null) return null;
+  const object = value as object;
+  if (typeof (object as { toJSON?: unknown }).toJSON === 'function') return JSON.parse(JSON.stringify(object));
+  if (walk.ancestors.includes(object)) return refuse(walk, 'refers back to itself (a cycle), which JSON cannot carry.');
+  walk.ancestors.push(object);
+  let result: unknown;
+  if (Array.isArray(object)) {
+    result = object.map((inner, i) => {
+      walk.path.push(i);
+      const copied = copy(inner, walk);
+      walk.path.pop();
+      return copied === undefined ? null : copied;
+    });
+  } else {
+    const proto = Object.getPrototypeOf(object);
+    if (proto !== Object.prototype && proto !== null) {
+      refuse(walk, `is a ${proto?.constructor?.name ?? 'class instance'}, which JSON cannot carry faithfully. Convert it to a plain object or array.`);
     }
-    if (value === null) return null;
-    const object = value as object;
-    if (typeof (object as { toJSON?: unknown }).toJSON === 'function') return JSON.parse(JSON.stringify(object));
-    if (ancestors.has(object)) return fail('refers back to itself (a cycle), which JSON cannot carry.', '');
-    ancestors.add(object);
-    let result: unknown;
-    if (Array.isArray(object)) {
-      result = object.map((inner, i) => {
-        path.push(i);
-        const copied = copy(inner);
-        path.pop();
-        return copied === undefined ? null : copied;
-      });
-    } else {
-      const proto = Object.getPrototypeOf(object);
-      if (proto !== Object.prototype && proto !== null) {
-        fail(`is a ${proto?.constructor?.name ?? 'class instance'}, which JSON cannot carry faithfully.`, 'Convert it to a plain object or array.');
-      }
-      const out: Record<string, unknown> = {};
-      for (const key in object) {
-        path.push(key);
-        const copied = copy((object as Record<string, unknown>)[key]);
-        path.pop();
-        if (copied !== undefined) out[key] = copied;
-      }
-      result = out;
+    const out: Record<string, unknown> = {};
+    for (const key in object) {
+      walk.path.push(key);
+      const copied = copy((object as Record<string, unknown>)[key], walk);
+      walk.path.pop();
+      if (copied !== undefined) out[key] = copied;
     }
-    ancestors.delete(object);
-    return result;
-  };
-  return copy(data);
+    result = out;
+  }
+  walk.ancestors.pop();
+  return result;
+}
+
+function refuse({ entity, path }: Walk, problem: string): never {
+  const at = path.map((key) => (typeof key === 'number' ? `[${key}]` : `.${key}`)).join('');
+  throw new SyncInputError(`data${at} of a write to "${entity}" ${problem}`);
 }
 
 function describe(value: unknown): string {
