@@ -217,12 +217,16 @@ async function measureScalingOn(engine: SyncEngine<Entities>, n: number, prefix:
   return { serialUs, burstUs };
 }
 
-/** The same `n` writes onto an empty queue. */
+/** The queue the scaling check compares the full one with. */
+export const SMALL_QUEUE = 1_000;
+
+/** The same `n` writes onto a queue of {@link SMALL_QUEUE} items. */
 export async function measureScalingEmpty(n: number): Promise<{ serialUs: number; burstUs: number }> {
   const store = await createCountingStore();
   const online$ = new BehaviorSubject(false);
   const engine = engineOn(store.storage, online$);
   await engine.ready;
+  await writeAll(engine, createsWorkload(SMALL_QUEUE, 'S'), 'burst');
   const figures = await measureScalingOn(engine, n, 'E');
   engine.destroy();
   store.drop();
