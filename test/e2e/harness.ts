@@ -165,15 +165,7 @@ export function appState(todos: readonly Partial<Todo>[]): { id: string; title: 
 }
 
 /** One applied write in the server's log (GET /__writes). */
-export interface WriteLogEntry {
-  seq: number;
-  entity: string;
-  recordId: string;
-  method: string;
-  idempotencyKey: string | null;
-  version: number;
-  at: string;
-}
+export type { WriteLogEntry } from '../../server/index.js';
 
 /** A record as GET /__records/{entity} lists it. */
 export type ServerRecord = Todo & { version: number; updatedAt: string; deleted?: true };
