@@ -523,8 +523,8 @@ class Engine<E extends string> implements SyncEngine<E> {
   async #flushOnce(): Promise<SyncResult> {
     await this.ready;
     const ids = new Set(this.#outbox.items().map((item) => item.id));
-    if (this.#destroyed || !this.#online) return result({ success: false });
-    if (ids.size === 0) return result({ success: true });
+    if (this.#destroyed || !this.#online) return this.#result({ success: false });
+    if (ids.size === 0) return this.#result({ success: true });
     const counts = { pushed: 0, errors: 0, conflicts: 0 };
     const stopped$ = merge(this.#destroyed$, this.#online$.pipe(filter((online) => !online)));
     const done$ = this.#settled.pipe(
@@ -541,7 +541,7 @@ class Engine<E extends string> implements SyncEngine<E> {
     const promise = firstValueFrom(done$, { defaultValue: false });
     this.#kick.next();
     const complete = await promise;
-    return result({ success: complete && counts.errors === 0, ...counts });
+    return this.#result({ success: complete && counts.errors === 0, ...counts });
   }
 
   async pull(): Promise<SyncResult> {
@@ -552,12 +552,12 @@ class Engine<E extends string> implements SyncEngine<E> {
 
   async #pullOnce(): Promise<SyncResult> {
     await this.ready;
-    if (this.#destroyed || !this.#online) return result({ success: false });
+    if (this.#destroyed || !this.#online) return this.#result({ success: false });
     this.#pulling++;
     this.#updateStatus();
     try {
       const { pulled, errors } = await this.#puller.pull();
-      return result({ success: errors === 0, pulled, errors });
+      return this.#result({ success: errors === 0, pulled, errors });
     } finally {
       this.#pulling--;
       this.#updateStatus();
@@ -568,13 +568,13 @@ class Engine<E extends string> implements SyncEngine<E> {
     await this.ready;
     if (this.#destroyed || !this.#online) {
       this.#updateStatus();
-      const offline = result({ success: false });
+      const offline = this.#result({ success: false });
       this.#complete(offline);
       return offline;
     }
     const pushed = await this.#flushOnce();
     const pulled = await this.#pullOnce();
-    const synced = result({
+    const synced = this.#result({
       success: pushed.success && pulled.success,
       pushed: pushed.pushed,
       pulled: pulled.pulled,
@@ -661,6 +661,11 @@ class Engine<E extends string> implements SyncEngine<E> {
     this.#status.next(next);
   }
 
+  /** A SyncResult stamped with the engine's clock. */
+  #result(partial: Partial<SyncResult> & { success: boolean }): SyncResult {
+    return { pushed: 0, pulled: 0, conflicts: 0, errors: 0, ...partial, timestamp: new Date(this.#now()).toISOString() };
+  }
+
   #complete(syncResult: SyncResult): void {
     if (syncResult.success) this.#lastSyncAt = syncResult.timestamp;
     this.#emit({ type: 'sync-complete', result: syncResult });
@@ -684,10 +689,6 @@ class Engine<E extends string> implements SyncEngine<E> {
   #callbackFailed(callback: 'onPull' | 'onConflict' | 'onStatusChange', error: unknown): void {
     this.#emit({ type: 'callback-error', callback, error: `[rxsync] ${callback} threw: ${describeError(error)}` });
   }
-}
-
-function result(partial: Partial<SyncResult> & { success: boolean }): SyncResult {
-  return { pushed: 0, pulled: 0, conflicts: 0, errors: 0, ...partial, timestamp: new Date().toISOString() };
 }
 
 function describeItems(items: readonly SyncItem[]): string {
