@@ -342,7 +342,10 @@ class Engine<E extends string> implements SyncEngine<E> {
         mergeMap(() => {
           const items = this.#outbox.take(this.#window - this.#outbox.inFlightCount);
           if (items.length > 0) this.#updateStatus();
-          return from(chunk(items, this.#batchSize));
+          // Items of an entity no longer configured go alone: #deliver dead-letters them with the reason.
+          const known = items.filter((item) => item.entity in this.#options.entities);
+          const unknown = items.filter((item) => !(item.entity in this.#options.entities));
+          return from([...chunk(known, this.#batchSize), ...unknown.map((item) => [item])]);
         }),
         // A clear drops every item, in flight or not: their deliveries stop, requests are aborted.
         mergeMap((batch) => (batch.length === 1 ? this.#deliver(batch[0]) : this.#deliverBatch(batch)).pipe(takeUntil(this.#cleared))),
@@ -390,7 +393,7 @@ class Engine<E extends string> implements SyncEngine<E> {
    * batch endpoint gets the items one by one.
    */
   #deliverBatch(items: readonly SyncItem[]): Observable<Delivered> {
-    const requests = items.map((item) => ({ item, endpoint: this.#options.entities[item.entity as E]?.endpoint ?? '' }));
+    const requests = items.map((item) => ({ item, endpoint: this.#options.entities[item.entity as E].endpoint }));
     return this.#retrying(items, this.#options.transport.pushBatch!(requests)).pipe(
       mergeMap((responses) => from(items.map((item, i) => ({ item, response: responses[i] })))),
       mergeMap(({ item, response }) => (isTransientStatus(response.status) ? this.#deliver(item) : this.#handle(item, response))),

@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { HttpResponse } from 'msw';
 import { filter, firstValueFrom } from 'rxjs';
-import type { SyncStorage } from '../src/index.js';
+import type { SyncEngineOptions, SyncStorage } from '../src/index.js';
 import { drained, freshStorage, testEngine } from './support/engineHarness.js';
 import { restApi } from './support/restApi.js';
 
@@ -74,6 +74,21 @@ describe('engine: persistence', () => {
 });
 
 describe('engine: bad data in storage', () => {
+  it.each([1, 5])('a stored write of an entity no longer configured is dead-lettered with the reason (batchSize %i)', async (batchSize) => {
+    const storage = freshStorage();
+    const first = testEngine({ storage, startOnline: false });
+    await first.write({ entity: 'notes', operation: 'create', data: { id: 'n' } });
+    await first.write({ entity: 'todos', operation: 'create', data: { id: 't' } });
+    first.destroy();
+    const entities = { todos: { endpoint: '/todos' } } as SyncEngineOptions<'todos' | 'notes'>['entities'];
+    const second = testEngine({ storage, entities, batchSize });
+    const [dead] = await firstValueFrom(second.failed$.pipe(filter((f) => f.length === 1)));
+    expect(dead.lastError).toMatch(/^\[rxsync\] Entity "notes" is not configured any more, so this write cannot be sent\. Add it back to options\.entities/);
+    await drained(second);
+    expect(api.records.has('todos/t')).toBe(true);
+    second.destroy();
+  });
+
   it('foreign data under the engine keys is kept aside, reported, and the engine starts without it', async () => {
     const storage = freshStorage();
     await storage.setItem('rxsync:outbox:snapshot', 'definitely not an outbox');
