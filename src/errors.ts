@@ -64,3 +64,15 @@ export function describeError(error: unknown): string {
     return String(error);
   }
 }
+
+/** A short rendering of any value for a message: JSON where it can be, cut at `max` characters. */
+export function preview(value: unknown, max = 80): string {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(value);
+  } catch {
+    // a cycle or a BigInt: String() will do
+  }
+  text ??= String(value);
+  return text.length > max ? `${text.slice(0, max)}…` : text;
+}

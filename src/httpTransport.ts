@@ -1,6 +1,6 @@
 import { map, type Observable } from 'rxjs';
 import { fromFetch } from 'rxjs/fetch';
-import { SyncHttpError } from './errors.js';
+import { preview, SyncHttpError } from './errors.js';
 import { versionOf } from './recordVersion.js';
 import type { PullPage, PushRequest, SyncTransport, TransportResponse } from './types.js';
 
@@ -144,9 +144,4 @@ function toPullPage(entity: string, target: string, response: TransportResponse)
     checkpoint: page.checkpoint === undefined ? undefined : String(page.checkpoint),
     hasMore: page.hasMore === true,
   };
-}
-
-function preview(value: unknown): string {
-  const text = typeof value === 'string' ? value : JSON.stringify(value);
-  return text === undefined ? 'nothing' : text.length > 80 ? `${text.slice(0, 80)}…` : text;
 }

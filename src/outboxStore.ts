@@ -1,4 +1,4 @@
-import { describeError, SyncStorageError } from './errors.js';
+import { describeError, preview, SyncStorageError } from './errors.js';
 import type { OutboxChange } from './outbox.js';
 import type { SyncItem, SyncStorage } from './types.js';
 
@@ -234,14 +234,4 @@ function isSegment(value: unknown): value is LogSegment {
       (e) => Array.isArray(e) && (e[0] === 'q' || e[0] === 'f') && (typeof e[1] === 'string' || isSyncItem(e[1])),
     )
   );
-}
-
-function preview(value: unknown): string {
-  let text: string;
-  try {
-    text = JSON.stringify(value) ?? String(value);
-  } catch {
-    text = String(value);
-  }
-  return text.length > 60 ? `${text.slice(0, 60)}…` : text;
 }

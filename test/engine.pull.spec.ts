@@ -102,7 +102,7 @@ describe('engine: pull', () => {
     const engine = testEngine();
     const result = await engine.pull();
     expect(result).toMatchObject({ success: false, errors: 2 });
-    expect(engine.getStatus().lastError).toMatch(/^\[rxsync\] Pulling ".*": GET .* answered 200 with a body that is not \{ items: \[\.\.\.\] \} \(got <html>oops<\/html>\)/);
+    expect(engine.getStatus().lastError).toMatch(/^\[rxsync\] Pulling ".*": GET .* answered 200 with a body that is not \{ items: \[\.\.\.\] \} \(got "<html>oops<\/html>"\)/);
     engine.destroy();
   });
 
