@@ -89,14 +89,6 @@ export class Outbox {
     return this.inFlight.size;
   }
 
-  get readyCount(): number {
-    return this.ready.size;
-  }
-
-  has(id: string): boolean {
-    return this.queue.has(id);
-  }
-
   get(id: string): SyncItem | undefined {
     return this.queue.get(id);
   }
