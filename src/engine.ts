@@ -23,6 +23,7 @@ import {
 import { defaultStorage } from './defaultStorage.js';
 import { describeError, isTransientStatus, SyncConflictError, SyncHttpError, SyncInputError, SyncStorageError } from './errors.js';
 import { browserOnline$ } from './onlineManager.js';
+import { holdOutboxLock } from './outboxLock.js';
 import { Outbox, type OutboxCommand, type OutboxTransition } from './outbox.js';
 import { versionOf } from './recordVersion.js';
 import { OutboxStore } from './outboxStore.js';
@@ -312,6 +313,14 @@ class Engine<E extends string> implements SyncEngine<E> {
   }
 
   async #load(): Promise<void> {
+    await holdOutboxLock(`rxsync:${this.#storageKey}`, this.#drain, () => {
+      const error = new SyncStorageError(
+        `[rxsync] Another tab or engine is using the outbox "${this.#storageKey}"; this engine waits until it is closed before loading, and its writes wait with it. Give each engine its own storageKey to run them side by side.`,
+        this.#storageKey,
+      );
+      this.#emit({ type: 'storage-error', error: error.message, key: this.#storageKey });
+      this.#fail(error);
+    });
     await this.#previousDrain;
     const loaded = await this.#store.load().catch((error: unknown) => ({
       queue: [],
