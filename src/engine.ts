@@ -21,7 +21,7 @@ import {
   throwError,
 } from 'rxjs';
 import { defaultStorage } from './defaultStorage.js';
-import { describeError, isTransientStatus, SyncConflictError, SyncHttpError, SyncInputError, SyncStorageError } from './errors.js';
+import { describeError, isTransientStatus, preview, SyncConflictError, SyncHttpError, SyncInputError, SyncStorageError } from './errors.js';
 import { browserOnline$ } from './onlineManager.js';
 import { holdOutboxLock } from './outboxLock.js';
 import { Outbox, type OutboxCommand, type OutboxTransition } from './outbox.js';
@@ -365,8 +365,7 @@ class Engine<E extends string> implements SyncEngine<E> {
           this.#lastError = undefined;
           this.#nextRetryAt = undefined;
           this.#emit({ type: 'pushed', item, status: outcome.status, body: outcome.body });
-          const version = versionOf(outcome.body);
-          this.#dispatch(version === undefined ? { type: 'ack', id: item.id } : { type: 'ack', id: item.id, version });
+          this.#dispatch({ type: 'ack', id: item.id, version: versionOf(outcome.body) });
         } else {
           const failed = this.#outbox.get(item.id) ?? item;
           this.#emit({ type: 'dead-lettered', item: { ...failed, lastError: outcome.error }, error: outcome.error });
@@ -476,10 +475,10 @@ class Engine<E extends string> implements SyncEngine<E> {
 
   #outcomeOf(item: SyncItem, { status, body }: TransportResponse): Outcome {
     if ((status >= 200 && status < 300) || (status === 404 && item.operation === 'delete')) return { kind: 'pushed', status, body };
-    const detail = typeof body === 'string' ? body : JSON.stringify(body);
+    const detail = body === undefined ? '' : `: ${preview(body, 200)}`;
     return {
       kind: 'failed',
-      error: `[rxsync] The server refused ${describeItem(item)} with ${status}${detail ? `: ${detail.slice(0, 200)}` : ''}. Fix the data and call reprocessFailed(), or clear it.`,
+      error: `[rxsync] The server refused ${describeItem(item)} with ${status}${detail}. Fix the data and call reprocessFailed(), or clear it.`,
     };
   }
 
