@@ -39,6 +39,8 @@ export class OutboxStore {
   private segments: number[] = [];
   private entriesSinceSnapshot = 0;
   private mustSnapshot = false;
+  /** Set when the stored outbox could not even be listed: writing now could cover writes never read. */
+  private unlisted: SyncStorageError | undefined;
 
   constructor(
     private readonly storage: SyncStorage,
@@ -65,13 +67,12 @@ export class OutboxStore {
     try {
       keys = await this.storage.keys();
     } catch (error) {
-      const problem = new SyncStorageError(
-        `[rxsync] Could not list the stored outbox (${describeError(error)}); starting with an empty queue. Check that the storage works.`,
-        undefined,
+      this.unlisted = new SyncStorageError(
+        `[rxsync] Could not list the stored outbox (${describeError(error)}), so this engine starts empty and stores nothing, lest it write over writes it could not read. Check the storage, then create a new engine.`,
+        this.prefix,
         error,
       );
-      this.mustSnapshot = true;
-      return { queue: [], failed: [], problems: [{ key: this.prefix, error: problem }] };
+      return { queue: [], failed: [], problems: [{ key: this.prefix, error: this.unlisted }] };
     }
     const logPrefix = `${this.prefix}:outbox:log:`;
     const segments = keys
@@ -121,6 +122,7 @@ export class OutboxStore {
     snapshot: () => { queue: readonly SyncItem[]; failed: readonly SyncItem[] },
   ): Promise<void> {
     if (changes.length === 0 && !this.mustSnapshot) return;
+    if (this.unlisted) throw this.unlisted;
     try {
       if (this.mustSnapshot || this.entriesSinceSnapshot + changes.length > Math.max(MIN_COMPACT_ENTRIES, COMPACT_FACTOR * live)) {
         await this.writeSnapshot(snapshot());

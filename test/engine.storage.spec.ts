@@ -123,6 +123,34 @@ describe('engine: bad data in storage', () => {
 });
 
 describe('engine: storage failures', () => {
+  it('storage that cannot even list its keys: the engine says so, rejects writes, and writes nothing over the stored outbox', async () => {
+    const storage = freshStorage();
+    const first = testEngine({ storage, startOnline: false });
+    await first.write({ entity: 'todos', operation: 'create', data: { id: 'stored' } });
+    first.destroy();
+    const stored = await storage.getItem('rxsync:outbox:log:1');
+    expect(stored).not.toBeNull();
+    const unlistable: SyncStorage = {
+      getItem: (k) => storage.getItem(k),
+      setItem: (k, v) => storage.setItem(k, v),
+      removeItem: (k) => storage.removeItem(k),
+      keys: () => Promise.reject(new Error('database is broken')),
+    };
+    const second = testEngine({ storage: unlistable, startOnline: false });
+    await second.ready;
+    expect(second.seen.find((e) => e.type === 'storage-error')).toMatchObject({
+      error: expect.stringMatching(/^\[rxsync\] Could not list the stored outbox \(database is broken\), so this engine starts empty and stores nothing/),
+    });
+    await expect(second.write({ entity: 'todos', operation: 'create', data: { id: 'new' } })).rejects.toMatchObject({ name: 'SyncStorageError' });
+    second.destroy();
+    expect(await storage.keys()).toEqual(['rxsync:outbox:log:1']);
+    expect(await storage.getItem('rxsync:outbox:log:1')).toEqual(stored);
+    const third = testEngine({ storage, startOnline: false });
+    await third.ready;
+    expect((await firstValueFrom(third.queue$)).map((i) => i.data)).toEqual([{ id: 'stored' }]);
+    third.destroy();
+  });
+
   it('a failing setItem rejects write() with SyncStorageError, keeps what was persisted, sends nothing unpersisted, and recovers', async () => {
     const storage = freshStorage();
     let full = false;
