@@ -1,8 +1,8 @@
 export { createSyncEngine } from './engine.js';
 export { httpTransport, parseRetryAfter, type HttpTransportOptions } from './httpTransport.js';
-export { browserOnline$ } from './onlineManager.js';
+export { browserOnline$ } from './browser/browserOnline.js';
 export { memoryStorage } from './memoryStorage.js';
-export { defaultStorage } from './defaultStorage.js';
+export { defaultStorage } from './browser/defaultStorage.js';
 export { validateWrite } from './validateWrite.js';
 export { SyncInputError, SyncHttpError, SyncConflictError, SyncStorageError, isTransientStatus } from './errors.js';
 export type {

@@ -3,9 +3,12 @@ import type { Observable, SchedulerLike, Subject } from 'rxjs';
 /** What a write does to a record. */
 export type SyncOperation = 'create' | 'update' | 'delete';
 
-/** One write handed to the engine. For `delete`, `data` is `{ id }`. */
-export interface SyncWrite {
-  entity: string;
+/**
+ * One write handed to the engine. For `delete`, `data` is `{ id }`. `E` narrows `entity` to
+ * the names configured in `options.entities`, so a misspelt entity does not compile.
+ */
+export interface SyncWrite<E extends string = string> {
+  entity: E;
   operation: SyncOperation;
   data: unknown;
 }
@@ -19,6 +22,11 @@ export interface SyncItem extends SyncWrite {
   /** Transient failures so far. */
   retryCount: number;
   lastError?: string;
+  /**
+   * Set once a conflict was decided for the client: the item is sent as an overwrite (`PUT`)
+   * under the key `{id}:put`, also after a restart.
+   */
+  overwrite?: boolean;
 }
 
 export type ConflictStrategy = 'server-wins' | 'client-wins' | 'last-write-wins' | 'manual';
@@ -35,7 +43,12 @@ export type ConflictResolution =
   | { strategy: ConflictStrategy; outcome: 'client-wins'; data: unknown }
   | { strategy: ConflictStrategy; outcome: 'error'; error: string };
 
-export type SyncState = 'idle' | 'syncing' | 'error' | 'offline';
+/**
+ * `waiting`: another engine or tab holds this outbox, and this one waits to load it (writes
+ * are accepted and counted in `queueLength`); `offline`; `syncing`: writes queued or a pull
+ * under way; `error`: only dead letters left; `idle`: nothing to do.
+ */
+export type SyncState = 'idle' | 'syncing' | 'error' | 'offline' | 'waiting';
 
 export interface SyncStatusInfo {
   status: SyncState;
@@ -169,7 +182,7 @@ export interface SyncEngineOptions<E extends string = string> {
 }
 
 export interface SyncEngine<E extends string = string> {
-  readonly writes$: Subject<SyncWrite>;
+  readonly writes$: Subject<SyncWrite<E>>;
   readonly status$: Observable<SyncStatusInfo>;
   readonly queue$: Observable<readonly SyncItem[]>;
   readonly failed$: Observable<readonly SyncItem[]>;
@@ -177,7 +190,7 @@ export interface SyncEngine<E extends string = string> {
   readonly pulled$: Observable<{ entity: E; items: unknown[] }>;
   readonly events$: Observable<SyncEvent>;
   readonly ready: Promise<void>;
-  write(write: SyncWrite): Promise<SyncItem>;
+  write(write: SyncWrite<E>): Promise<SyncItem>;
   push(entity: E, data: unknown, operation?: SyncOperation): Promise<void>;
   delete(entity: E, id: string | number): Promise<void>;
   flush(): Promise<SyncResult>;
