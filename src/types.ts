@@ -1,4 +1,5 @@
 import type { Observable, SchedulerLike, Subject } from 'rxjs';
+import type { PushOutcomeKind } from './classifyResponse.js';
 
 /** What a write does to a record. */
 export type SyncOperation = 'create' | 'update' | 'delete';
@@ -96,6 +97,10 @@ export interface TransportResponse {
   body: unknown;
   /** From a `Retry-After` header, in milliseconds. */
   retryAfterMs?: number;
+  /** What the answer means for the write, when the transport decided it; else `classifyResponse` decides. */
+  kind?: PushOutcomeKind;
+  /** Why, in a few words for events and `lastError` (e.g. `'already gone'`, a redirect's Location). */
+  reason?: string;
 }
 
 export interface PushRequest {
