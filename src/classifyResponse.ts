@@ -41,7 +41,8 @@ export interface PushOutcome {
 export function classifyResponse(
   response: TransportResponse,
   item: Pick<SyncItem, 'operation' | 'data'>,
-  redirect?: { location?: string | null }): PushOutcome {
+  redirect?: { location?: string | null },
+): PushOutcome {
   const { status, body } = response;
   if (status >= 200 && status < 300) return { kind: 'ack' };
   if (status === 404 && item.operation === 'delete') return { kind: 'ack', reason: 'already gone' };

@@ -118,12 +118,15 @@ export function httpTransport(options: HttpTransportOptions = {}): SyncTransport
     pushBatch(requests: readonly PushRequest[]): Observable<TransportResponse[]> {
       return defer(() => {
         const target = at(batchEndpoint);
-        // Sub-request paths are relative to the API root, as the endpoints are.
-        const batch = requests.map((r) => {
-          const { url, ...rest } = describePush(r, (endpoint) => endpointUrl(ROOT, endpoint));
-          return { key: r.item.id, ...rest, path: url.origin === ROOT.origin ? url.pathname + url.search : url.href };
-        });
-        const init = { method: 'POST', body: toJson(batch, 'a batch'), redirect: 'manual' as const };
+        let body: string;
+        try {
+          body = toJson(requests.map(toSubRequest), 'a batch');
+        } catch (error) {
+          // One write that cannot be sent fails the batch, but not for good (422, not transient):
+          // the engine then sends the items one by one, and only that write fails.
+          throw new SyncHttpError(`[rxsync] A batch was not sent: ${unprefixed(error)}`, 422);
+        }
+        const init = { method: 'POST', body, redirect: 'manual' as const };
         return send(target, init, (caller) => ({ ...caller, 'Content-Type': 'application/json' })).pipe(
           map((answer) => toBatchResults(target.href, requests.length, answer).map((result, i) => judged(result, requests[i]))),
         );
@@ -215,7 +218,7 @@ function callerHeaders$(headers: HttpTransportOptions['headers']): Observable<Re
     return typeof (value as PromiseLike<unknown> | undefined)?.then === 'function' ? from(value as PromiseLike<unknown>) : of(value);
   }).pipe(
     catchError((error: unknown) =>
-      throwError(() => new SyncHttpError(`[rxsync] options.headers failed, so the request was not sent: ${describeError(error)}`, 0)),
+      throwError(() => new SyncHttpError(`[rxsync] options.headers failed, so the request was not sent: ${unstopped(describeError(error))}.`, 0)),
     ),
     map((value) => {
       if (value === undefined) return {};
@@ -260,11 +263,17 @@ function describePush({ item, endpoint, overwrite }: PushRequest, at: (endpoint:
 function recordUrl(collection: URL, id: string | number, key: string): URL {
   const problem = idProblem(id);
   if (problem !== undefined) {
-    throw new SyncInputError(`The record id ${preview(id)} of write ${key} ${problem} This write cannot be sent; clear it.`);
+    throw new SyncInputError(`Write ${key} cannot be sent: its record id ${problem} Clear the write.`);
   }
   const url = new URL(collection.href);
   url.pathname = `${url.pathname.replace(/\/$/, '')}/${encodeURIComponent(String(id))}`;
   return url;
+}
+
+/** One entry of a batch body: its path is relative to the API root, as the endpoints are. */
+function toSubRequest(request: PushRequest): Record<string, unknown> {
+  const { url, ...rest } = describePush(request, (endpoint) => endpointUrl(ROOT, endpoint));
+  return { key: request.item.id, ...rest, path: url.origin === ROOT.origin ? url.pathname + url.search : url.href };
 }
 
 /** Queued data is JSON-safe when `write()` took it; storage written by anything else may not be. */
@@ -277,6 +286,15 @@ function toJson(data: unknown, what: string): string {
 }
 
 /** A request that got no answer: status 0, with undici's cause (`ECONNREFUSED` …) in the message. */
+function unprefixed(error: unknown): string {
+  return describeError(error).replace(/^\[rxsync\] /, '');
+}
+
+/** A message that ends a sentence of ours without a doubled full stop. */
+function unstopped(message: string): string {
+  return message.replace(/\.$/, '');
+}
+
 function noAnswer(request: string, error: unknown): SyncHttpError {
   const cause = (error as { cause?: { code?: unknown; message?: unknown } } | undefined)?.cause;
   const detail = typeof cause?.message === 'string' && cause.message !== '' ? cause.message : typeof cause?.code === 'string' ? cause.code : undefined;
@@ -306,7 +324,7 @@ function toBatchResults(target: string, expected: number, { status, body, retryA
   return (results as { status: number; body?: unknown }[]).map((r) => ({ status: r.status, body: r.body }));
 }
 
-async function readAnswer(response: Response, maxRetryAfterMs: number | undefined): Promise<Answer> {
+async function readAnswer(response: Response, maxRetryAfterMs: number): Promise<Answer> {
   // A browser does not show a redirect it was told not to follow: status 0, no headers.
   if (response.type === 'opaqueredirect') return { status: 0, body: undefined };
   return {

@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { httpTransport } from '../src/index.js';
 import { drained, testEngine } from './support/engineHarness.js';
-import { restApi } from './support/restApi.js';
+import { API, restApi } from './support/restApi.js';
 
 const api = restApi();
 beforeAll(() => api.server.listen({ onUnhandledRequest: 'error' }));
@@ -98,6 +99,23 @@ describe('engine: bad input', () => {
     expect(api.requests.map((r) => ({ method: r.method, path: r.path, ifMatch: r.ifMatch, body: JSON.stringify(r.body) }))).toEqual([
       { method: 'PATCH', path: '/todos/a', ifMatch: null, body: '{"id":"a","__proto__":{"id":"b","version":3}}' },
     ]);
+    engine.destroy();
+  });
+
+  it('a headers getter that throws once fails one attempt only: that write is retried and delivered, the others flow', async () => {
+    let calls = 0;
+    const headers = () => {
+      if (++calls === 1) throw new Error('token store not ready');
+      return { Authorization: 'Bearer t' };
+    };
+    const engine = testEngine({ transport: httpTransport({ baseUrl: API, headers }) });
+    await Promise.all(['1', '2'].map((id) => engine.write({ entity: 'todos', operation: 'create', data: { id } })));
+    await drained(engine);
+    expect([...api.records.keys()].sort()).toEqual(['todos/1', 'todos/2']);
+    expect(engine.seen.filter((e) => e.type === 'retried')).toEqual([
+      expect.objectContaining({ error: '[rxsync] options.headers failed, so the request was not sent: token store not ready.' }),
+    ]);
+    expect(engine.getStatus()).toMatchObject({ failedCount: 0, queueLength: 0 });
     engine.destroy();
   });
 

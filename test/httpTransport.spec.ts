@@ -102,7 +102,7 @@ describe('httpTransport: nothing throws when a request is asked for', () => {
     });
     const push$ = transport.push({ item: item('create', { id: '1' }), endpoint: '/todos' });
     const error = await failure(firstValueFrom(push$));
-    expect(error).toMatchObject({ name: 'SyncHttpError', status: 0, transient: true, message: '[rxsync] options.headers failed, so the request was not sent: token store not ready' });
+    expect(error).toMatchObject({ name: 'SyncHttpError', status: 0, transient: true, message: '[rxsync] options.headers failed, so the request was not sent: token store not ready.' });
     expect(seen).toEqual([]);
     await firstValueFrom(push$);
     expect(seen[0].headers.authorization).toBe('Bearer ready');
@@ -116,7 +116,7 @@ describe('httpTransport: nothing throws when a request is asked for', () => {
       () => firstValueFrom(transport.pull({ entity: 'todos', endpoint: '/todos' })),
     ];
     for (const call of calls) {
-      expect(await failure(call())).toMatchObject({ name: 'SyncHttpError', status: 0, message: expect.stringMatching(/refresh failed$/) });
+      expect(await failure(call())).toMatchObject({ name: 'SyncHttpError', status: 0, message: expect.stringMatching(/refresh failed\.$/) });
     }
     expect(seen).toEqual([]);
   });
@@ -132,9 +132,12 @@ describe('httpTransport: nothing throws when a request is asked for', () => {
     let push$: unknown;
     expect(() => (push$ = transport.push({ item: item('update', { id }), endpoint: '/todos' }))).not.toThrow();
     const error = await failure(firstValueFrom(push$ as ReturnType<typeof transport.push>));
-    expect(error).toMatchObject({ name: 'SyncInputError', message: expect.stringMatching(/^\[rxsync\] The record id .* of write key-1 /) });
+    expect(error).toMatchObject({ name: 'SyncInputError', message: expect.stringMatching(/^\[rxsync\] Write key-1 cannot be sent: its record id /) });
     expect((error as Error).message).toMatch(message);
-    expect(await failure(firstValueFrom(transport.pushBatch!([{ item: item('delete', { id }), endpoint: '/todos' }])))).toMatchObject({ name: 'SyncInputError' });
+    expect((error as Error).message).toMatch(/ Clear the write\.$/);
+    // In a batch, the batch fails (not for good) so that the engine sends its items one by one.
+    const batch = await failure(firstValueFrom(transport.pushBatch!([{ item: item('delete', { id }), endpoint: '/todos' }])));
+    expect(batch).toMatchObject({ name: 'SyncHttpError', transient: false, message: expect.stringMatching(/^\[rxsync\] A batch was not sent: Write key-1 cannot be sent: its record id /) });
     expect(seen).toEqual([]);
   });
 });
