@@ -117,9 +117,10 @@ export interface PullPage {
 }
 
 /**
- * How the engine talks to a server. Each call is cold and aborts its request when
- * unsubscribed. `push` emits the response for any HTTP status and errors only when no
- * response arrived (network failure); `pull` errors with a `SyncHttpError` on non-2xx.
+ * How the engine talks to a server. Each call is cold (built on subscription, never throwing
+ * when called) and aborts its request when unsubscribed. `push` emits the response for any
+ * HTTP status and errors only when no response arrived (network failure) or, with a
+ * `SyncInputError`, when the write cannot be sent at all; `pull` errors with a `SyncHttpError` on non-2xx.
  */
 export interface SyncTransport {
   push(request: PushRequest): Observable<TransportResponse>;
