@@ -197,7 +197,13 @@ function checked(options: HttpTransportOptions): HttpTransportOptions {
  * joined; an absolute URL stands on its own.
  */
 function endpointUrl(base: URL, endpoint: string): URL {
-  if (/^[a-z][a-z\d+.-]*:/i.test(endpoint)) return new URL(endpoint);
+  if (/^https?:\/\//i.test(endpoint)) {
+    try {
+      return new URL(endpoint);
+    } catch {
+      throw new SyncInputError(`The endpoint ${preview(endpoint)} is not a URL, so no write to it can be sent. Fix the entity's endpoint in options.entities.`);
+    }
+  }
   // Resolved against a throwaway origin only to split the endpoint into path and query.
   const relative = new URL(endpoint.startsWith('/') ? endpoint : `/${endpoint}`, ROOT);
   const url = new URL(base.href);

@@ -310,6 +310,11 @@ describe('httpTransport: URLs', () => {
     ]);
   });
 
+  it('an absolute endpoint that is not a URL fails its writes with a SyncInputError', async () => {
+    const error = await failure(firstValueFrom(httpTransport({ baseUrl: 'http://h.test' }).push({ item: item('create', {}), endpoint: 'http://' })));
+    expect(error).toMatchObject({ name: 'SyncInputError', message: '[rxsync] The endpoint "http://" is not a URL, so no write to it can be sent. Fix the entity\'s endpoint in options.entities.' });
+  });
+
   it('an absolute endpoint stands on its own', async () => {
     expect(await urls('http://other.test/api', 'http://h.test/todos')).toEqual(['POST http://h.test/todos', 'PATCH http://h.test/todos/7', 'GET http://h.test/todos?since=9']);
   });
