@@ -1,4 +1,5 @@
 import type { SchedulerLike } from 'rxjs';
+import { SyncOptionsError } from './errors.js';
 import type { Conflict, EntityConfig, SyncEngineOptions, SyncTransport, TelemetryClient } from './types.js';
 
 const STRATEGIES = new Set(['server-wins', 'client-wins', 'last-write-wins', 'manual']);
@@ -67,7 +68,7 @@ export function resolveOptions<E extends string>(options: SyncEngineOptions<E>):
 }
 
 function fail(message: string): never {
-  throw new TypeError(`[rxsync] ${message}`);
+  throw new SyncOptionsError(`[rxsync] ${message}`);
 }
 
 function number(name: string, value: number | undefined, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {

@@ -20,7 +20,8 @@ import {
   throwError,
   timeout,
 } from 'rxjs';
-import { describeError, isTransientStatus, preview, SyncHttpError, SyncInputError } from './errors.js';
+import { classifyResponse, type PushOutcome, remoteRecord } from './classifyResponse.js';
+import { describeError, SyncHttpError, SyncInputError } from './errors.js';
 import type { OutboxCommand } from './outbox.js';
 import { resolveConflict, type ResolvedConflict } from './operators/resolveConflict.js';
 import { retryBackoff } from './operators/retryBackoff.js';
@@ -44,7 +45,7 @@ export interface PushQueue {
 }
 
 /** One thing that happened to an item: an event to report and, mostly, the outbox command it implies. */
-export interface PushOutcome {
+export interface PushReport {
   event: SyncEvent;
   command?: OutboxCommand;
 }
@@ -69,7 +70,7 @@ export interface PusherOptions<E extends string> {
 }
 
 /** How one delivery ended. */
-type Settled = { kind: 'pushed'; status: number; body?: unknown; version?: string | number } | { kind: 'failed'; error: string };
+type Settled = { kind: 'pushed'; status: number; body?: unknown; version?: string | number; reason?: string };
 
 /**
  * Sends the outbox: takes ready items while online, sends them alone or in batches with
@@ -85,7 +86,7 @@ export class Pusher<E extends string> {
   private readonly window: number;
   private readonly retryAt = new Map<string, number>();
   private readonly nextRetryAt = new BehaviorSubject<number | undefined>(undefined);
-  private readonly retries = new Subject<PushOutcome>();
+  private readonly retries = new Subject<PushReport>();
   private inFlight = 0;
 
   constructor(private readonly options: PusherOptions<E>) {
@@ -95,7 +96,7 @@ export class Pusher<E extends string> {
   }
 
   /** The push pipeline over `queue`; outcomes come out, nothing else is touched. */
-  push$(queue: PushQueue): Observable<PushOutcome> {
+  push$(queue: PushQueue): Observable<PushReport> {
     const { online$, entities, batchSize } = this.options;
     const deliveries$ = merge(queue.ready$, online$.pipe(filter((online) => online))).pipe(
       whenOnline(online$, { hold: 'latest' }),
@@ -122,7 +123,7 @@ export class Pusher<E extends string> {
   }
 
   /** Sends one item until it is delivered, resolved as a conflict, or given up on. */
-  private deliver(queue: PushQueue, item: SyncItem): Observable<PushOutcome> {
+  private deliver(queue: PushQueue, item: SyncItem): Observable<PushReport> {
     const entity: EntityConfig | undefined = this.options.entities[item.entity as E];
     if (entity === undefined) {
       return of(
@@ -133,7 +134,7 @@ export class Pusher<E extends string> {
       );
     }
     const request = toRequest(item, entity.endpoint);
-    return this.retrying(queue, [item], () => this.options.transport.push(request).pipe(tap((r) => throwIfTransient(request.item, r)))).pipe(
+    return this.retrying(queue, [item], () => this.options.transport.push(request).pipe(tap((r) => throwIfRetry(request.item, r)))).pipe(
       mergeMap((response) => this.answered(queue, item, response)),
       catchError((error: unknown) => of(this.gaveUp(item, error))),
     );
@@ -145,7 +146,7 @@ export class Pusher<E extends string> {
    * single delivery, so one bad item never fails the others. A server without a usable
    * batch endpoint gets the items one by one.
    */
-  private deliverBatch(queue: PushQueue, items: readonly SyncItem[]): Observable<PushOutcome> {
+  private deliverBatch(queue: PushQueue, items: readonly SyncItem[]): Observable<PushReport> {
     const requests = items.map((item) => toRequest(item, this.options.entities[item.entity as E].endpoint));
     return this.retrying(queue, items, () => this.options.transport.pushBatch!(requests)).pipe(
       catchError((error: unknown) =>
@@ -158,7 +159,7 @@ export class Pusher<E extends string> {
           ? from(items).pipe(mergeMap((item) => this.deliver(queue, item)))
           : from(items.map((item, i) => ({ item, response: responses[i] }))).pipe(
               mergeMap(({ item, response }) =>
-                isTransientStatus(response.status)
+                readAnswer(item, response).kind === 'retry'
                   ? this.deliver(queue, item)
                   : this.answered(queue, item, response).pipe(catchError((error: unknown) => of(this.gaveUp(item, error)))),
               ),
@@ -168,23 +169,28 @@ export class Pusher<E extends string> {
     );
   }
 
-  /** A non-transient answer to a push: delivered, refused, or a conflict to resolve. */
-  private answered(queue: PushQueue, item: SyncItem, response: TransportResponse): Observable<PushOutcome> {
-    if (response.status !== 409) return of(this.settle(item, this.outcomeOf(item, response)));
-    if (item.overwrite) {
+  /** A final answer to a push: delivered, refused, or a conflict to resolve. */
+  private answered(queue: PushQueue, item: SyncItem, response: TransportResponse): Observable<PushReport> {
+    const { kind, reason } = readAnswer(item, response);
+    if (kind === 'ack') return of(this.settle(item, { kind: 'pushed', status: response.status, body: response.body, version: versionOf(response.body), reason }));
+    if (kind !== 'conflict') {
       return of(
-        this.failed(item, `[rxsync] ${describeItem(item)} still conflicts after the client-wins re-send; kept as a dead letter.`),
+        this.failed(item, `[rxsync] The server refused ${describeItem(item)} with ${reason ?? response.status}. Fix the data and call reprocessFailed(), or clear it.`),
       );
     }
+    if (item.overwrite) {
+      return of(this.failed(item, `[rxsync] ${describeItem(item)} still conflicts after the client-wins re-send; kept as a dead letter.`));
+    }
     const entity = this.options.entities[item.entity as E];
-    const conflict: Conflict = { entity: item.entity, localItem: item, remoteData: response.body };
+    // Only a usable record is the server's side of the conflict: an error object is not.
+    const conflict: Conflict = { entity: item.entity, localItem: item, remoteData: remoteRecord(response, item) };
     return of(conflict).pipe(
       resolveConflict({ strategy: entity.conflictStrategy ?? 'server-wins', onConflict: this.options.onConflict }),
-      mergeMap((resolved) => merge(of({ event: conflictEvent(resolved) }), this.applyResolution(queue, resolved, entity.endpoint))),
+      mergeMap((resolved) => merge(of({ event: conflictEvent(resolved) }), this.applyResolution(queue, resolved))),
     );
   }
 
-  private applyResolution(queue: PushQueue, resolved: ResolvedConflict, endpoint: string): Observable<PushOutcome> {
+  private applyResolution(queue: PushQueue, resolved: ResolvedConflict): Observable<PushReport> {
     const { localItem: item, resolution } = resolved;
     switch (resolution.outcome) {
       case 'server-wins': {
@@ -195,7 +201,7 @@ export class Pusher<E extends string> {
           map(() => [this.settle(item, settled)]),
           catchError((error: unknown) =>
             of([
-              { event: { type: 'callback-error', callback: 'onPull', error: `[rxsync] onPull threw: ${describeError(error)}` } } as PushOutcome,
+              { event: { type: 'callback-error', callback: 'onPull', error: `[rxsync] onPull threw: ${describeError(error)}` } } as PushReport,
               this.settle(item, settled),
             ]),
           ),
@@ -203,6 +209,15 @@ export class Pusher<E extends string> {
         );
       }
       case 'client-wins': {
+        if (item.operation === 'update' && resolved.remoteData === undefined && resolution.strategy !== 'manual') {
+          // An update is partial: without the server's record there is no whole record to PUT.
+          return of(
+            this.failed(
+              item,
+              `[rxsync] The server answered a conflict to ${describeItem(item)} without its current record, so ${resolution.strategy} cannot build the whole record to overwrite it with. Pull, then write the record again; this write stays in failed$.`,
+            ),
+          );
+        }
         const overwrite: SyncItem = { ...item, data: resolution.data, overwrite: true };
         return defer(() => queue.commit({ type: 'resolve', id: item.id, data: resolution.data })).pipe(
           mergeMap(() => this.deliver(queue, queue.get(item.id) ?? overwrite)),
@@ -263,33 +278,23 @@ export class Pusher<E extends string> {
     );
   }
 
-  private outcomeOf(item: SyncItem, { status, body }: TransportResponse): Settled {
-    if ((status >= 200 && status < 300) || (status === 404 && item.operation === 'delete')) {
-      return { kind: 'pushed', status, body, version: versionOf(body) };
-    }
-    const detail = body === undefined ? '' : `: ${preview(body, 200)}`;
+  private settle(item: SyncItem, settled: Settled): PushReport {
+    const event: SyncEvent = { type: 'pushed', item, status: settled.status, body: settled.body };
+    if (settled.reason !== undefined) event.reason = settled.reason;
     return {
-      kind: 'failed',
-      error: `[rxsync] The server refused ${describeItem(item)} with ${status}${detail}. Fix the data and call reprocessFailed(), or clear it.`,
-    };
-  }
-
-  private settle(item: SyncItem, settled: Settled): PushOutcome {
-    if (settled.kind === 'failed') return this.failed(item, settled.error);
-    return {
-      event: { type: 'pushed', item, status: settled.status, body: settled.body },
+      event,
       command: { type: 'ack', id: item.id, version: settled.version },
     };
   }
 
-  private failed(item: SyncItem, error: string): PushOutcome {
+  private failed(item: SyncItem, error: string): PushReport {
     return {
       event: { type: 'dead-lettered', item: { ...item, lastError: error }, error },
       command: { type: 'dead-letter', id: item.id, error },
     };
   }
 
-  private gaveUp(item: SyncItem, error: unknown): PushOutcome {
+  private gaveUp(item: SyncItem, error: unknown): PushReport {
     if (error instanceof SyncInputError) return this.failed(item, `${error.message} It stays in failed$.`);
     return this.failed(
       item,
@@ -323,10 +328,23 @@ function conflictEvent({ resolution, ...conflict }: ResolvedConflict): SyncEvent
   return { type: 'conflict', conflict, resolution };
 }
 
-function throwIfTransient(item: SyncItem, response: TransportResponse): void {
-  if (isTransientStatus(response.status)) {
-    throw new SyncHttpError(
-      `[rxsync] The server answered ${response.status} to ${describeItem(item)}, a transient failure.`,
+/** What an answer means: the transport's reading of it, else the default one. */
+function readAnswer(item: SyncItem, response: TransportResponse): PushOutcome {
+  return response.kind ? { kind: response.kind, reason: response.reason } : classifyResponse(response, item);
+}
+
+/** An answer worth sending the same request again for, whatever its status says. */
+class RetryableAnswer extends SyncHttpError {
+  override get transient(): boolean {
+    return true;
+  }
+}
+
+function throwIfRetry(item: SyncItem, response: TransportResponse): void {
+  const { kind, reason } = readAnswer(item, response);
+  if (kind === 'retry') {
+    throw new RetryableAnswer(
+      `[rxsync] The server answered ${reason ?? response.status} to ${describeItem(item)}, a transient failure.`,
       response.status,
       response.body,
       response.retryAfterMs,

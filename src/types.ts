@@ -1,4 +1,5 @@
 import type { Observable, SchedulerLike, Subject } from 'rxjs';
+import type { PushOutcomeKind } from './classifyResponse.js';
 
 /** What a write does to a record. */
 export type SyncOperation = 'create' | 'update' | 'delete';
@@ -73,7 +74,14 @@ export interface SyncResult {
 /** Telemetry-grade events on `events$`; `type` tells them apart. */
 export type SyncEvent =
   /** Delivered (or settled by a server-wins conflict: status 409, body = the server's record). */
-  | { type: 'pushed'; item: SyncItem; status: number; body?: unknown }
+  | {
+      type: 'pushed';
+      item: SyncItem;
+      status: number;
+      body?: unknown;
+      /** Set when the server's answer needs a word, e.g. `'already gone'` for a delete answered 404. */
+      reason?: string;
+    }
   | { type: 'retried'; item: SyncItem; attempt: number; delayMs: number; error: string }
   | { type: 'dead-lettered'; item: SyncItem; error: string }
   | { type: 'conflict'; conflict: Conflict; resolution: ConflictResolution }
@@ -109,6 +117,10 @@ export interface TransportResponse {
   body: unknown;
   /** From a `Retry-After` header, in milliseconds. */
   retryAfterMs?: number;
+  /** What the answer means for the write, when the transport decided it; else `classifyResponse` decides. */
+  kind?: PushOutcomeKind;
+  /** Why, in a few words for events and `lastError` (e.g. `'already gone'`, a redirect's Location). */
+  reason?: string;
 }
 
 export interface PushRequest {
@@ -125,9 +137,10 @@ export interface PullPage {
 }
 
 /**
- * How the engine talks to a server. Each call is cold and aborts its request when
- * unsubscribed. `push` emits the response for any HTTP status and errors only when no
- * response arrived (network failure); `pull` errors with a `SyncHttpError` on non-2xx.
+ * How the engine talks to a server. Each call is cold (built on subscription, never throwing
+ * when called) and aborts its request when unsubscribed. `push` emits the response for any
+ * HTTP status and errors only when no response arrived (network failure) or, with a
+ * `SyncInputError`, when the write cannot be sent at all; `pull` errors with a `SyncHttpError` on non-2xx.
  */
 export interface SyncTransport {
   push(request: PushRequest): Observable<TransportResponse>;
