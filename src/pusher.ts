@@ -264,14 +264,14 @@ export class Pusher<E extends string> {
         scheduler,
         shouldRetry: (error) => !(error instanceof SyncInputError) && (!(error instanceof SyncHttpError) || error.transient),
         retryNow$: online$.pipe(pairwise(), filter(([was, is]) => !was && is)),
-        onRetry: ({ error, attempt, delayMs }) => {
+        // No answer at all is nobody's fault: an outage of any length never dead-letters a write.
+        counts: (error) => !isNoAnswer(error),
+        onRetry: ({ error, attempt, delayMs, counted }) => {
           const message = describeError(error);
           for (const item of items) {
             this.scheduleRetry(item.id, this.options.now() + delayMs);
-            this.retries.next({
-              event: { type: 'retried', item, attempt, delayMs, error: message },
-              command: { type: 'retried', id: item.id, error: message },
-            });
+            const event: SyncEvent = { type: 'retried', item, attempt, delayMs, error: message };
+            this.retries.next(counted ? { event, command: { type: 'retried', id: item.id, error: message } } : { event });
           }
         },
       }),
@@ -326,6 +326,11 @@ function toRequest(item: SyncItem, endpoint: string): PushRequest {
 
 function conflictEvent({ resolution, ...conflict }: ResolvedConflict): SyncEvent {
   return { type: 'conflict', conflict, resolution };
+}
+
+/** A request that got no answer: the network, a timeout, a request that could not be built. */
+function isNoAnswer(error: unknown): boolean {
+  return error instanceof SyncHttpError && error.status === 0 && !(error instanceof RetryableAnswer);
 }
 
 /** What an answer means: the transport's reading of it, else the default one. */
