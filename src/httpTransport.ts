@@ -1,8 +1,12 @@
 import { map, type Observable } from 'rxjs';
 import { fromFetch } from 'rxjs/fetch';
 import { preview, SyncHttpError } from './errors.js';
+import { pullListing, type HttpPullOptions } from './http/pullListing.js';
+import { parseRetryAfter, readBody } from './http/readResponse.js';
 import { versionOf } from './recordVersion.js';
 import type { PullPage, PushRequest, SyncTransport, TransportResponse } from './types.js';
+
+export { parseRetryAfter } from './http/readResponse.js';
 
 export interface HttpTransportOptions {
   /** Prefixed to every entity endpoint that is not an absolute URL. */
@@ -11,6 +15,8 @@ export interface HttpTransportOptions {
   headers?: Record<string, string> | (() => Record<string, string>);
   /** Where `pushBatch` posts (engine option `batchSize` > 1). Default `/_batch`. */
   batchEndpoint?: string;
+  /** How pulls are asked and read; default: the protocol's `?since=` feed of `{ items, checkpoint, hasMore }`. */
+  pull?: HttpPullOptions;
 }
 
 /**
@@ -21,7 +27,8 @@ export interface HttpTransportOptions {
  *   a client-wins re-send `PUT {endpoint}/{id}` (a delete is re-sent as a plain `DELETE`);
  * - every push carries `Idempotency-Key` (the item id) and, when the data has a `version`
  *   that the client last saw, `If-Match: {version}` so the server can detect a stale write;
- * - pull is `GET {endpoint}?since={checkpoint}` and must answer `{ items, checkpoint?, hasMore? }`;
+ * - pull is `GET {endpoint}?since={checkpoint}` and must answer `{ items, checkpoint?, hasMore? }`,
+ *   unless the `pull` option says otherwise (a plain array, `{ data, next }`, snapshot mode…);
  * - a batch is `POST {batchEndpoint}` with `[{ key, method, path, body?, ifMatch? }]`, answered by
  *   `{ results: [{ key, status, body }] }` in the same order.
  *
@@ -63,11 +70,8 @@ export function httpTransport(options: HttpTransportOptions = {}): SyncTransport
       }).pipe(map((response) => toBatchResults(target, requests.length, response)));
     },
 
-    pull({ entity, endpoint, since }): Observable<PullPage> {
-      const target = since === undefined ? url(endpoint) : `${url(endpoint)}?since=${encodeURIComponent(since)}`;
-      return request(target, { method: 'GET', headers: { Accept: 'application/json', ...headers() } }).pipe(
-        map((response) => toPullPage(entity, target, response)),
-      );
+    pull({ entity, endpoint, since, state }): Observable<PullPage> {
+      return pullListing(options.pull ?? {}, { entity, url: url(endpoint), since, state, headers });
     },
   };
 }
@@ -102,46 +106,4 @@ function toBatchResults(target: string, expected: number, { status, body, retryA
     );
   }
   return (results as { status: number; body?: unknown }[]).map((r) => ({ status: r.status, body: r.body }));
-}
-
-async function readBody(response: Response): Promise<unknown> {
-  const text = await response.text();
-  if (text === '') return undefined;
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
-}
-
-/** `Retry-After` is either seconds or an HTTP date. */
-export function parseRetryAfter(header: string | null, now = Date.now()): number | undefined {
-  if (header === null || header.trim() === '') return undefined;
-  const seconds = Number(header);
-  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
-  const date = Date.parse(header);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
-}
-
-function toPullPage(entity: string, target: string, response: TransportResponse): PullPage {
-  const { status, body, retryAfterMs } = response;
-  if (status < 200 || status >= 300) {
-    throw new SyncHttpError(`[rxsync] Pulling "${entity}" failed: GET ${target} answered ${status}.`, status, body, retryAfterMs);
-  }
-  const page = body as Partial<PullPage> | undefined;
-  if (!page || typeof page !== 'object' || !Array.isArray(page.items)) {
-    throw new SyncHttpError(
-      `[rxsync] Pulling "${entity}": GET ${target} answered ${status} with a body that is not { items: [...] } (got ${preview(body)}). Make the endpoint return { items, checkpoint?, hasMore? }.`,
-      status,
-      body,
-    );
-  }
-  if (page.checkpoint !== undefined && typeof page.checkpoint !== 'string' && typeof page.checkpoint !== 'number') {
-    throw new SyncHttpError(`[rxsync] Pulling "${entity}": the checkpoint must be a string, got ${preview(page.checkpoint)}.`, status, body);
-  }
-  return {
-    items: page.items,
-    checkpoint: page.checkpoint === undefined ? undefined : String(page.checkpoint),
-    hasMore: page.hasMore === true,
-  };
 }

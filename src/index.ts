@@ -1,5 +1,18 @@
 export { createSyncEngine } from './engine.js';
 export { httpTransport, parseRetryAfter, type HttpTransportOptions } from './httpTransport.js';
+export type { HttpPullOptions } from './http/pullListing.js';
+export {
+  arrayPage,
+  dataPage,
+  feedPage,
+  linkNext,
+  type CheckpointPlacement,
+  type DataPageOptions,
+  type PageReader,
+  type PullResponse,
+  type ReadPage,
+} from './http/pullAdapters.js';
+export type { RecordId, SnapshotOptions, SynthesizedTombstone } from './http/snapshot.js';
 export { browserOnline$ } from './onlineManager.js';
 export { memoryStorage } from './memoryStorage.js';
 export { defaultStorage } from './defaultStorage.js';
@@ -11,6 +24,7 @@ export type {
   ConflictStrategy,
   EntityConfig,
   PullPage,
+  PullRequest,
   PushRequest,
   SyncEngine,
   SyncEngineOptions,

@@ -1,0 +1,167 @@
+import { defer, EMPTY, expand, from, map, type Observable, switchMap, toArray } from 'rxjs';
+import { fromFetch } from 'rxjs/fetch';
+import { SyncHttpError } from '../errors.js';
+import type { PullPage } from '../types.js';
+import { feedPage, placeCheckpoint, type CheckpointPlacement, type PageReader, type PullResponse, type ReadPage } from './pullAdapters.js';
+import { parseRetryAfter, readBody } from './readResponse.js';
+import { defaultIdOf, diffSnapshot, type RecordId, type SnapshotOptions } from './snapshot.js';
+
+/** How `httpTransport` pulls: where the checkpoint goes, how an answer becomes a page, snapshot mode. */
+export interface HttpPullOptions {
+  /**
+   * How the checkpoint goes on the request: a query parameter name (default `since`), or a
+   * function that builds the URL from the endpoint URL and the checkpoint. The first pull, with
+   * no checkpoint yet, asks the endpoint as it is.
+   */
+  since?: CheckpointPlacement;
+  /** How an answer becomes a page: `feedPage` (default), `arrayPage`, `dataPage(...)` or your own. */
+  page?: PageReader;
+  /**
+   * The checkpoint of a listing whose answers carry none, from its items (e.g. the newest
+   * `updatedAt`). Returning `undefined` keeps the previous checkpoint. Without it, the engine
+   * falls back to the time the pull was sent.
+   */
+  checkpointOf?: (items: readonly unknown[]) => string | undefined;
+  /**
+   * For list endpoints with no change feed: every pull reads the whole list (following `next`
+   * pages), hands every record on, and adds a tombstone `{ id, deleted: true }` for each id the
+   * previous listing had and this one lacks. The known ids are kept with the checkpoint, so
+   * they survive a restart. No checkpoint is sent.
+   */
+  snapshot?: boolean | SnapshotOptions;
+  /**
+   * Send the last answer's `ETag` / `Last-Modified` back as `If-None-Match` /
+   * `If-Modified-Since` when asking the same URL again; `304` then means nothing changed.
+   * Only for listings that were a single page. Default true.
+   */
+  conditional?: boolean;
+  /** Pages one pull follows at most before it fails. Default 1000. */
+  maxPages?: number;
+}
+
+/** What `httpTransport` keeps between pulls of an entity (JSON, stored with the checkpoint). */
+interface ListingState {
+  v: 1;
+  /** The URL the validators belong to. */
+  url?: string;
+  etag?: string;
+  lastModified?: string;
+  /** Snapshot mode: the ids the last listing held. */
+  known?: RecordId[];
+}
+
+export interface ListingRequest {
+  entity: string;
+  /** The endpoint as an URL (base URL applied). */
+  url: string;
+  since?: string;
+  state?: unknown;
+  headers: () => Record<string, string> | Promise<Record<string, string>>;
+}
+
+interface Answer {
+  response: PullResponse;
+  read: ReadPage;
+  notModified: boolean;
+}
+
+/**
+ * One pull of an entity: the first request, then every `next` page of the same listing,
+ * combined into one page. Cold; unsubscribing aborts the request under way.
+ */
+export function pullListing(options: HttpPullOptions, request: ListingRequest): Observable<PullPage> {
+  const reader = options.page ?? feedPage;
+  const snapshot = options.snapshot === undefined || options.snapshot === false ? undefined : options.snapshot === true ? {} : options.snapshot;
+  const maxPages = options.maxPages ?? 1000;
+  const previous = readState(request.state);
+  const first = snapshot ? request.url : placeCheckpoint(request.url, request.since, options.since);
+  const validators = options.conditional !== false && previous?.url === first ? previous : undefined;
+  const visited = new Set<string>([first]);
+
+  const ask = (url: string, conditional?: ListingState): Observable<Answer> =>
+    defer(() => from(Promise.resolve(request.headers()))).pipe(
+      switchMap((headers) => {
+        const sent: Record<string, string> = { Accept: 'application/json', ...headers };
+        if (conditional?.etag !== undefined) sent['If-None-Match'] = conditional.etag;
+        if (conditional?.lastModified !== undefined) sent['If-Modified-Since'] = conditional.lastModified;
+        return fromFetch(url, {
+          method: 'GET',
+          headers: sent,
+          selector: async (response) => {
+            const answer = { status: response.status, body: await readBody(response), headers: response.headers, url, entity: request.entity };
+            return toAnswer(answer, reader, conditional !== undefined, parseRetryAfter(response.headers.get('Retry-After')));
+          },
+        });
+      }),
+    );
+
+  const follow = ({ response, read }: Answer): Observable<Answer> => {
+    if (read.next === undefined) return EMPTY;
+    const next = resolveUrl(read.next, response.url);
+    if (visited.has(next)) {
+      throw new SyncHttpError(`[rxsync] Pulling "${request.entity}": the next page ${next} was already read in this pull; the server's paging loops. Fix its next links.`, response.status);
+    }
+    if (visited.size >= maxPages) {
+      throw new SyncHttpError(`[rxsync] Pulling "${request.entity}": still more pages after ${maxPages}; stopped. Raise pull.maxPages if the list is really that long.`, response.status);
+    }
+    visited.add(next);
+    return ask(next);
+  };
+
+  return ask(first, validators).pipe(
+    expand(follow, 1),
+    toArray(),
+    map((answers): PullPage => {
+      if (answers[0].notModified) return { items: [], checkpoint: request.since, hasMore: false, state: request.state };
+      const items = answers.flatMap((a) => a.read.items);
+      const last = answers[answers.length - 1];
+      const state: ListingState = { v: 1 };
+      if (answers.length === 1) Object.assign(state, validatorsOf(first, last.response.headers));
+      if (snapshot) {
+        const diff = diffSnapshot(items, previous?.known ?? [], snapshot.idOf ?? defaultIdOf);
+        state.known = diff.known;
+        return { items: diff.items, state };
+      }
+      const checkpoint = last.read.checkpoint ?? (options.checkpointOf ? (options.checkpointOf(items) ?? request.since) : undefined);
+      return { items, checkpoint, hasMore: last.read.hasMore === true, state: Object.keys(state).length > 1 ? state : undefined };
+    }),
+  );
+}
+
+function toAnswer(response: PullResponse, reader: PageReader, conditional: boolean, retryAfterMs: number | undefined): Answer {
+  const { status, body, url, entity } = response;
+  if (status === 304 && conditional) return { response, read: { items: [] }, notModified: true };
+  if (status < 200 || status >= 300) {
+    throw new SyncHttpError(`[rxsync] Pulling "${entity}" failed: GET ${url} answered ${status}.`, status, body, retryAfterMs);
+  }
+  return { response, read: reader(response), notModified: false };
+}
+
+function validatorsOf(url: string, headers: Headers): Partial<ListingState> {
+  const etag = headers.get('ETag') ?? undefined;
+  const lastModified = headers.get('Last-Modified') ?? undefined;
+  return etag === undefined && lastModified === undefined ? {} : { url, etag, lastModified };
+}
+
+/** A stored state as written by this module; anything else (an older format, another transport's) starts afresh. */
+function readState(value: unknown): ListingState | undefined {
+  const state = value as ListingState | null | undefined;
+  if (typeof state !== 'object' || state === null || state.v !== 1) return undefined;
+  const optionalString = (v: unknown) => v === undefined || typeof v === 'string';
+  const valid =
+    optionalString(state.url) &&
+    optionalString(state.etag) &&
+    optionalString(state.lastModified) &&
+    (state.known === undefined || (Array.isArray(state.known) && state.known.every((id) => typeof id === 'string' || typeof id === 'number')));
+  return valid ? state : undefined;
+}
+
+/** A next link relative to the page that named it; in a browser a relative endpoint is relative to the page. */
+function resolveUrl(target: string, base: string): string {
+  const origin = (globalThis as { location?: { href: string } }).location?.href;
+  try {
+    return new URL(target, origin === undefined ? base : new URL(base, origin)).toString();
+  } catch {
+    return target;
+  }
+}
