@@ -37,7 +37,7 @@ function pull(pullOptions: HttpPullOptions, request: { since?: string; state?: u
 function pagedArray(pages: unknown[][], headers: (page: number) => Record<string, string> = () => ({})): Reply {
   return (url) => {
     const page = Number(url.searchParams.get('page') ?? '1');
-    const link = page < pages.length ? { Link: `</todos?page=${page + 1}>; rel="next", </todos?page=1>; rel="first"` } : {};
+    const link: Record<string, string> = page < pages.length ? { Link: `</todos?page=${page + 1}>; rel="next", </todos?page=1>; rel="first"` } : {};
     return HttpResponse.json(pages[page - 1], { headers: { ...link, ...headers(page) } });
   };
 }
