@@ -29,7 +29,7 @@ afterEach(() => {
 afterAll(() => server.close());
 
 function pull(pullOptions: HttpPullOptions, request: { since?: string; state?: unknown } = {}): Promise<PullPage> {
-  const transport = httpTransport({ baseUrl: BASE, pull: pullOptions, headers: async () => ({ Authorization: 'Bearer t' }) });
+  const transport = httpTransport({ baseUrl: BASE, pull: pullOptions, headers: () => ({ Authorization: 'Bearer t' }) });
   return firstValueFrom(transport.pull({ entity: 'todos', endpoint: '/todos', ...request }));
 }
 
