@@ -29,14 +29,17 @@ export interface ReadPage {
 /** Turns a successful (2xx) answer into a page; throws a `SyncHttpError` when the body is not what it expects. */
 export type PageReader = (response: PullResponse) => ReadPage;
 
-/** How a pulled checkpoint goes on the request: a query parameter name, or a function building the URL. */
-export type CheckpointPlacement = string | ((url: string, checkpoint: string) => string);
+/**
+ * How a pulled checkpoint goes on the request: a query parameter name (left out while there is
+ * no checkpoint), or a function building the first URL of a pull from the endpoint URL and the
+ * checkpoint (`undefined` on the first pull and in snapshot mode), e.g. to add paging parameters.
+ */
+export type CheckpointPlacement = string | ((url: string, checkpoint: string | undefined) => string);
 
-/** The endpoint URL with the checkpoint on it; the endpoint as it is when there is none yet. */
+/** The first URL of a pull. */
 export function placeCheckpoint(url: string, checkpoint: string | undefined, placement: CheckpointPlacement = 'since'): string {
-  if (checkpoint === undefined) return url;
   if (typeof placement === 'function') return placement(url, checkpoint);
-  return withQuery(url, placement, checkpoint);
+  return checkpoint === undefined ? url : withQuery(url, placement, checkpoint);
 }
 
 /** `url` with one query parameter set, keeping the rest of the URL as written. */

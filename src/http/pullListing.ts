@@ -9,9 +9,10 @@ import { defaultIdOf, diffSnapshot, type RecordId, type SnapshotOptions } from '
 /** How `httpTransport` pulls: where the checkpoint goes, how an answer becomes a page, snapshot mode. */
 export interface HttpPullOptions {
   /**
-   * How the checkpoint goes on the request: a query parameter name (default `since`), or a
-   * function that builds the URL from the endpoint URL and the checkpoint. The first pull, with
-   * no checkpoint yet, asks the endpoint as it is.
+   * How the checkpoint goes on the request: a query parameter name (default `since`; the first
+   * pull, with no checkpoint yet, asks the endpoint as it is), or a function that builds the
+   * first URL of a pull from the endpoint URL and the checkpoint (`undefined` when there is none
+   * and in snapshot mode), e.g. to add paging parameters.
    */
   since?: CheckpointPlacement;
   /** How an answer becomes a page: `feedPage` (default), `arrayPage`, `dataPage(...)` or your own. */
@@ -26,7 +27,7 @@ export interface HttpPullOptions {
    * For list endpoints with no change feed: every pull reads the whole list (following `next`
    * pages), hands every record on, and adds a tombstone `{ id, deleted: true }` for each id the
    * previous listing had and this one lacks. The known ids are kept with the checkpoint, so
-   * they survive a restart. No checkpoint is sent.
+   * they survive a restart. No checkpoint is sent (a `since` function is called with `undefined`).
    */
   snapshot?: boolean | SnapshotOptions;
   /**
@@ -74,7 +75,7 @@ export function pullListing(options: HttpPullOptions, request: ListingRequest): 
   const snapshot = options.snapshot === undefined || options.snapshot === false ? undefined : options.snapshot === true ? {} : options.snapshot;
   const maxPages = options.maxPages ?? 1000;
   const previous = readState(request.state);
-  const first = snapshot ? request.url : placeCheckpoint(request.url, request.since, options.since);
+  const first = placeCheckpoint(request.url, snapshot ? undefined : request.since, options.since);
   const validators = options.conditional !== false && previous?.url === first ? previous : undefined;
   const visited = new Set<string>([first]);
 

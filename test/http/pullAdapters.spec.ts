@@ -51,13 +51,14 @@ describe('pull adapters: where the checkpoint goes', () => {
     expect(asked[0].auth).toBe('Bearer t');
   });
 
-  it('in a URL your function builds, keeping an endpoint query as written', async () => {
+  it('in a URL your function builds, called on the first pull too (e.g. for paging parameters); a parameter keeps an endpoint query as written', async () => {
     reply = () => HttpResponse.json({ items: [] });
-    const transport = httpTransport({ baseUrl: BASE, pull: { since: (url, checkpoint) => `${url}&cursor=${checkpoint}` } });
+    const transport = httpTransport({ baseUrl: BASE, pull: { since: (url, checkpoint) => `${url}&limit=50${checkpoint === undefined ? '' : `&cursor=${checkpoint}`}` } });
+    await firstValueFrom(transport.pull({ entity: 'todos', endpoint: '/todos?sort=seq' }));
     await firstValueFrom(transport.pull({ entity: 'todos', endpoint: '/todos?sort=seq', since: 'c9' }));
     const named = httpTransport({ baseUrl: BASE, pull: { since: 'from' } });
     await firstValueFrom(named.pull({ entity: 'todos', endpoint: '/todos?sort=seq', since: 'c9' }));
-    expect(asked.map((a) => a.url)).toEqual(['/todos?sort=seq&cursor=c9', '/todos?sort=seq&from=c9']);
+    expect(asked.map((a) => a.url)).toEqual(['/todos?sort=seq&limit=50', '/todos?sort=seq&limit=50&cursor=c9', '/todos?sort=seq&from=c9']);
   });
 });
 
