@@ -85,6 +85,9 @@ export function pullListing(options: HttpPullOptions, request: ListingRequest): 
         const sent: Record<string, string> = { Accept: 'application/json', ...headers };
         if (conditional?.etag !== undefined) sent['If-None-Match'] = conditional.etag;
         if (conditional?.lastModified !== undefined) sent['If-Modified-Since'] = conditional.lastModified;
+        // fetch adds `Cache-Control: no-cache` to a request with validators unless one is set, and
+        // servers such as Express then never answer 304; `max-age=0` asks for the same revalidation.
+        if (conditional !== undefined) sent['Cache-Control'] ??= 'max-age=0';
         return fromFetch(url, {
           method: 'GET',
           headers: sent,

@@ -6,7 +6,7 @@ import { arrayPage, dataPage, httpTransport, linkNext, SyncHttpError, type HttpP
 
 const BASE = 'http://list.test';
 /** Every GET as `path?query`, with the conditional headers it carried. */
-const asked: { url: string; ifNoneMatch: string | null; ifModifiedSince: string | null; auth: string | null }[] = [];
+const asked: { url: string; ifNoneMatch: string | null; ifModifiedSince: string | null; cacheControl: string | null; auth: string | null }[] = [];
 type Reply = (url: URL) => Response;
 let reply: Reply = () => HttpResponse.json([]);
 const server = setupServer(
@@ -16,6 +16,7 @@ const server = setupServer(
       url: `${url.pathname}${url.search}`,
       ifNoneMatch: request.headers.get('If-None-Match'),
       ifModifiedSince: request.headers.get('If-Modified-Since'),
+      cacheControl: request.headers.get('Cache-Control'),
       auth: request.headers.get('Authorization'),
     });
     return reply(url);
@@ -132,6 +133,8 @@ describe('pull adapters: validators', () => {
     const again = await pull({ page: arrayPage }, { since: 'c1', state: first.state });
     expect(again).toEqual({ items: [], checkpoint: 'c1', hasMore: false, state: first.state });
     expect(asked.map((a) => a.ifNoneMatch)).toEqual([null, '"v1"']);
+    // Else fetch itself adds `no-cache`, and Express-style servers never answer 304.
+    expect(asked[1].cacheControl).toBe('max-age=0');
   });
 
   it('Last-Modified goes back as If-Modified-Since; off with conditional: false', async () => {
