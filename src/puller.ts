@@ -54,8 +54,8 @@ export class Puller<E extends string> {
       for (;;) {
         const sentAt = new Date(now()).toISOString();
         const position = this.positions.get(entity) ?? {};
-        const request = { entity, endpoint, since: position.checkpoint, ...(position.state === undefined ? {} : { state: position.state }) };
-        const page = await firstValueFrom(transport.pull(request).pipe(takeUntil(stop$)), { defaultValue: undefined });
+        const request = transport.pull({ entity, endpoint, since: position.checkpoint, state: position.state });
+        const page = await firstValueFrom(request.pipe(takeUntil(stop$)), { defaultValue: undefined });
         if (!page) return count; // stopped
         try {
           await apply(entity, page.items);
