@@ -1,10 +1,10 @@
-import { defer, EMPTY, expand, from, map, type Observable, switchMap, toArray } from 'rxjs';
+import { defer, EMPTY, expand, from, map, mergeMap, type Observable, of, switchMap, toArray } from 'rxjs';
 import { fromFetch } from 'rxjs/fetch';
 import { SyncHttpError } from '../errors.js';
 import type { PullPage } from '../types.js';
 import { feedPage, placeCheckpoint, type CheckpointPlacement, type PageReader, type PullResponse, type ReadPage } from './pullAdapters.js';
 import { parseRetryAfter, readBody } from './readResponse.js';
-import { defaultIdOf, diffSnapshot, type RecordId, type SnapshotOptions } from './snapshot.js';
+import { defaultIdOf, diffSnapshot, type RecordId, type SnapshotOptions, type SynthesizedTombstone } from './snapshot.js';
 
 /** How `httpTransport` pulls: where the checkpoint goes, how an answer becomes a page, snapshot mode. */
 export interface HttpPullOptions {
@@ -60,6 +60,10 @@ export interface ListingRequest {
   headers: () => Record<string, string> | Promise<Record<string, string>>;
 }
 
+interface Fetched extends PullResponse {
+  retryAfterMs?: number;
+}
+
 interface Answer {
   response: PullResponse;
   read: ReadPage;
@@ -79,7 +83,7 @@ export function pullListing(options: HttpPullOptions, request: ListingRequest): 
   const validators = options.conditional !== false && previous?.url === first ? previous : undefined;
   const visited = new Set<string>([first]);
 
-  const ask = (url: string, conditional?: ListingState): Observable<Answer> =>
+  const get = (url: string, conditional?: ListingState): Observable<Fetched> =>
     defer(() => from(Promise.resolve(request.headers()))).pipe(
       switchMap((headers) => {
         const sent: Record<string, string> = { Accept: 'application/json', ...headers };
@@ -91,11 +95,34 @@ export function pullListing(options: HttpPullOptions, request: ListingRequest): 
         return fromFetch(url, {
           method: 'GET',
           headers: sent,
-          selector: async (response) => {
-            const answer = { status: response.status, body: await readBody(response), headers: response.headers, url, entity: request.entity };
-            return toAnswer(answer, reader, conditional !== undefined, parseRetryAfter(response.headers.get('Retry-After')));
-          },
+          selector: async (response) => ({
+            status: response.status,
+            body: await readBody(response),
+            headers: response.headers,
+            url,
+            entity: request.entity,
+            retryAfterMs: parseRetryAfter(response.headers.get('Retry-After')),
+          }),
         });
+      }),
+    );
+  const ask = (url: string, conditional?: ListingState): Observable<Answer> =>
+    get(url, conditional).pipe(map((fetched) => toAnswer(fetched, reader, conditional !== undefined)));
+
+  /** Vanished ids, each checked with `GET {endpoint}/{id}`: gone, or still there after all. */
+  const confirm = (ids: readonly RecordId[]): Observable<{ gone: RecordId[]; alive: unknown[] }> =>
+    from(ids).pipe(
+      mergeMap((id) => get(`${request.url.replace(/\/$/, '')}/${encodeURIComponent(String(id))}`).pipe(map((fetched) => ({ id, fetched }))), 4),
+      toArray(),
+      map((checked) => {
+        const gone: RecordId[] = [];
+        const alive: unknown[] = [];
+        for (const { id, fetched } of checked) {
+          if (fetched.status === 404 || fetched.status === 410) gone.push(id);
+          else if (fetched.status >= 200 && fetched.status < 300 && typeof fetched.body === 'object' && fetched.body !== null) alive.push(fetched.body);
+          else throw pullFailed(fetched);
+        }
+        return { gone, alive };
       }),
     );
 
@@ -115,30 +142,38 @@ export function pullListing(options: HttpPullOptions, request: ListingRequest): 
   return ask(first, validators).pipe(
     expand(follow, 1),
     toArray(),
-    map((answers): PullPage => {
-      if (answers[0].notModified) return { items: [], checkpoint: request.since, hasMore: false, state: request.state };
+    switchMap((answers): Observable<PullPage> => {
+      if (answers[0].notModified) return of({ items: [], checkpoint: request.since, hasMore: false, state: request.state });
       const items = answers.flatMap((a) => a.read.items);
       const last = answers[answers.length - 1];
       const state: ListingState = { v: 1 };
       if (answers.length === 1) Object.assign(state, validatorsOf(first, last.response.headers));
       if (snapshot) {
-        const diff = diffSnapshot(items, previous?.known ?? [], snapshot.idOf ?? defaultIdOf);
-        state.known = diff.known;
-        return { items: diff.items, state };
+        const idOf = snapshot.idOf ?? defaultIdOf;
+        const { vanished, known } = diffSnapshot(items, previous?.known ?? [], idOf);
+        const confirmed = snapshot.confirmDeletions && vanished.length > 0 ? confirm(vanished) : of({ gone: vanished, alive: [] });
+        return confirmed.pipe(
+          map(({ gone, alive }) => {
+            const tombstones = gone.map((id): SynthesizedTombstone => ({ id, deleted: true }));
+            state.known = [...known, ...alive.map(idOf).filter((id) => id !== undefined)];
+            return { items: [...items, ...alive, ...tombstones], state };
+          }),
+        );
       }
       const checkpoint = last.read.checkpoint ?? (options.checkpointOf ? (options.checkpointOf(items) ?? request.since) : undefined);
-      return { items, checkpoint, hasMore: last.read.hasMore === true, state: Object.keys(state).length > 1 ? state : undefined };
+      return of({ items, checkpoint, hasMore: last.read.hasMore === true, state: Object.keys(state).length > 1 ? state : undefined });
     }),
   );
 }
 
-function toAnswer(response: PullResponse, reader: PageReader, conditional: boolean, retryAfterMs: number | undefined): Answer {
-  const { status, body, url, entity } = response;
-  if (status === 304 && conditional) return { response, read: { items: [] }, notModified: true };
-  if (status < 200 || status >= 300) {
-    throw new SyncHttpError(`[rxsync] Pulling "${entity}" failed: GET ${url} answered ${status}.`, status, body, retryAfterMs);
-  }
+function toAnswer(response: Fetched, reader: PageReader, conditional: boolean): Answer {
+  if (response.status === 304 && conditional) return { response, read: { items: [] }, notModified: true };
+  if (response.status < 200 || response.status >= 300) throw pullFailed(response);
   return { response, read: reader(response), notModified: false };
+}
+
+function pullFailed({ status, body, url, entity, retryAfterMs }: Fetched): SyncHttpError {
+  return new SyncHttpError(`[rxsync] Pulling "${entity}" failed: GET ${url} answered ${status}.`, status, body, retryAfterMs);
 }
 
 function validatorsOf(url: string, headers: Headers): Partial<ListingState> {

@@ -5,6 +5,12 @@ export type RecordId = string | number;
 export interface SnapshotOptions {
   /** The id of a listed record. Default: its `id` field when that is a string or a number. */
   idOf?: (item: unknown) => RecordId | undefined;
+  /**
+   * Before reporting a vanished id as deleted, ask `GET {endpoint}/{id}`: `404`/`410` confirms
+   * the deletion, a record means it only moved between pages while the list was read (offset
+   * paging does that) and it is handed on instead. Costs one request per vanished id. Default false.
+   */
+  confirmDeletions?: boolean;
 }
 
 /** What a tombstone synthesized for a vanished record looks like: the same shape as the protocol's. */
@@ -19,27 +25,23 @@ export function defaultIdOf(item: unknown): RecordId | undefined {
 }
 
 /**
- * Compares a full listing with the ids the previous one held: every listed record is handed
- * on, and each id that vanished becomes a tombstone. Records without an id are handed on
- * but cannot be tracked. Ids compare as strings, as they appear in URLs.
+ * Compares a full listing with the ids the previous one held: the ids it holds now, and those
+ * that vanished. Records without an id cannot be tracked. Ids compare as strings, as they
+ * appear in URLs.
  */
 export function diffSnapshot(
   listed: readonly unknown[],
   known: readonly RecordId[],
   idOf: (item: unknown) => RecordId | undefined,
-): { items: unknown[]; known: RecordId[] } {
+): { vanished: RecordId[]; known: RecordId[] } {
   const present = new Map<string, RecordId>();
   for (const item of listed) {
     const id = idOf(item);
     if (id !== undefined) present.set(String(id), id);
   }
-  const tombstones: SynthesizedTombstone[] = [];
-  const reported = new Set<string>();
+  const vanished = new Map<string, RecordId>();
   for (const id of known) {
-    const key = String(id);
-    if (present.has(key) || reported.has(key)) continue;
-    reported.add(key);
-    tombstones.push({ id, deleted: true });
+    if (!present.has(String(id))) vanished.set(String(id), id);
   }
-  return { items: [...listed, ...tombstones], known: [...present.values()] };
+  return { vanished: [...vanished.values()], known: [...present.values()] };
 }

@@ -185,6 +185,37 @@ describe('pull adapters: snapshot mode', () => {
     expect(page).toEqual({ items: [{ title: 'no id' }, { uuid: 'u1' }], state: { v: 1, known: ['u1'] } });
   });
 
+  it('confirmDeletions: a record that only shifted pages while the list was read is not reported deleted', async () => {
+    let records = [{ id: '1' }, { id: '2' }, { id: '3' }, { id: '4' }];
+    reply = (url) => {
+      const single = /^\/todos\/(.+)$/.exec(url.pathname);
+      if (single) {
+        const found = records.find((r) => r.id === decodeURIComponent(single[1]));
+        if (single[1] === 'broken') return HttpResponse.json({ error: 'down' }, { status: 500 });
+        return found ? HttpResponse.json(found) : HttpResponse.json({ error: 'gone' }, { status: 404 });
+      }
+      const page = Number(url.searchParams.get('page') ?? '1');
+      // Record 1 is deleted between page 1 and page 2: offset paging shifts 3 onto page 1, unseen.
+      if (page === 2) records = records.filter((r) => r.id !== '1');
+      const link: Record<string, string> = page === 1 ? { Link: '</todos?page=2>; rel="next"' } : {};
+      return HttpResponse.json(records.slice((page - 1) * 2, page * 2), { headers: link });
+    };
+    const state = { v: 1, known: ['1', '2', '3', '4', '9'] };
+    const naive = await pull({ page: arrayPage, snapshot: true }, { state });
+    expect(naive.items.filter((i) => (i as { deleted?: boolean }).deleted)).toEqual([{ id: '3', deleted: true }, { id: '9', deleted: true }]);
+
+    records = [{ id: '1' }, { id: '2' }, { id: '3' }, { id: '4' }];
+    asked.length = 0;
+    const confirmed = await pull({ page: arrayPage, snapshot: { confirmDeletions: true } }, { state });
+    expect(confirmed.items).toEqual([{ id: '1' }, { id: '2' }, { id: '4' }, { id: '3' }, { id: '9', deleted: true }]);
+    expect(confirmed.state).toEqual({ v: 1, known: ['1', '2', '4', '3'] });
+    expect(asked.map((a) => a.url).sort()).toEqual(['/todos', '/todos/3', '/todos/9', '/todos?page=2']);
+
+    await expect(pull({ page: arrayPage, snapshot: { confirmDeletions: true } }, { state: { v: 1, known: ['broken'] } })).rejects.toThrow(
+      '[rxsync] Pulling "todos" failed: GET http://list.test/todos/broken answered 500.',
+    );
+  });
+
   it('works on { data, next } pages too', async () => {
     reply = (url) => (url.searchParams.has('p') ? HttpResponse.json({ data: [{ id: 'b' }] }) : HttpResponse.json({ data: [{ id: 'a' }], next: `${BASE}/todos?p=2` }));
     const page = await pull({ page: dataPage(), snapshot: true }, { state: { v: 1, known: ['a', 'b', 'c'] } });
