@@ -51,6 +51,12 @@ export async function main(argv: readonly string[], print: (text: string) => voi
     print(`[rxsync] Give one http(s) base URL${timeoutMs > 0 ? '' : ' and a positive --timeout'}.\n\n${USAGE}`);
     return 2;
   }
+  try {
+    await fetch(baseUrl, { method: 'HEAD', signal: AbortSignal.timeout(timeoutMs) });
+  } catch (error) {
+    print(`[rxsync] Could not reach ${baseUrl} (${error instanceof Error ? error.message : String(error)}). Is the server running, and is the URL right?`);
+    return 2;
+  }
   const results = await runCheck({ baseUrl, entity: values.entity, headers, timeoutMs });
   print(values.json ? JSON.stringify(results, null, 2) : formatReport(results, `${baseUrl} --entity ${values.entity}`));
   return results.some((r) => r.status === 'fail') ? 1 : 0;

@@ -160,8 +160,8 @@ export async function runCheck(options: CheckOptions): Promise<CaseResult[]> {
     const probeWrite = await probe.send('PATCH', path(a), { key: newKey(), body: { count: 3 } });
     if (!isRecord(probeWrite.body, a)) return fail(`a further PATCH answered ${said(probeWrite)}`);
     aRecord = probeWrite.body;
-    const step = asNumber(probeWrite.body.version) - asNumber(first.body.version);
-    return step === 1
+    const bump = asNumber(probeWrite.body.version) - asNumber(first.body.version);
+    return bump === 1
       ? pass(`both answered ${first.status}, same body; the next write is version +1`)
       : fail(`the next write went from version ${preview(first.body.version)} to ${preview(probeWrite.body.version)}: the repeat was applied again`);
   });

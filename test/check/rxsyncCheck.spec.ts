@@ -197,6 +197,10 @@ describe('rxsync-check command line', () => {
       expect(await main(args, (text) => printed.push(text))).toBe(2);
       expect(printed[0]).toMatch(/^\[rxsync\] .*\n\nUsage: rxsync-check <baseUrl>/s);
     }
+    await broken.close();
+    printed.length = 0;
+    expect(await main([broken.url], (text) => printed.push(text))).toBe(2);
+    expect(printed[0]).toMatch(/^\[rxsync\] Could not reach http:\/\/127\.0\.0\.1:\d+ \(fetch failed\)\. Is the server running/);
   });
 
   it('runs as a bin: exit code and report', async () => {
