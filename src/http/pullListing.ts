@@ -1,6 +1,6 @@
 import { defer, EMPTY, expand, from, map, mergeMap, type Observable, of, switchMap, toArray } from 'rxjs';
 import { fromFetch } from 'rxjs/fetch';
-import { SyncHttpError } from '../errors.js';
+import { preview, SyncHttpError } from '../errors.js';
 import type { PullPage } from '../types.js';
 import { feedPage, placeCheckpoint, type CheckpointPlacement, type PageReader, type PullResponse, type ReadPage } from './pullAdapters.js';
 import { parseRetryAfter, readBody } from './readResponse.js';
@@ -51,12 +51,14 @@ interface ListingState {
   known?: RecordId[];
 }
 
+/** One pull as `httpTransport` hands it over. */
 export interface ListingRequest {
   entity: string;
   /** The endpoint as an URL (base URL applied). */
   url: string;
   since?: string;
   state?: unknown;
+  /** The caller's headers, asked for each request. */
   headers: () => Record<string, string> | Promise<Record<string, string>>;
 }
 
@@ -75,6 +77,13 @@ interface Answer {
  * combined into one page. Cold; unsubscribing aborts the request under way.
  */
 export function pullListing(options: HttpPullOptions, request: ListingRequest): Observable<PullPage> {
+  return defer(() => {
+    checkOptions(options);
+    return listing(options, request);
+  });
+}
+
+function listing(options: HttpPullOptions, request: ListingRequest): Observable<PullPage> {
   const reader = options.page ?? feedPage;
   const snapshot = options.snapshot === undefined || options.snapshot === false ? undefined : options.snapshot === true ? {} : options.snapshot;
   const maxPages = options.maxPages ?? 1000;
@@ -169,7 +178,33 @@ export function pullListing(options: HttpPullOptions, request: ListingRequest): 
 function toAnswer(response: Fetched, reader: PageReader, conditional: boolean): Answer {
   if (response.status === 304 && conditional) return { response, read: { items: [] }, notModified: true };
   if (response.status < 200 || response.status >= 300) throw pullFailed(response);
-  return { response, read: reader(response), notModified: false };
+  const read = reader(response) as ReadPage | undefined;
+  const optionalString = (value: unknown) => value === undefined || typeof value === 'string';
+  if (typeof read !== 'object' || read === null || !Array.isArray(read.items) || !optionalString(read.checkpoint) || !optionalString(read.next)) {
+    throw new SyncHttpError(
+      `[rxsync] Pulling "${response.entity}": the page reader returned ${preview(read)} for GET ${response.url}; it must return { items: [...], checkpoint?: string, hasMore?: boolean, next?: string }.`,
+      response.status,
+      response.body,
+    );
+  }
+  return { response, read, notModified: false };
+}
+
+/** Options come from app code that may not be typed: a wrong one fails every pull with what to fix. */
+function checkOptions({ since, page, checkpointOf, maxPages, snapshot }: HttpPullOptions): void {
+  const problem =
+    since !== undefined && typeof since !== 'string' && typeof since !== 'function'
+      ? `pull.since must be a query parameter name or a function, got ${preview(since)}`
+      : page !== undefined && typeof page !== 'function'
+        ? `pull.page must be a page reader function (feedPage, arrayPage, dataPage(...)), got ${preview(page)}`
+        : checkpointOf !== undefined && typeof checkpointOf !== 'function'
+          ? `pull.checkpointOf must be a function, got ${preview(checkpointOf)}`
+          : maxPages !== undefined && !(Number.isInteger(maxPages) && maxPages > 0)
+            ? `pull.maxPages must be a positive integer, got ${preview(maxPages)}`
+            : snapshot !== undefined && typeof snapshot !== 'boolean' && (typeof snapshot !== 'object' || snapshot === null)
+              ? `pull.snapshot must be true, false or { idOf?, confirmDeletions? }, got ${preview(snapshot)}`
+              : undefined;
+  if (problem !== undefined) throw new TypeError(`[rxsync] httpTransport: ${problem}.`);
 }
 
 function pullFailed({ status, body, url, entity, retryAfterMs }: Fetched): SyncHttpError {

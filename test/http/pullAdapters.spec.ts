@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { http, HttpResponse } from 'msw';
 import { setupServer } from 'msw/node';
 import { firstValueFrom } from 'rxjs';
-import { arrayPage, dataPage, httpTransport, linkNext, SyncHttpError, type HttpPullOptions, type PullPage } from '../../src/index.js';
+import { arrayPage, dataPage, httpTransport, linkNext, SyncHttpError, type HttpPullOptions, type PageReader, type PullPage } from '../../src/index.js';
 
 const BASE = 'http://list.test';
 /** Every GET as `path?query`, with the conditional headers it carried. */
@@ -121,6 +121,26 @@ describe('pull adapters: how an answer becomes a page', () => {
     const error = await pull({ page: arrayPage }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(SyncHttpError);
     expect(error).toMatchObject({ status: 503, retryAfterMs: 2000, message: '[rxsync] Pulling "todos" failed: GET http://list.test/todos?page=2 answered 503.' });
+  });
+});
+
+describe('pull adapters: options and readers that are wrong', () => {
+  it('a page reader returning something else fails the pull with what it must return', async () => {
+    reply = () => HttpResponse.json({ rows: [] });
+    const reader = (() => ({ rows: [] })) as unknown as PageReader;
+    await expect(pull({ page: reader })).rejects.toThrow(
+      '[rxsync] Pulling "todos": the page reader returned {"rows":[]} for GET http://list.test/todos; it must return { items: [...], checkpoint?: string, hasMore?: boolean, next?: string }.',
+    );
+  });
+
+  it.each([
+    [{ maxPages: 0 }, 'pull.maxPages must be a positive integer, got 0'],
+    [{ since: 7 }, 'pull.since must be a query parameter name or a function, got 7'],
+    [{ page: 'array' }, 'pull.page must be a page reader function (feedPage, arrayPage, dataPage(...)), got "array"'],
+    [{ snapshot: 'yes' }, 'pull.snapshot must be true, false or { idOf?, confirmDeletions? }, got "yes"'],
+  ])('%j fails each pull with a clear message', async (options, message) => {
+    await expect(pull(options as unknown as HttpPullOptions)).rejects.toThrow(`[rxsync] httpTransport: ${message}.`);
+    expect(asked).toHaveLength(0);
   });
 });
 
