@@ -192,19 +192,18 @@ function toAnswer(response: Fetched, reader: PageReader, conditional: boolean): 
 
 /** Options come from app code that may not be typed: a wrong one fails every pull with what to fix. */
 function checkOptions({ since, page, checkpointOf, maxPages, snapshot }: HttpPullOptions): void {
-  const problem =
-    since !== undefined && typeof since !== 'string' && typeof since !== 'function'
-      ? `pull.since must be a query parameter name or a function, got ${preview(since)}`
-      : page !== undefined && typeof page !== 'function'
-        ? `pull.page must be a page reader function (feedPage, arrayPage, dataPage(...)), got ${preview(page)}`
-        : checkpointOf !== undefined && typeof checkpointOf !== 'function'
-          ? `pull.checkpointOf must be a function, got ${preview(checkpointOf)}`
-          : maxPages !== undefined && !(Number.isInteger(maxPages) && maxPages > 0)
-            ? `pull.maxPages must be a positive integer, got ${preview(maxPages)}`
-            : snapshot !== undefined && typeof snapshot !== 'boolean' && (typeof snapshot !== 'object' || snapshot === null)
-              ? `pull.snapshot must be true, false or { idOf?, confirmDeletions? }, got ${preview(snapshot)}`
-              : undefined;
-  if (problem !== undefined) throw new TypeError(`[rxsync] httpTransport: ${problem}.`);
+  const problems: [wrong: boolean, message: string][] = [
+    [since !== undefined && typeof since !== 'string' && typeof since !== 'function', `pull.since must be a query parameter name or a function, got ${preview(since)}`],
+    [page !== undefined && typeof page !== 'function', `pull.page must be a page reader function (feedPage, arrayPage, dataPage(...)), got ${preview(page)}`],
+    [checkpointOf !== undefined && typeof checkpointOf !== 'function', `pull.checkpointOf must be a function, got ${preview(checkpointOf)}`],
+    [maxPages !== undefined && !(Number.isInteger(maxPages) && maxPages > 0), `pull.maxPages must be a positive integer, got ${preview(maxPages)}`],
+    [
+      snapshot !== undefined && typeof snapshot !== 'boolean' && (typeof snapshot !== 'object' || snapshot === null),
+      `pull.snapshot must be true, false or { idOf?, confirmDeletions? }, got ${preview(snapshot)}`,
+    ],
+  ];
+  const problem = problems.find(([wrong]) => wrong);
+  if (problem) throw new TypeError(`[rxsync] httpTransport: ${problem[1]}.`);
 }
 
 function pullFailed({ status, body, url, entity, retryAfterMs }: Fetched): SyncHttpError {
