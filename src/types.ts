@@ -134,6 +134,22 @@ export interface PullPage {
   items: unknown[];
   checkpoint?: string;
   hasMore?: boolean;
+  /**
+   * JSON data the transport wants back on the next pull of this entity (e.g. the ids a
+   * snapshot listing held, an `ETag`). Stored with the checkpoint once the page is applied;
+   * `undefined` clears it.
+   */
+  state?: unknown;
+}
+
+/** What the engine asks a transport to pull. */
+export interface PullRequest {
+  entity: string;
+  endpoint: string;
+  /** The checkpoint of the last applied page; absent on the first pull. */
+  since?: string;
+  /** The `state` of the last applied page, as stored. */
+  state?: unknown;
 }
 
 /**
@@ -149,7 +165,7 @@ export interface SyncTransport {
    * Errors (a `SyncHttpError`, or a network failure) only when the batch as a whole failed.
    */
   pushBatch?(requests: readonly PushRequest[]): Observable<TransportResponse[]>;
-  pull(request: { entity: string; endpoint: string; since?: string }): Observable<PullPage>;
+  pull(request: PullRequest): Observable<PullPage>;
 }
 
 export interface TelemetryClient {
