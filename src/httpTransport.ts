@@ -4,17 +4,26 @@ import { preview, SyncHttpError } from './errors.js';
 import { versionOf } from './recordVersion.js';
 import type { PullPage, PushRequest, SyncTransport, TransportResponse } from './types.js';
 
+/** What {@link httpTransport} takes; every option is optional. */
 export interface HttpTransportOptions {
   /** Prefixed to every entity endpoint that is not an absolute URL. */
   baseUrl?: string;
-  /** Extra headers for every request, e.g. authorization; called per request. */
+  /**
+   * Extra headers for every request, e.g. authorization: either a fixed object, sent as it
+   * is with each request, or a function called anew for each request (so a token that
+   * changes is picked up).
+   */
   headers?: Record<string, string> | (() => Record<string, string>);
-  /** Where `pushBatch` posts (engine option `batchSize` > 1). Default `/_batch`. */
+  /**
+   * Path (after `baseUrl`) or absolute URL that `pushBatch` posts to; used when the engine's
+   * `batchSize` is above 1. Default `/_batch`. When it answers with a final error (a 4xx, e.g. a
+   * server without the endpoint), the writes are sent one by one instead.
+   */
   batchEndpoint?: string;
 }
 
 /**
- * The default transport: the REST shape of DESIGN.md §3 over `fetch`. Requests are cold
+ * The default transport: the REST protocol of docs/PROTOCOL.md over `fetch`. Requests are cold
  * and built with `fromFetch`, so unsubscribing aborts them.
  *
  * - create `POST {endpoint}`, update `PATCH {endpoint}/{id}`, delete `DELETE {endpoint}/{id}`,

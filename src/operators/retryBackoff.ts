@@ -8,6 +8,7 @@ import {
 } from 'rxjs';
 import { SyncHttpError } from '../errors.js';
 
+/** Options of {@link retryBackoff} (and, in part, {@link backoffDelay}). */
 export interface RetryBackoffConfig {
   /** Retries after the first attempt. */
   maxRetries: number;
