@@ -123,7 +123,10 @@ async function readBody(response: Response): Promise<unknown> {
   }
 }
 
-/** `Retry-After` is either seconds or an HTTP date. */
+/**
+ * A `Retry-After` header as a wait in milliseconds from `now`: the header holds either seconds
+ * or an HTTP date (a date in the past means 0). Undefined when the header is missing or unreadable.
+ */
 export function parseRetryAfter(header: string | null, now = Date.now()): number | undefined {
   if (header === null || header.trim() === '') return undefined;
   const seconds = Number(header);
