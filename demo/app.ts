@@ -91,7 +91,7 @@ function appFields(data: unknown): Partial<Todo> {
 /**
  * The storage name of this page. `?client=` names it; otherwise each tab gets its own
  * (`tab-1`, `tab-2`, ...; kept across reloads of the tab), because two engines must not
- * share one outbox: electing one tab to flush for all is not built yet (DESIGN.md §6).
+ * share one outbox: electing one tab to flush for all is not built yet.
  * A Web Lock held for the page's life tells which names are taken.
  */
 async function claimClient(): Promise<string> {

@@ -147,6 +147,8 @@ export async function checkSnippets(snippets: readonly Snippet[], root = ROOT): 
       fileOf.set(name, snippet);
       await writeFile(join(dir, name), rewriteImports(snippet, root, entries));
     }
+    // ES modules, as in the project (the folder is outside its package scope, under node_modules).
+    await writeFile(join(dir, 'package.json'), JSON.stringify({ type: 'module' }));
     await writeFile(
       join(dir, 'tsconfig.json'),
       JSON.stringify({
