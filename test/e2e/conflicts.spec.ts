@@ -10,7 +10,7 @@ import { resolve } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { ConflictStrategy } from '../../src/index.js';
-import { describeE2E, startE2E, until, waitForDrained, type E2E, type ServerRecord, type WriteLogEntry } from './harness.js';
+import { describeE2E, serverRecord, startE2E, until, waitForDrained, type E2E, type ServerRecord, type WriteLogEntry } from './harness.js';
 
 interface Case {
   strategy: ConflictStrategy;
@@ -35,8 +35,7 @@ describeE2E('a conflict between two pages resolves per strategy and shows on con
     await e2e?.close();
   });
 
-  const record = async (id: string): Promise<ServerRecord | undefined> =>
-    (await e2e.get<ServerRecord[]>('/__records/todos')).find((r) => r.id === id);
+  const record = (id: string): Promise<ServerRecord | undefined> => serverRecord(e2e, id);
 
   const titleOf = (page: Page, id: string) => page.evaluate((id) => window.rxsyncDemo!.todos().find((t) => t.id === id)?.title, id);
 

@@ -7,7 +7,7 @@
  * cannot show a lock shared by mistake between the tabs.)
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { describeE2E, startE2E, until, waitForDrained, type E2E, type ServerRecord, type WriteLogEntry } from './harness.js';
+import { describeE2E, serverRecord, startE2E, until, waitForDrained, type E2E, type ServerRecord, type WriteLogEntry } from './harness.js';
 
 describeE2E('two tabs of one browser edit the same todo (Chromium)', () => {
   let e2e: E2E;
@@ -18,8 +18,7 @@ describeE2E('two tabs of one browser edit the same todo (Chromium)', () => {
     await e2e?.close();
   });
 
-  const record = async (id: string): Promise<ServerRecord | undefined> =>
-    (await e2e.get<ServerRecord[]>('/__records/todos')).find((r) => r.id === id);
+  const record = (id: string): Promise<ServerRecord | undefined> => serverRecord(e2e, id);
 
   it('both tabs work at once; both edits land and the conflict resolves (client-wins)', async () => {
     const context = await e2e.newContext();
