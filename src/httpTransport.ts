@@ -13,6 +13,7 @@ const ROOT = new URL('http://endpoint.invalid/');
 
 export { DEFAULT_MAX_RETRY_AFTER_MS, parseRetryAfter } from './http/readResponse.js';
 
+/** What {@link httpTransport} takes; every option is optional. */
 export interface HttpTransportOptions {
   /**
    * The API's address, e.g. `https://api.example.com/v1`; every endpoint that is not an
@@ -21,11 +22,16 @@ export interface HttpTransportOptions {
    */
   baseUrl?: string;
   /**
-   * Extra headers for every request, e.g. authorization. A function is called for every
-   * attempt (a retry sees a refreshed token) and may return a Promise.
+   * Extra headers for every request, e.g. authorization: either a fixed object, sent as it
+   * is with each request, or a function called anew for each attempt (a retry sees a refreshed
+   * token), which may return a Promise.
    */
   headers?: Record<string, string> | (() => Record<string, string> | Promise<Record<string, string>>);
-  /** Where `pushBatch` posts (engine option `batchSize` > 1). Default `/_batch`. */
+  /**
+   * Path (after `baseUrl`) or absolute URL that `pushBatch` posts to; used when the engine's
+   * `batchSize` is above 1. Default `/_batch`. When it answers with a final error (a 4xx, e.g. a
+   * server without the endpoint), the writes are sent one by one instead.
+   */
   batchEndpoint?: string;
   /** The longest wait a `Retry-After` header may impose; longer ones are cut to it. Default one hour; at most 2^31−1. */
   maxRetryAfterMs?: number;
