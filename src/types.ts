@@ -189,7 +189,9 @@ export interface PullPage {
 
 /** What the engine asks a transport to pull. */
 export interface PullRequest {
+  /** The entity's name, as configured in `entities`. */
   entity: string;
+  /** The entity's configured endpoint. */
   endpoint: string;
   /** The checkpoint of the last applied page; absent on the first pull. */
   since?: string;
