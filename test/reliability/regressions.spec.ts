@@ -2,7 +2,7 @@ import { BehaviorSubject } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { createSyncEngine, memoryStorage } from '../../src/index.js';
 import type { SyncEngineOptions } from '../../src/index.js';
-import { SimulatedServer } from './simulatedServer.js';
+import { overHttp, SimulatedServer } from './simulatedServer.js';
 
 /** Shrunk failures of the model-based suite (model.spec.ts), kept as plain scenarios. */
 describe('reliability regressions', () => {
@@ -11,7 +11,7 @@ describe('reliability regressions', () => {
     const online$ = new BehaviorSubject(false);
     const options: SyncEngineOptions<'todos'> = {
       entities: { todos: { endpoint: '/todos' } },
-      transport: server,
+      transport: overHttp(server),
       storage: memoryStorage(),
       online$,
       retryBaseDelayMs: 1,
