@@ -142,13 +142,14 @@ async function run(scenario: Scenario, clock: VirtualClock): Promise<ScenarioRep
   /** Every item any engine queued, by id: a DELETE has no body, so the server asks here which writes it carries. */
   const queuedData = new Map<string, unknown>();
   const server = new SimulatedServer((key) => markersOf(queuedData.get(key.replace(/:put$/, ''))));
-  const transport = overHttp(server);
   const online$ = new BehaviorSubject(scenario.startOnline);
   /** The app's copy of the server's records, from onPull. */
   const replica = new Map<string, Pulled>();
   let pullFailures = 0;
-  /** Transient answers already spent on an item's earlier dead-lettering (reprocessFailed starts it afresh). */
+  /** Transient answers an item had when it last left the dead-letter list: reprocessFailed() starts its count afresh. */
   const spentTransients = new Map<string, number>();
+  const answersOf = (id: string) => [...(server.answers.get(id) ?? []), ...(server.answers.get(`${id}:put`) ?? [])];
+  const transientsOf = (id: string) => answersOf(id).filter((a) => a === 'transient').length;
   server.onPullRequest = (since) => {
     // A pull from checkpoint C promises the app has applied every change up to C.
     const upTo = since === undefined ? 0 : Number(since);
@@ -179,6 +180,7 @@ async function run(scenario: Scenario, clock: VirtualClock): Promise<ScenarioRep
   let generation = 0;
   let destroyedUpTo = 0;
   let lastFailed: readonly SyncItem[] = [];
+  const lastFailedOf = new Map<number, readonly SyncItem[]>();
   let tracked: Promise<unknown>[] = [];
   let ids = 0;
   const subscriptions: Subscription[] = [];
@@ -190,7 +192,7 @@ async function run(scenario: Scenario, clock: VirtualClock): Promise<ScenarioRep
     if (!reuseStorage) storage = new FaultyStorage(device);
     engine = createSyncEngine({
       entities: { todos: { endpoint: '/todos', conflictStrategy: scenario.strategy } },
-      transport,
+      transport: overHttp(server, gen),
       storage,
       online$,
       maxRetries: MAX_RETRIES,
@@ -214,6 +216,8 @@ async function run(scenario: Scenario, clock: VirtualClock): Promise<ScenarioRep
     const current = engine;
     subscriptions.push(
       current.failed$.subscribe((failed) => {
+        for (const left of lastFailedOf.get(gen) ?? []) if (!failed.some((f) => f.id === left.id)) spentTransients.set(left.id, transientsOf(left.id));
+        lastFailedOf.set(gen, failed);
         if (gen === generation) lastFailed = failed;
         for (const item of failed) for (const m of markersOf(item.data)) everDeadMarkers.add(m);
       }),
@@ -223,9 +227,9 @@ async function run(scenario: Scenario, clock: VirtualClock): Promise<ScenarioRep
       current.events$.subscribe((event) => {
         if (event.type !== 'dead-lettered') return;
         const id = event.item.id;
-        const answers = [...(server.answers.get(id) ?? []), ...(server.answers.get(`${id}:put`) ?? [])];
-        const transients = answers.filter((a) => a === 'transient').length - (spentTransients.get(id) ?? 0);
-        spentTransients.set(id, transients + (spentTransients.get(id) ?? 0));
+        const answers = answersOf(id);
+        // An item dead-lettered before a crash that did not make it durable comes back with its retry count: still justified.
+        const transients = transientsOf(id) - (spentTransients.get(id) ?? 0);
         const justified = answers.includes('permanent') || (server.answers.get(`${id}:put`) ?? []).includes('conflict') || transients > MAX_RETRIES;
         if (!justified) {
           stats.unjustified++;

@@ -23,6 +23,8 @@ export interface AppliedOp {
   markers: number[];
   /** A DELETE of a record that was not there: 404, changes nothing, stores nothing. */
   noop: boolean;
+  /** Which engine sent it (1 = the first one of the scenario, then one more per restart). */
+  engine?: number;
 }
 
 /** What the client was told for one request: the model judges dead letters by these. */
@@ -39,6 +41,7 @@ type Data = Record<string, unknown>;
 
 /** A push as it arrived on the wire. */
 interface WireWrite {
+  engine: number | undefined;
   key: string;
   method: AppliedOp['method'];
   record: string;
@@ -62,13 +65,16 @@ export function markersOf(data: unknown): number[] {
   return markers.sort((a, b) => a - b);
 }
 
+const ENGINE_HEADER = 'X-Test-Engine';
+
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * A REST server behind msw that behaves like the reference one where it matters here: it
  * dedupes by `Idempotency-Key` (a repeated key gets the first 2xx answer and changes
  * nothing; other answers are not stored), answers 409 with the current record when another
- * client edited it, refuses the poison record with 422, injects faults, and serves pulls
+ * client edited it, 404 to a PATCH of a missing record, refuses the poison record with 422,
+ * injects faults, and serves pulls
  * from a change sequence. Every applied write is logged, so a checker can tell what
  * arrived, how often and in which order; every breach of the wire protocol is noted in
  * `violations`. Work a request started goes on even when the client gives up on it.
@@ -167,7 +173,8 @@ export class SimulatedServer {
     else if (before !== signature) this.violations.push(`wire: key ${key} was first sent as "${before}", then as "${signature}"`);
 
     const body = text === '' ? undefined : (JSON.parse(text) as Data);
-    const write: WireWrite = { key, method, record: String(id ?? body?.id), body };
+    const sender = request.headers.get(ENGINE_HEADER);
+    const write: WireWrite = { engine: sender === null ? undefined : Number(sender), key, method, record: String(id ?? body?.id), body };
     const fault = this.faults.shift();
     if (fault) this.count(fault);
     const transient = fault && TRANSIENT[fault];
@@ -195,7 +202,7 @@ export class SimulatedServer {
         break;
     }
     const { status, body: answer } = this.apply(write);
-    this.answered(key, status === 409 ? 'conflict' : status === 422 ? 'permanent' : 'ok');
+    this.answered(key, status === 409 ? 'conflict' : status === 422 || (status === 404 && method !== 'DELETE') ? 'permanent' : 'ok');
     return HttpResponse.json(answer, { status });
   }
 
@@ -224,7 +231,7 @@ export class SimulatedServer {
   }
 
   /** The protocol: what a write does to the server, and the answer. */
-  private apply({ key, method, record, body }: WireWrite): { status: number; body: Data } {
+  private apply({ engine, key, method, record, body }: WireWrite): { status: number; body: Data } {
     const replay = this.replies.get(key);
     if (replay) return replay;
     // A client-wins re-send (PUT, or DELETE under the `:put` key) overrides whatever the record holds.
@@ -253,7 +260,10 @@ export class SimulatedServer {
         status = 201;
         break;
       case 'PATCH':
-        stored.data = { ...(stored.data ?? { id: record }), ...clean(body ?? {}) };
+        // As the protocol says: a PATCH of a missing or deleted record changes nothing (e.g. a request
+        // of a crashed client that arrives after its record was deleted).
+        if (!stored.data) return { status: 404, body: { error: 'not found' } };
+        stored.data = { ...stored.data, ...clean(body ?? {}) };
         break;
       case 'PUT': {
         // A client-wins re-send carries the remote record it overrides: only markers it adds are its own.
@@ -264,7 +274,7 @@ export class SimulatedServer {
       }
       case 'DELETE':
         if (!stored.data) {
-          this.log.push({ seq: ++this.seq, key, method, record, markers, noop: true });
+          this.log.push({ seq: ++this.seq, key, method, record, markers, noop: true, engine });
           return { status: 404, body: { error: 'not found' } };
         }
         stored.data = undefined;
@@ -272,7 +282,7 @@ export class SimulatedServer {
     }
     this.touch(stored);
     this.records.set(record, stored);
-    this.log.push({ seq: this.seq, key, method, record, markers: applied, noop: false });
+    this.log.push({ seq: this.seq, key, method, record, markers: applied, noop: false, engine });
     const answer = { status, body: stored.data ? { ...stored.data, version: stored.version } : { id: record, deleted: true } };
     this.replies.set(key, answer);
     return answer;
@@ -284,13 +294,14 @@ let serving: SimulatedServer | undefined;
 
 /**
  * The real `httpTransport`, talking to `server` through msw: headers and keys are checked on
- * the wire. One simulated server answers at a time (the one passed last).
+ * the wire. One simulated server answers at a time (the one passed last). `engine` numbers
+ * the sender in the server's log.
  */
-export function overHttp(server: SimulatedServer): SyncTransport {
+export function overHttp(server: SimulatedServer, engine?: number): SyncTransport {
   serving = server;
   if (!listening) {
     setupServer(http.all(`${SIMULATED_URL}/*`, ({ request }) => serving!.serve(request))).listen({ onUnhandledRequest: 'bypass' });
     listening = true;
   }
-  return httpTransport({ baseUrl: SIMULATED_URL });
+  return httpTransport({ baseUrl: SIMULATED_URL, headers: engine === undefined ? {} : { [ENGINE_HEADER]: String(engine) } });
 }
