@@ -6,6 +6,7 @@
  *   node --expose-gc --import tsx test/reliability/soak.ts --scenarios 5000 [--seed 42] [--commands 40]
  *   npx tsx test/reliability/soak.ts --scenarios 5000      (heap figures without forced GC)
  *   npx tsx test/reliability/soak.ts --replay '<scenario json>'   (or a file holding it, e.g. a saved soak log)
+ *   npx tsx test/reliability/soak.ts --replay '<scenario json>' --shrink   (drops commands while the same kind of violation stays)
  *
  * Every violating scenario is printed as soon as it is found, with the seed of its run, so a
  * long soak that is stopped early still leaves every scenario it found behind.
@@ -30,9 +31,30 @@ function readScenario(source: string): Scenario {
   return JSON.parse(line.slice(line.indexOf('{'))) as Scenario;
 }
 
+/** The kind of a violation: its text up to the first colon ("doubled", "out of order on \"b\"", …). */
+const kindOf = (violation: string): string => violation.slice(0, violation.indexOf(':'));
+
+/** Drops one command at a time, as long as the first violation's kind still shows: scenarios run in virtual time, so this is exact. */
+async function shrink(scenario: Scenario): Promise<Scenario> {
+  const [first] = (await runScenario(scenario)).violations;
+  if (first === undefined) return scenario;
+  let smallest = scenario;
+  for (let dropped = true; dropped; ) {
+    dropped = false;
+    for (let i = smallest.commands.length - 1; i >= 0; i--) {
+      const candidate = { ...smallest, commands: smallest.commands.filter((_, j) => j !== i) };
+      if ((await runScenario(candidate)).violations.some((v) => kindOf(v) === kindOf(first))) {
+        smallest = candidate;
+        dropped = true;
+      }
+    }
+  }
+  return smallest;
+}
+
 const replay = text('replay');
 if (replay !== undefined) {
-  const scenario = readScenario(replay);
+  const scenario = process.argv.includes('--shrink') ? await shrink(readScenario(replay)) : readScenario(replay);
   const { violations, serverLog, writes } = await runScenario(scenario);
   console.log('SCENARIO', JSON.stringify(scenario));
   console.log('writes    ', JSON.stringify(writes.map(({ n, rec, op, state }) => ({ n, rec, op, state }))));
