@@ -75,6 +75,8 @@ export interface ScenarioReport {
   writes: readonly WriteRecord[];
   /** Timers still scheduled once every engine was destroyed and the server idle. */
   timersLeft: number;
+  /** HTTP requests the server received. */
+  requests: number;
 }
 
 // ── arbitraries ─────────────────────────────────────────────────────────────────────────
@@ -489,7 +491,7 @@ async function run(scenario: Scenario, clock: VirtualClock): Promise<ScenarioRep
   for (const [kind, n] of server.injected) stats.faults[kind] = n;
   if (storageFailuresInjected > 0) stats.faults['storage-setItem'] = storageFailuresInjected;
   if (stats.crashes > 0) stats.faults['crash'] = stats.crashes;
-  return { violations, stats, serverLog: server.log, writes, timersLeft };
+  return { violations, stats, serverLog: server.log, writes, timersLeft, requests: server.requests };
 }
 
 function sortKeys(value: Record<string, unknown> | undefined): unknown {

@@ -89,6 +89,7 @@ export class SimulatedServer {
   readonly violations: string[] = [];
   /** Called as each pull request arrives, with its `since`. */
   onPullRequest?: (since: string | undefined) => void;
+  /** HTTP requests received, pulls included. */
   requests = 0;
   private readonly replies = new Map<string, { status: number; body: Data }>();
   private readonly requestOfKey = new Map<string, string>();
@@ -134,6 +135,7 @@ export class SimulatedServer {
   /** Answers one HTTP request. */
   async serve(request: Request): Promise<Response> {
     this.work++;
+    this.requests++;
     try {
       const url = new URL(request.url);
       const [, , id] = url.pathname.split('/');
@@ -155,7 +157,6 @@ export class SimulatedServer {
   }
 
   private async push(request: Request, id: string | undefined): Promise<Response> {
-    this.requests++;
     const key = request.headers.get('Idempotency-Key');
     const text = await request.text();
     const method = request.method as WireWrite['method'];
