@@ -121,4 +121,25 @@ describe('reliability regressions', () => {
       ],
     }),
   );
+
+  // The "out of order" a real-time soak once reported ([1,8,14,9], scenario not kept) has this
+  // shape: the crashed engine's slow PATCH (#2) reaches the server after the restarted engine
+  // re-sent it (409, server-wins: dropped) and deleted the record (#3). A server that applied a
+  // PATCH to a deleted record logged #2 after #3; the protocol answers 404 and changes nothing.
+  it('a crashed engine\'s late PATCH after a server-wins drop and a delete does not land out of order', () =>
+    replay({
+      strategy: 'server-wins',
+      startOnline: true,
+      commands: [
+        { k: 'write', rec: 'b', op: 'create' },
+        { k: 'tick', ms: 4 },
+        { k: 'fault', kind: 'slow', n: 1 },
+        { k: 'write', rec: 'b', op: 'update' },
+        { k: 'tick', ms: 3 },
+        { k: 'write', rec: 'b', op: 'delete' },
+        { k: 'restart', crash: true, after: 0 },
+        { k: 'remoteEdit', rec: 'b' },
+      ],
+    }),
+  );
 });
