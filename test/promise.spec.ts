@@ -59,12 +59,16 @@ describe('the promise: nothing lost, nothing sent twice, order per record kept',
 
   it('a write whose answer was lost is re-sent after a reload under the same Idempotency-Key, so the server applies it once', async () => {
     api.records.set('todos/k', { id: 'k', title: 'start' });
-    // The server applies the first PATCH; its answer never reaches the client.
+    // The server applies the first PATCH; its answer never reaches the client. The retry is told
+    // to come back in an hour: a server's answer, so it counts, and the reload finds a retried item.
     api.loseAnswers((request, attempt) => request.method === 'PATCH' && attempt === 1);
+    api.override((request, attempt) =>
+      request.method === 'PATCH' && attempt === 2 ? HttpResponse.json({}, { status: 503, headers: { 'Retry-After': '3600' } }) : undefined,
+    );
     const storage = freshStorage();
-    const first = testEngine({ storage, retryBaseDelayMs: 3_600_000, retryMaxDelayMs: 3_600_000 });
+    const first = testEngine({ storage });
     const queued = await first.write(update('k', { title: 'once' }));
-    await firstValueFrom(first.queue$.pipe(filter((queue) => queue[0]?.retryCount === 1)));
+    await firstValueFrom(first.queue$.pipe(filter((queue) => (queue[0]?.retryCount ?? 0) > 0 && api.requests.length === 2)));
     // Storage writes land in order: once this one is durable, so is the retry count before it.
     await first.write({ entity: 'notes', operation: 'create', data: { id: 'barrier' } });
     first.destroy();
@@ -73,6 +77,7 @@ describe('the promise: nothing lost, nothing sent twice, order per record kept',
     await drained(second);
     const sent = api.requests.filter((r) => r.path === '/todos/k');
     expect(sent.map((r) => [r.method, r.key])).toEqual([
+      ['PATCH', queued.id],
       ['PATCH', queued.id],
       ['PATCH', queued.id],
     ]);
