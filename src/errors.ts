@@ -17,6 +17,14 @@ export class SyncInputError extends RxsyncError {
   }
 }
 
+/** An option is missing or unusable; thrown when the engine or transport is built, before anything runs. */
+export class SyncOptionsError extends RxsyncError {
+  override readonly name = 'SyncOptionsError';
+  constructor(message: string) {
+    super(message);
+  }
+}
+
 /** A server answered with a status the engine treats as a failure, or with a body it cannot read. */
 export class SyncHttpError extends RxsyncError {
   override readonly name = 'SyncHttpError';
@@ -75,4 +83,9 @@ export function preview(value: unknown, max = 80): string {
   }
   text ??= String(value);
   return text.length > max ? `${text.slice(0, max)}…` : text;
+}
+
+/** `: <body>` to end a message with what the server said, cut to 200 characters; nothing for an empty body. */
+export function bodySuffix(body: unknown): string {
+  return body === undefined || body === '' ? '' : `: ${preview(body, 200)}`;
 }

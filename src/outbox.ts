@@ -1,3 +1,4 @@
+import { coalesce } from './coalesce.js';
 import { versionOf } from './recordVersion.js';
 import type { SyncItem } from './types.js';
 
@@ -11,6 +12,11 @@ export type OutboxCommand =
    * is moved onto it so it does not conflict with its own predecessor.
    */
   | { type: 'ack'; id: string; version?: string | number }
+  /**
+   * A conflict was decided for the client: the item, still in flight, becomes an overwrite
+   * of `data`. Durable before the overwrite is sent, so a restart resumes it, not the original.
+   */
+  | { type: 'resolve'; id: string; data: unknown }
   /** A transient failure: the item stays in flight, its retry count goes up. */
   | { type: 'retried'; id: string; error: string }
   /** Given up on: the item moves to the dead-letter list. */
@@ -47,10 +53,6 @@ const recordKeyOf = (item: SyncItem): string | undefined => {
 
 // Only id-less creates need this index: they have no record to coalesce on, only exact duplicates.
 const contentKeyOf = (item: SyncItem): string => `${item.entity}\u0000${JSON.stringify(item.data)}`;
-
-const sameData = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
-
-const mergeData = (a: unknown, b: unknown): unknown => ({ ...(a as object), ...(b as object) });
 
 /**
  * The outbox: queue and dead-letter list, with every index the engine needs kept up to
@@ -127,6 +129,11 @@ export class Outbox {
         if (next && command.version !== undefined && base !== undefined && versionOf(next.data) === base) {
           put('queue', next.id, { ...next, data: { ...(next.data as object), version: command.version } });
         }
+        break;
+      }
+      case 'resolve': {
+        const item = this.queue.get(command.id);
+        if (item) put('queue', item.id, { ...item, data: command.data, overwrite: true });
         break;
       }
       case 'retried': {
@@ -324,22 +331,4 @@ export class Outbox {
     if (isReady) this.ready.add(id);
     else this.ready.delete(id);
   }
-}
-
-/** The dedupe table of DESIGN.md §2 for an open queued item and a new write of the same record. */
-function coalesce(queued: SyncItem, next: SyncItem): SyncItem | 'cancel' | 'append' {
-  const sameOp = queued.operation === next.operation;
-  if (sameOp && sameData(queued.data, next.data)) return queued;
-  if (next.operation === 'delete') {
-    if (queued.operation === 'create') return 'cancel';
-    return { ...queued, operation: 'delete', data: next.data, timestamp: next.timestamp };
-  }
-  if (next.operation === 'update' && queued.operation !== 'delete') {
-    return { ...queued, data: mergeData(queued.data, next.data), timestamp: next.timestamp };
-  }
-  if (sameOp) {
-    // A second create of a record never sent: the later one describes it better.
-    return { ...queued, data: mergeData(queued.data, next.data), timestamp: next.timestamp };
-  }
-  return 'append';
 }

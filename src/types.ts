@@ -1,11 +1,15 @@
 import type { Observable, SchedulerLike, Subject } from 'rxjs';
+import type { PushOutcomeKind } from './classifyResponse.js';
 
 /** What a write does to a record. */
 export type SyncOperation = 'create' | 'update' | 'delete';
 
-/** One write handed to the engine. For `delete`, `data` is `{ id }`. */
-export interface SyncWrite {
-  entity: string;
+/**
+ * One write handed to the engine. For `delete`, `data` is `{ id }`. `E` narrows `entity` to
+ * the names configured in `options.entities`, so a misspelt entity does not compile.
+ */
+export interface SyncWrite<E extends string = string> {
+  entity: E;
   operation: SyncOperation;
   data: unknown;
 }
@@ -19,6 +23,11 @@ export interface SyncItem extends SyncWrite {
   /** Transient failures so far. */
   retryCount: number;
   lastError?: string;
+  /**
+   * Set once a conflict was decided for the client: the item is sent as an overwrite (`PUT`)
+   * under the key `{id}:put`, also after a restart.
+   */
+  overwrite?: boolean;
 }
 
 export type ConflictStrategy = 'server-wins' | 'client-wins' | 'last-write-wins' | 'manual';
@@ -35,7 +44,12 @@ export type ConflictResolution =
   | { strategy: ConflictStrategy; outcome: 'client-wins'; data: unknown }
   | { strategy: ConflictStrategy; outcome: 'error'; error: string };
 
-export type SyncState = 'idle' | 'syncing' | 'error' | 'offline';
+/**
+ * `waiting`: another engine or tab holds this outbox, and this one waits to load it (writes
+ * are accepted and counted in `queueLength`); `offline`; `syncing`: writes queued or a pull
+ * under way; `error`: only dead letters left; `idle`: nothing to do.
+ */
+export type SyncState = 'idle' | 'syncing' | 'error' | 'offline' | 'waiting';
 
 export interface SyncStatusInfo {
   status: SyncState;
@@ -60,7 +74,14 @@ export interface SyncResult {
 /** Telemetry-grade events on `events$`; `type` tells them apart. */
 export type SyncEvent =
   /** Delivered (or settled by a server-wins conflict: status 409, body = the server's record). */
-  | { type: 'pushed'; item: SyncItem; status: number; body?: unknown }
+  | {
+      type: 'pushed';
+      item: SyncItem;
+      status: number;
+      body?: unknown;
+      /** Set when the server's answer needs a word, e.g. `'already gone'` for a delete answered 404. */
+      reason?: string;
+    }
   | { type: 'retried'; item: SyncItem; attempt: number; delayMs: number; error: string }
   | { type: 'dead-lettered'; item: SyncItem; error: string }
   | { type: 'conflict'; conflict: Conflict; resolution: ConflictResolution }
@@ -96,6 +117,10 @@ export interface TransportResponse {
   body: unknown;
   /** From a `Retry-After` header, in milliseconds. */
   retryAfterMs?: number;
+  /** What the answer means for the write, when the transport decided it; else `classifyResponse` decides. */
+  kind?: PushOutcomeKind;
+  /** Why, in a few words for events and `lastError` (e.g. `'already gone'`, a redirect's Location). */
+  reason?: string;
 }
 
 export interface PushRequest {
@@ -112,9 +137,10 @@ export interface PullPage {
 }
 
 /**
- * How the engine talks to a server. Each call is cold and aborts its request when
- * unsubscribed. `push` emits the response for any HTTP status and errors only when no
- * response arrived (network failure); `pull` errors with a `SyncHttpError` on non-2xx.
+ * How the engine talks to a server. Each call is cold (built on subscription, never throwing
+ * when called) and aborts its request when unsubscribed. `push` emits the response for any
+ * HTTP status and errors only when no response arrived (network failure) or, with a
+ * `SyncInputError`, when the write cannot be sent at all; `pull` errors with a `SyncHttpError` on non-2xx.
  */
 export interface SyncTransport {
   push(request: PushRequest): Observable<TransportResponse>;
@@ -169,7 +195,7 @@ export interface SyncEngineOptions<E extends string = string> {
 }
 
 export interface SyncEngine<E extends string = string> {
-  readonly writes$: Subject<SyncWrite>;
+  readonly writes$: Subject<SyncWrite<E>>;
   readonly status$: Observable<SyncStatusInfo>;
   readonly queue$: Observable<readonly SyncItem[]>;
   readonly failed$: Observable<readonly SyncItem[]>;
@@ -177,7 +203,7 @@ export interface SyncEngine<E extends string = string> {
   readonly pulled$: Observable<{ entity: E; items: unknown[] }>;
   readonly events$: Observable<SyncEvent>;
   readonly ready: Promise<void>;
-  write(write: SyncWrite): Promise<SyncItem>;
+  write(write: SyncWrite<E>): Promise<SyncItem>;
   push(entity: E, data: unknown, operation?: SyncOperation): Promise<void>;
   delete(entity: E, id: string | number): Promise<void>;
   flush(): Promise<SyncResult>;

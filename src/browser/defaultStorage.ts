@@ -1,6 +1,6 @@
 import localforage from 'localforage';
-import { memoryStorage } from './memoryStorage.js';
-import type { SyncStorage } from './types.js';
+import { memoryStorage } from '../memoryStorage.js';
+import type { SyncStorage } from '../types.js';
 
 /** A localforage instance named `rxsync` where IndexedDB or localStorage exist; memory elsewhere. */
 export function defaultStorage(): SyncStorage {
