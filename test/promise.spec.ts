@@ -157,9 +157,9 @@ describe('the promise: nothing lost, nothing sent twice, order per record kept',
     engine.destroy();
   });
 
-  // Fails today: the resolution lives only in memory, so the restarted engine sends the original
-  // PATCH again and resolves the conflict afresh. The lead's engine change flips it.
-  it.fails('a client-wins resolution is durable before its PUT is sent: after a crash the item resumes as that PUT, never as the original PATCH', async () => {
+  // Regression: the resolution lived only in memory, so the restarted engine sent the original
+  // PATCH again and resolved the conflict afresh.
+  it('a client-wins resolution is durable before its PUT is sent: after a crash the item resumes as that PUT, never as the original PATCH', async () => {
     api.records.set('notes/n', { id: 'n', title: 'remote', version: 2 });
     const base = freshStorage() as unknown as SyncStorage;
     let crashed = false;

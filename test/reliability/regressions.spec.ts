@@ -72,17 +72,16 @@ describe('reliability regressions', () => {
     third.destroy();
   });
 
-  // Found by the soak (seed 42, shrunk). The engine sends PATCH w1.3 (update of "b"); the server
-  // answers 409 (another client edited "b"); client-wins sends PUT under w1.3:put with the local
-  // write over the remote record (version 2), and the server applies it. The crash comes before
-  // the ack is durable, so the restarted engine loads w1.3 as the PATCH it was, sends it again
-  // (409 answers are not stored, so the server judges it afresh: 409 again, now with the record
-  // the PUT made, version 3) and resolves the conflict again: PUT w1.3:put with a different body.
-  // The key replays the first answer, so nothing is doubled today, but one key went out as two
-  // different requests: a server that fingerprints bodies answers 422, and a delivered write
-  // becomes a dead letter. The resolution must be durable before its PUT is sent, and an item
-  // loaded after a restart must resume as that very PUT.
-  it.fails('a client-wins PUT re-sent after a crash is the same request: same key, same body', () =>
+  // Found by the soak (seed 42, shrunk). The engine sent PATCH w1.3 (update of "b"); the server
+  // answered 409 (another client edited "b"); client-wins sent PUT under w1.3:put with the local
+  // write over the remote record (version 2), and the server applied it. The crash came before
+  // the ack was durable, and the resolution lived only in memory: the restarted engine loaded
+  // w1.3 as the PATCH it was, sent it again (409 answers are not stored, so the server judged it
+  // afresh: 409 again, now with the record the PUT made, version 3) and resolved the conflict
+  // again: PUT w1.3:put with another body. The key replayed the first answer, so nothing was
+  // doubled, but one key went out as two different requests: a server that fingerprints bodies
+  // answers 422, and a delivered write becomes a dead letter.
+  it('a client-wins PUT re-sent after a crash is the same request: same key, same body', () =>
     replay({
       strategy: 'client-wins',
       startOnline: false,

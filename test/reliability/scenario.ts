@@ -148,7 +148,11 @@ async function run(scenario: Scenario, clock: VirtualClock): Promise<ScenarioRep
   /** The app's copy of the server's records, from onPull. */
   const replica = new Map<string, Pulled>();
   let pullFailures = 0;
-  /** Transient answers an item had when it last left the dead-letter list: reprocessFailed() starts its count afresh. */
+  /**
+   * Transient answers (503, 429: a network error counts for nothing, the engine retries it for as
+   * long as it runs) an item had when it last left the dead-letter list: reprocessFailed() starts
+   * its count afresh.
+   */
   const spentTransients = new Map<string, number>();
   const answersOf = (id: string) => [...(server.answers.get(id) ?? []), ...(server.answers.get(`${id}:put`) ?? [])];
   const transientsOf = (id: string) => answersOf(id).filter((a) => a === 'transient').length;

@@ -27,8 +27,11 @@ export interface AppliedOp {
   engine?: number;
 }
 
-/** What the client was told for one request: the model judges dead letters by these. */
-export type Answer = 'ok' | 'transient' | 'conflict' | 'permanent';
+/**
+ * What the client was told for one request (`unanswered`: a network error, whether or not the
+ * server did the work): the model judges dead letters by these.
+ */
+export type Answer = 'ok' | 'transient' | 'unanswered' | 'conflict' | 'permanent';
 
 interface StoredRecord {
   data: Record<string, unknown> | undefined; // undefined: deleted / never created
@@ -186,16 +189,16 @@ export class SimulatedServer {
     }
     switch (fault) {
       case 'refused':
-        this.answered(key, 'transient');
+        this.answered(key, 'unanswered');
         return HttpResponse.error();
       case 'timeout':
         await sleep(3);
-        this.answered(key, 'transient');
+        this.answered(key, 'unanswered');
         return HttpResponse.error();
       case 'lost':
         // The server applies the write; the answer never reaches the client.
         this.apply(write);
-        this.answered(key, 'transient');
+        this.answered(key, 'unanswered');
         return HttpResponse.error();
       case 'slow':
         // Applied later, whether the client still waits or not.
