@@ -141,4 +141,28 @@ describe('reliability regressions', () => {
       ],
     }),
   );
+
+  // Found by the soak on the engine that stores a client-wins decision before sending its PUT
+  // (seed 3002, shrunk): PATCH w1.2 gets 409, the decision is to be stored, and that one storage
+  // write fails (quota; the next one would succeed). The engine dead-letters the write at once:
+  // "Could not store the client-wins decision … Call reprocessFailed()". The server never refused
+  // it and storage recovered, so the model counts a dead letter without cause. Kept failing until
+  // it is decided: keep the item queued and store the decision again on the next attempt, or
+  // accept a storage failure as a cause (then this test and the model's rule change together).
+  it.fails('a client-wins decision that storage refuses once is not a dead letter', () =>
+    replay({
+      strategy: 'client-wins',
+      startOnline: true,
+      commands: [
+        { k: 'write', rec: 'b', op: 'update' },
+        { k: 'tick', ms: 3 },
+        { k: 'fault', kind: 'slow', n: 3 },
+        { k: 'write', rec: 'b', op: 'update' },
+        { k: 'tick', ms: 4 },
+        { k: 'remoteEdit', rec: 'b' },
+        { k: 'storageFail', n: 1 },
+        { k: 'tick', ms: 2 },
+      ],
+    }),
+  );
 });
