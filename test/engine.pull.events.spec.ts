@@ -8,8 +8,8 @@ beforeAll(() => api.server.listen({ onUnhandledRequest: 'error' }));
 afterEach(() => api.reset());
 afterAll(() => api.server.close());
 
-// Found by mutation testing of the puller: no test looked at what events$ says about a pull.
-describe('engine: what events$ says about pulls', () => {
+// Found by mutation testing of the puller: no test looked at what events$ and status$ say about a pull.
+describe('engine: what events$ and status$ say about pulls', () => {
   const pages = () =>
     api.server.use(
       http.get(`${API}/:entity`, ({ params }) =>
@@ -43,6 +43,29 @@ describe('engine: what events$ says about pulls', () => {
       entity: 'todos',
       error: expect.stringContaining('onPull threw for "todos", so its checkpoint stays where it was: disk full'),
     });
+    engine.destroy();
+  });
+
+  it('status$ is syncing while a pull is under way, idle once it is done', async () => {
+    let release!: () => void;
+    let asked!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const arrived = new Promise<void>((resolve) => (asked = resolve));
+    api.server.use(
+      http.get(`${API}/:entity`, async () => {
+        asked();
+        await held;
+        return HttpResponse.json({ items: [] });
+      }),
+    );
+    const engine = testEngine();
+    await engine.ready;
+    const pulling = engine.pull();
+    await arrived;
+    expect(engine.getStatus()).toMatchObject({ status: 'syncing', queueLength: 0 });
+    release();
+    await pulling;
+    expect(engine.getStatus()).toMatchObject({ status: 'idle', queueLength: 0 });
     engine.destroy();
   });
 });
