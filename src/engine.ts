@@ -59,7 +59,7 @@ export function createSyncEngine<E extends string>(options: SyncEngineOptions<E>
  * changes; status is derived from all of their streams.
  */
 class Engine<E extends string> implements SyncEngine<E> {
-  readonly writes$: WriteSubject<E>;
+  readonly writes$: WriteSubject;
   readonly status$: Observable<SyncStatusInfo>;
   readonly queue$: Observable<readonly SyncItem[]>;
   readonly failed$: Observable<readonly SyncItem[]>;
@@ -157,7 +157,7 @@ class Engine<E extends string> implements SyncEngine<E> {
         if (command) this.#outbox.dispatch(command);
       });
 
-    this.writes$ = new WriteSubject<E>((write) => this.#accept(write));
+    this.writes$ = new WriteSubject((write) => this.#accept(write));
   }
 
   // ── input: the one way in ──────────────────────────────────────────────────────────────

@@ -1,18 +1,19 @@
-import { catchError, defer, from, map, type Observable, of, switchMap, throwError } from 'rxjs';
+import { catchError, defer, firstValueFrom, from, map, type Observable, of, switchMap, throwError } from 'rxjs';
 import { fromFetch } from 'rxjs/fetch';
 import { classifyResponse, type PushOutcomeKind } from './classifyResponse.js';
 import { bodySuffix, describeError, preview, SyncHttpError, SyncInputError, SyncOptionsError } from './errors.js';
+import { pullListing, type HttpPullOptions } from './http/pullListing.js';
+import { DEFAULT_MAX_RETRY_AFTER_MS, MAX_TIMER_MS, parseRetryAfter, readBody } from './http/readResponse.js';
 import { versionOf } from './recordVersion.js';
 import type { PullPage, PushRequest, SyncTransport, TransportResponse } from './types.js';
 import { idProblem } from './validateWrite.js';
 
-/** The longest wait a server's `Retry-After` may ask for unless `maxRetryAfterMs` says otherwise: one hour. */
-export const DEFAULT_MAX_RETRY_AFTER_MS = 3_600_000;
-/** Timers fire at once beyond this (a signed 32-bit millisecond count). */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 /** Stands for the API root where only an endpoint's own path and query matter. */
 const ROOT = new URL('http://endpoint.invalid/');
 
+export { DEFAULT_MAX_RETRY_AFTER_MS, parseRetryAfter } from './http/readResponse.js';
+
+/** What {@link httpTransport} takes; every option is optional. */
 export interface HttpTransportOptions {
   /**
    * The API's address, e.g. `https://api.example.com/v1`; every endpoint that is not an
@@ -21,11 +22,16 @@ export interface HttpTransportOptions {
    */
   baseUrl?: string;
   /**
-   * Extra headers for every request, e.g. authorization. A function is called for every
-   * attempt (a retry sees a refreshed token) and may return a Promise.
+   * Extra headers for every request, e.g. authorization: either a fixed object, sent as it
+   * is with each request, or a function called anew for each attempt (a retry sees a refreshed
+   * token), which may return a Promise.
    */
   headers?: Record<string, string> | (() => Record<string, string> | Promise<Record<string, string>>);
-  /** Where `pushBatch` posts (engine option `batchSize` > 1). Default `/_batch`. */
+  /**
+   * Path (after `baseUrl`) or absolute URL that `pushBatch` posts to; used when the engine's
+   * `batchSize` is above 1. Default `/_batch`. When it answers with a final error (a 4xx, e.g. a
+   * server without the endpoint), the writes are sent one by one instead.
+   */
   batchEndpoint?: string;
   /** The longest wait a `Retry-After` header may impose; longer ones are cut to it. Default one hour; at most 2^31−1. */
   maxRetryAfterMs?: number;
@@ -35,6 +41,8 @@ export interface HttpTransportOptions {
    * `undefined` to keep the default reading ({@link classifyResponse}).
    */
   classify?: (response: TransportResponse, request: PushRequest) => PushOutcomeKind | undefined;
+  /** How pulls are asked and read; default: the protocol's `?since=` feed of `{ items, checkpoint, hasMore }`. */
+  pull?: HttpPullOptions;
 }
 
 /**
@@ -46,7 +54,8 @@ export interface HttpTransportOptions {
  * - every push carries `Idempotency-Key` (the item id) and, when the data has a `version`
  *   that the client last saw, `If-Match: {version}` so the server can detect a stale write;
  * - pull is `GET {endpoint}?since={checkpoint}` (no `since` before the server gave a
- *   checkpoint) and must answer `{ items, checkpoint?, hasMore? }`;
+ *   checkpoint) and must answer `{ items, checkpoint?, hasMore? }`, unless the `pull` option
+ *   says otherwise (a plain array, `{ data, next }`, snapshot mode…);
  * - a batch is `POST {batchEndpoint}` with `[{ key, method, path, body?, ifMatch? }]`, answered by
  *   `{ results: [{ key, status, body }] }` in the same order.
  *
@@ -133,16 +142,10 @@ export function httpTransport(options: HttpTransportOptions = {}): SyncTransport
       });
     },
 
-    pull({ entity, endpoint, since }): Observable<PullPage> {
-      return defer(() => {
-        const target = at(endpoint);
-        // No checkpoint, no `since`: many APIs read any `since` as a filter, and one the
-        // server never gave could filter out everything for ever.
-        if (since !== undefined) target.searchParams.set('since', since);
-        return send(target, { method: 'GET' }, (caller) => ({ Accept: 'application/json', ...caller })).pipe(
-          map((response) => toPullPage(entity, target.href, response)),
-        );
-      });
+    pull({ entity, endpoint, since, state }): Observable<PullPage> {
+      return defer(() =>
+        pullListing(options.pull ?? {}, { entity, url: at(endpoint).href, since, state, headers: () => firstValueFrom(callerHeaders$(headers)) }),
+      );
     },
   };
 }
@@ -338,54 +341,5 @@ async function readAnswer(response: Response, maxRetryAfterMs: number): Promise<
     body: await readBody(response),
     retryAfterMs: parseRetryAfter(response.headers.get('Retry-After'), Date.now(), maxRetryAfterMs),
     location: response.status >= 300 && response.status < 400 ? response.headers.get('Location') : undefined,
-  };
-}
-
-async function readBody(response: Response): Promise<unknown> {
-  const text = await response.text();
-  if (text === '') return undefined;
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
-}
-
-/**
- * `Retry-After` in milliseconds: whole or decimal seconds, or an HTTP date (a date in the
- * past is 0). Cut to `maxMs` (default one hour) and never above 2^31−1, which timers cannot
- * wait; a negative, empty or unreadable value is `undefined` (ignored), never 0.
- */
-export function parseRetryAfter(header: string | null, now = Date.now(), maxMs = DEFAULT_MAX_RETRY_AFTER_MS): number | undefined {
-  const text = header?.trim();
-  if (!text) return undefined;
-  let ms: number;
-  if (/^\d+(\.\d+)?$/.test(text)) ms = Number(text) * 1000;
-  // A date names a day or month; a bare number that is not a plain count of seconds is garbage.
-  else if (/[a-z]/i.test(text)) ms = Math.max(0, Date.parse(text) - now);
-  else return undefined;
-  return Number.isNaN(ms) ? undefined : Math.min(ms, maxMs, MAX_TIMER_MS);
-}
-
-function toPullPage(entity: string, target: string, response: TransportResponse): PullPage {
-  const { status, body, retryAfterMs } = response;
-  if (status < 200 || status >= 300) {
-    throw new SyncHttpError(`[rxsync] Pulling "${entity}" failed: GET ${target} answered ${status}${bodySuffix(body)}.`, status, body, retryAfterMs);
-  }
-  const page = body as Partial<PullPage> | undefined;
-  if (!page || typeof page !== 'object' || !Array.isArray(page.items)) {
-    throw new SyncHttpError(
-      `[rxsync] Pulling "${entity}": GET ${target} answered ${status} with a body that is not { items: [...] } (got ${preview(body)}). Make the endpoint return { items, checkpoint?, hasMore? }.`,
-      status,
-      body,
-    );
-  }
-  if (page.checkpoint !== undefined && typeof page.checkpoint !== 'string' && typeof page.checkpoint !== 'number') {
-    throw new SyncHttpError(`[rxsync] Pulling "${entity}": the checkpoint must be a string, got ${preview(page.checkpoint)}.`, status, body);
-  }
-  return {
-    items: page.items,
-    checkpoint: page.checkpoint === undefined ? undefined : String(page.checkpoint),
-    hasMore: page.hasMore === true,
   };
 }

@@ -28,17 +28,24 @@ export type OutboxCommand =
   /** The persisted outbox, loaded at start. Loaded items may have been sent already, so they are never merged into. */
   | { type: 'load'; queue: readonly SyncItem[]; failed: readonly SyncItem[] };
 
+/** The two lists of the outbox: the queue (to send) and the dead letters (given up on). */
 export type OutboxList = 'queue' | 'failed';
 
 /** One item put into (`item` set) or taken out of (`item` undefined) a list; `previous` makes it undoable. */
 export interface OutboxChange {
+  /** The list changed. */
   list: OutboxList;
+  /** The item's id. */
   id: string;
+  /** The item as it is now in `list`, or undefined when it left it. */
   item: SyncItem | undefined;
+  /** The item as it was in `list` before, or undefined when it was not there. */
   previous: SyncItem | undefined;
 }
 
+/** What one command did to the outbox, as `dedupe` emits it and `Outbox.apply` returns it. */
 export interface OutboxTransition {
+  /** The command applied. */
   command: OutboxCommand;
   /** What the command did, in order; empty when it changed nothing (an identical duplicate, an unknown id). */
   changes: readonly OutboxChange[];
@@ -79,18 +86,22 @@ export class Outbox {
   private queueCache: { version: number; items: readonly SyncItem[] } | undefined;
   private failedCache: { version: number; items: readonly SyncItem[] } | undefined;
 
+  /** Items in the queue, in flight included. */
   get size(): number {
     return this.queue.size;
   }
 
+  /** Dead letters. */
   get failedCount(): number {
     return this.failed.size;
   }
 
+  /** Items being sent. */
   get inFlightCount(): number {
     return this.inFlight.size;
   }
 
+  /** The queued item with this id, if there is one. */
   get(id: string): SyncItem | undefined {
     return this.queue.get(id);
   }
@@ -103,6 +114,7 @@ export class Outbox {
     return this.queueCache.items;
   }
 
+  /** The dead letters in the order they failed; the same array until that list changes. */
   failedItems(): readonly SyncItem[] {
     if (this.failedCache?.version !== this.failedVersion) {
       this.failedCache = { version: this.failedVersion, items: Object.freeze([...this.failed.values()]) };
@@ -110,6 +122,7 @@ export class Outbox {
     return this.failedCache.items;
   }
 
+  /** Applies one command with the coalescing rules and says what it changed. */
   apply(command: OutboxCommand): OutboxTransition {
     const changes: OutboxChange[] = [];
     const put = (list: OutboxList, id: string, item: SyncItem | undefined): void => {

@@ -1,12 +1,13 @@
 import { BehaviorSubject, firstValueFrom, type Observable, Subject, takeUntil } from 'rxjs';
 import { describeError } from './errors.js';
 import type { OutboxStore } from './outboxStore.js';
+import type { PullPosition } from './pullPosition.js';
 import type { EntityConfig, SyncEvent, SyncTransport } from './types.js';
 
 export interface PullerOptions<E extends string> {
   entities: Record<E, EntityConfig>;
   transport: SyncTransport;
-  /** Where checkpoints live. */
+  /** Where checkpoints (with the transport's state) live. */
   store: Pick<OutboxStore, 'loadCheckpoint' | 'saveCheckpoint'>;
   now: () => number;
   /** Aborts the requests under way. */
@@ -18,11 +19,11 @@ export interface PullerOptions<E extends string> {
 
 /**
  * Pulls remote changes: `GET {endpoint}?since={checkpoint}` per entity, following `hasMore`
- * pages. A page's checkpoint (the server's, else the time the request was sent) is saved only
- * after the app has applied the page, so a crash or a failing `onPull` means the page comes
- * again, never that it is skipped. Pulls run one after another, so two never race on a
- * checkpoint, and every hand-over of remote records to the app (pages, and records that won
- * a conflict) runs one at a time per entity.
+ * pages. A page's checkpoint (the server's, else the time the request was sent) and the
+ * transport's state are saved together, only after the app has applied the page, so a crash
+ * or a failing `onPull` means the page comes again, never that it is skipped. Pulls run one
+ * after another, so two never race on a checkpoint, and every hand-over of remote records to
+ * the app (pages, and records that won a conflict) runs one at a time per entity.
  */
 export class Puller<E extends string> {
   /** Every batch of remote records, after `onPull` resolved. */
@@ -30,7 +31,7 @@ export class Puller<E extends string> {
   /** How many pulls are under way. */
   readonly pulling$: Observable<number>;
 
-  private readonly checkpoints = new Map<E, string | undefined>();
+  private readonly positions = new Map<E, PullPosition>();
   private readonly pulled = new Subject<{ entity: E; items: unknown[] }>();
   private readonly pulling = new BehaviorSubject(0);
   private readonly applying = new Map<E, Promise<unknown>>();
@@ -86,11 +87,12 @@ export class Puller<E extends string> {
     const { endpoint } = entities[entity];
     let count = 0;
     try {
-      if (!this.checkpoints.has(entity)) this.checkpoints.set(entity, await store.loadCheckpoint(entity));
+      if (!this.positions.has(entity)) this.positions.set(entity, await store.loadCheckpoint(entity));
       for (;;) {
         const sentAt = new Date(now()).toISOString();
-        const since = this.checkpoints.get(entity);
-        const page = await firstValueFrom(transport.pull({ entity, endpoint, since }).pipe(takeUntil(stop$)), { defaultValue: undefined });
+        const position = this.positions.get(entity) ?? {};
+        const request = transport.pull({ entity, endpoint, since: position.checkpoint, state: position.state });
+        const page = await firstValueFrom(request.pipe(takeUntil(stop$)), { defaultValue: undefined });
         if (!page) return count; // stopped
         try {
           await this.apply(entity, page.items);
@@ -99,8 +101,12 @@ export class Puller<E extends string> {
           throw new Error(`onPull threw for "${entity}", so its checkpoint stays where it was: ${describeError(error)}`);
         }
         const checkpoint = page.checkpoint ?? sentAt;
-        await store.saveCheckpoint(entity, checkpoint);
-        this.checkpoints.set(entity, checkpoint);
+        // An unchanged position (say, a 304 in snapshot mode) need not rewrite a large state.
+        if (checkpoint !== position.checkpoint || page.state !== position.state) {
+          const next = { checkpoint, state: page.state };
+          await store.saveCheckpoint(entity, next);
+          this.positions.set(entity, next);
+        }
         count += page.items.length;
         report({ type: 'pulled', entity, count: page.items.length, checkpoint });
         if (!page.hasMore) return count;

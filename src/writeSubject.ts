@@ -7,7 +7,7 @@ import type { SyncWrite } from './types.js';
  * (on destroy); an `error()` or `complete()` from outside is reported as a dropped input,
  * because one careless caller must not silence every other writer.
  */
-export class WriteSubject<E extends string = string> extends Subject<SyncWrite<E>> {
+export class WriteSubject extends Subject<SyncWrite> {
   constructor(private readonly report: (write: unknown) => void) {
     super();
     this.subscribe((write) => report(write));

@@ -31,6 +31,15 @@ const bad: [string, unknown, RegExp][] = [
 ];
 
 describe('engine: bad input', () => {
+  it('an entity that is not configured does not compile in write() or push()', async () => {
+    const engine = testEngine({ startOnline: false });
+    // @ts-expect-error 'todo' is not one of the configured entities ('todos' | 'notes')
+    await expect(engine.write({ entity: 'todo', operation: 'create', data: { id: '1' } })).rejects.toThrow(/Unknown entity "todo"/);
+    // @ts-expect-error the same for push()
+    await expect(engine.push('todo', { id: '1' })).rejects.toThrow(/Unknown entity "todo"/);
+    engine.destroy();
+  });
+
   it.each(bad)('write() rejects %s with a SyncInputError that says what to do; other writes are kept', async (_name, write, message) => {
     const engine = testEngine({ startOnline: false });
     await engine.write({ entity: 'todos', operation: 'create', data: { id: 'good' } });
@@ -46,7 +55,6 @@ describe('engine: bad input', () => {
 
   it('a bad write on writes$ is reported on events$ and status, dropped, and the subject keeps working', async () => {
     const engine = testEngine();
-    // @ts-expect-error an entity that is not configured does not compile; at run time it is reported and dropped
     engine.writes$.next({ entity: 'users', operation: 'create', data: {} });
     engine.writes$.next({ entity: 'todos', operation: 'create', data: { id: '1' } });
     await drained(engine);

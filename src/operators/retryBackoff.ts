@@ -11,6 +11,7 @@ import {
 } from 'rxjs';
 import { SyncHttpError } from '../errors.js';
 
+/** Options of {@link retryBackoff} (and, in part, {@link backoffDelay}). */
 export interface RetryBackoffConfig {
   /** Retries after the first attempt (only those that `counts` counts). */
   maxRetries: number;
