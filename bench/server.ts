@@ -28,7 +28,8 @@ export interface BenchServer {
 
 export async function startBenchServer(options: { latencyMs?: number } = {}): Promise<BenchServer> {
   const latencyMs = options.latencyMs ?? 20;
-  const app = createSyncServer({ faults: { latencyMs } });
+  // Every simulated client comes from 127.0.0.1: a per-caller rate limit would measure itself.
+  const app = createSyncServer({ faults: { latencyMs }, rateLimit: false });
   let counted = { requests: 0, batchRequests: 0, maxOpen: 0 };
   let open = 0;
   const server: Server = createServer((req, res) => {

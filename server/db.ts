@@ -36,9 +36,24 @@ export interface WriteLogEntry {
   at: string;
 }
 
+/** Where an idempotency key belongs: one caller, one method, one path. */
+export interface IdempotencyScope {
+  principal: string;
+  method: string;
+  /** `/{entity}` or `/{entity}/{id}`, the id decoded. */
+  path: string;
+  key: string;
+}
+
+/** What is remembered for an idempotency key. */
 export interface StoredResponse {
   status: number;
-  body: unknown;
+  /** The response body, or undefined when it was larger than the cap (then answer from `recordId`). */
+  body?: unknown;
+  /** Hash of the request (If-Match and body) that first used the key. */
+  fingerprint: string;
+  entity: string;
+  recordId: string;
 }
 
 export interface DbStats {
@@ -86,12 +101,21 @@ CREATE TABLE IF NOT EXISTS records (
   PRIMARY KEY (entity, id)
 );
 CREATE INDEX IF NOT EXISTS records_changes ON records (entity, seq);
-CREATE TABLE IF NOT EXISTS idempotency (
-  key        TEXT    PRIMARY KEY,
-  status     INTEGER NOT NULL,
-  body       TEXT    NOT NULL,
-  created_at TEXT    NOT NULL
+DROP TABLE IF EXISTS idempotency;         -- the former global keys: not scoped, so not reusable
+CREATE TABLE IF NOT EXISTS idempotency_keys (
+  principal   TEXT    NOT NULL,
+  method      TEXT    NOT NULL,
+  path        TEXT    NOT NULL,
+  key         TEXT    NOT NULL,
+  fingerprint TEXT    NOT NULL,
+  status      INTEGER NOT NULL,
+  body        TEXT,                       -- JSON response; NULL when it was over the size cap
+  entity      TEXT    NOT NULL,
+  record_id   TEXT    NOT NULL,
+  expires_at  INTEGER NOT NULL,           -- ms since the epoch
+  PRIMARY KEY (principal, method, path, key)
 );
+CREATE INDEX IF NOT EXISTS idempotency_expiry ON idempotency_keys (expires_at);
 CREATE TABLE IF NOT EXISTS writes (
   seq             INTEGER PRIMARY KEY,
   entity          TEXT    NOT NULL,
@@ -107,6 +131,12 @@ CREATE TABLE IF NOT EXISTS meta (
 );
 INSERT OR IGNORE INTO meta (key, value) VALUES ('seq', 0), ('idempotent_replays', 0);
 `;
+
+/** SQLite refused because another connection holds a lock: worth answering 503, not 500. */
+export function isBusyError(cause: unknown): boolean {
+  const code = (cause as { code?: unknown } | null)?.code;
+  return code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED' || (typeof code === 'string' && code.startsWith('SQLITE_BUSY_'));
+}
 
 function toRecord(row: RecordDbRow): StoredRecord {
   if (row.deleted) return { id: row.id, deleted: true, version: row.version, updatedAt: row.updated_at };
@@ -145,10 +175,15 @@ function prepareStatements(db: Database.Database) {
     allRecords: db.prepare<[string], RecordDbRow>('SELECT * FROM records WHERE entity = ? ORDER BY id'),
     nextSeq: db.prepare<[], { value: number }>("UPDATE meta SET value = value + 1 WHERE key = 'seq' RETURNING value"),
     currentSeq: db.prepare<[], { value: number }>("SELECT value FROM meta WHERE key = 'seq'"),
-    getResponse: db.prepare<[string], { status: number; body: string }>('SELECT status, body FROM idempotency WHERE key = ?'),
-    putResponse: db.prepare<[string, number, string, string]>(
-      'INSERT INTO idempotency (key, status, body, created_at) VALUES (?, ?, ?, ?)',
+    getResponse: db.prepare<[string, string, string, string, number], { status: number; body: string | null; fingerprint: string; entity: string; record_id: string }>(
+      `SELECT status, body, fingerprint, entity, record_id FROM idempotency_keys
+       WHERE principal = ? AND method = ? AND path = ? AND key = ? AND expires_at > ?`,
     ),
+    putResponse: db.prepare<[string, string, string, string, string, number, string | null, string, string, number]>(
+      `INSERT OR REPLACE INTO idempotency_keys (principal, method, path, key, fingerprint, status, body, entity, record_id, expires_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    purgeResponses: db.prepare<[number]>('DELETE FROM idempotency_keys WHERE expires_at <= ?'),
     logWrite: db.prepare<[number, string, string, string, string | null, number, string]>(
       'INSERT INTO writes (seq, entity, record_id, method, idempotency_key, version, at) VALUES (?, ?, ?, ?, ?, ?, ?)',
     ),
@@ -160,7 +195,7 @@ function prepareStatements(db: Database.Database) {
          (SELECT COUNT(*) FROM records WHERE deleted = 1) AS tombstones,
          (SELECT COUNT(*) FROM writes) AS writes,
          (SELECT value FROM meta WHERE key = 'idempotent_replays') AS idempotentReplays,
-         (SELECT COUNT(*) FROM idempotency) AS idempotencyKeys,
+         (SELECT COUNT(*) FROM idempotency_keys) AS idempotencyKeys,
          (SELECT value FROM meta WHERE key = 'seq') AS seq`,
     ),
   };
@@ -172,10 +207,15 @@ export class ServerDb {
 
   private readonly stmt: ReturnType<typeof prepareStatements>;
 
-  /** @param filename a file path, or ':memory:' (the default) */
-  constructor(filename = ':memory:') {
+  /**
+   * @param filename a file path, or ':memory:' (the default)
+   * @param busyTimeoutMs how long a write waits for another connection's lock. better-sqlite3
+   *   waits synchronously, blocking every other request, so the default is 0: a locked database
+   *   throws SQLITE_BUSY at once and the server answers 503 with Retry-After.
+   */
+  constructor(filename = ':memory:', busyTimeoutMs = 0) {
     this.filename = filename;
-    this.sqlite = new Database(filename);
+    this.sqlite = new Database(filename, { timeout: busyTimeoutMs });
     if (!this.sqlite.memory) {
       this.sqlite.pragma('journal_mode = WAL');
       this.sqlite.pragma('synchronous = NORMAL');
@@ -188,6 +228,12 @@ export class ServerDb {
   transaction<T>(fn: () => T): T {
     if (this.sqlite.inTransaction) return fn();
     return this.sqlite.transaction(fn).immediate();
+  }
+
+  /** Runs `fn` in one read transaction: a consistent snapshot that takes no write lock. */
+  read<T>(fn: () => T): T {
+    if (this.sqlite.inTransaction) return fn();
+    return this.sqlite.transaction(fn).deferred();
   }
 
   /** The record or tombstone with this id, or undefined. */
@@ -227,15 +273,32 @@ export class ServerDb {
     return this.stmt.currentSeq.get()!.value;
   }
 
-  /** The stored response of an idempotency key, if any. */
-  storedResponse(key: string): StoredResponse | undefined {
-    const row = this.stmt.getResponse.get(key);
-    return row && { status: row.status, body: JSON.parse(row.body) as unknown };
+  /** The stored response of an idempotency key that has not expired at `nowMs`, if any. */
+  storedResponse(scope: IdempotencyScope, nowMs: number): StoredResponse | undefined {
+    const row = this.stmt.getResponse.get(scope.principal, scope.method, scope.path, scope.key, nowMs);
+    if (!row) return undefined;
+    return {
+      status: row.status,
+      body: row.body === null ? undefined : (JSON.parse(row.body) as unknown),
+      fingerprint: row.fingerprint,
+      entity: row.entity,
+      recordId: row.record_id,
+    };
   }
 
-  /** Remembers the response of an idempotency key. Call in the write's transaction. */
-  storeResponse(key: string, response: StoredResponse, at: string): void {
-    this.stmt.putResponse.run(key, response.status, JSON.stringify(response.body ?? null), at);
+  /**
+   * Remembers the response of an idempotency key until `expiresAt` (ms), replacing an expired
+   * one. A body whose JSON is longer than `maxBodyBytes` is not stored. Call in the write's transaction.
+   */
+  storeResponse(scope: IdempotencyScope, response: StoredResponse, expiresAt: number, maxBodyBytes: number): void {
+    const body = response.body === undefined ? null : JSON.stringify(response.body);
+    const kept = body !== null && Buffer.byteLength(body) <= maxBodyBytes ? body : null;
+    this.stmt.putResponse.run(scope.principal, scope.method, scope.path, scope.key, response.fingerprint, response.status, kept, response.entity, response.recordId, expiresAt);
+  }
+
+  /** Forgets idempotency keys that expired at `nowMs`; returns how many. */
+  purgeResponses(nowMs: number): number {
+    return this.stmt.purgeResponses.run(nowMs).changes;
   }
 
   countReplay(): void {
@@ -270,7 +333,7 @@ export class ServerDb {
    */
   reset(): void {
     this.transaction(() => {
-      this.sqlite.exec("DELETE FROM records; DELETE FROM idempotency; DELETE FROM writes; UPDATE meta SET value = 0 WHERE key = 'idempotent_replays';");
+      this.sqlite.exec("DELETE FROM records; DELETE FROM idempotency_keys; DELETE FROM writes; UPDATE meta SET value = 0 WHERE key = 'idempotent_replays';");
     });
   }
 

@@ -7,21 +7,28 @@ import { createSyncServer, type SyncServerOptions } from './app.js';
 import type { ServerDb } from './db.js';
 import type { Faults } from './faults.js';
 
-export { createSyncServer, type SyncApp, type SyncServerOptions } from './app.js';
-export { ServerDb, type DbStats, type RecordRow, type StoredRecord, type StoredResponse, type WriteLogEntry } from './db.js';
+export { createSyncServer, DEFAULT_SERVER_LIMITS, type ServerLimits, type SyncApp, type SyncServerOptions } from './app.js';
+export { ANONYMOUS, type Authorize, type AuthorizeResult } from './access.js';
+export { DEFAULT_RATE_LIMIT, type RateLimitOptions } from './rateLimit.js';
+export { ServerDb, type DbStats, type IdempotencyScope, type RecordRow, type StoredRecord, type StoredResponse, type WriteLogEntry } from './db.js';
 export { DEFAULT_FAULTS, FaultConfigError, Faults, type FaultConfig, type FaultCounters } from './faults.js';
 export {
   applyBatch,
   applyWrite,
   parseIfMatch,
   pullChanges,
+  DEFAULT_LIMITS,
   DEFAULT_PAGE_SIZE,
   MAX_BATCH_SIZE,
+  PROBLEM_KEY_IN_USE,
+  PROBLEM_KEY_MISMATCH,
   MAX_PAGE_SIZE,
   type BatchItem,
   type BatchResult,
   type ProtocolResponse,
   type PullPage,
+  type ProtocolContext,
+  type ProtocolLimits,
   type PullQuery,
   type WriteMethod,
   type WriteRequest,
@@ -50,9 +57,14 @@ function urlHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
 }
 
+const LOOPBACK_HOSTS = ['localhost', '127.0.0.1', '[::1]'];
+
 export async function startSyncServer(options: StartSyncServerOptions = {}): Promise<SyncServer> {
   const host = options.host ?? '127.0.0.1';
-  const app = createSyncServer(options);
+  // Bound to one named address: requests naming it are for this server too.
+  const named = !['0.0.0.0', '::', ...LOOPBACK_HOSTS, '::1'].includes(host);
+  const allowedHosts = options.allowedHosts ?? (named ? [...LOOPBACK_HOSTS, host.includes(':') ? `[${host}]` : host] : undefined);
+  const app = createSyncServer({ ...options, allowedHosts });
   const { server } = app;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -1,6 +1,7 @@
 /**
  * CLI of the reference sync server:
- *   tsx server/main.ts [--port 8787] [--host 127.0.0.1] [--db :memory:|file.sqlite] [--static dir] [--quiet]
+ *   tsx server/main.ts [--port 8787] [--host 127.0.0.1] [--db :memory:|file.sqlite] [--static dir]
+ *     [--admin] [--allow-origin https://app.example.com]... [--allow-host sync.example.com]... [--quiet]
  * Environment: PORT, HOST, DB, STATIC_DIR (flags win).
  */
 import { parseArgs } from 'node:util';
@@ -12,13 +13,23 @@ const { values } = parseArgs({
     host: { type: 'string' },
     db: { type: 'string' },
     static: { type: 'string' },
+    admin: { type: 'boolean', default: false },
+    'allow-origin': { type: 'string', multiple: true },
+    'allow-host': { type: 'string', multiple: true },
     quiet: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
 });
 
 if (values.help) {
-  console.log('Usage: tsx server/main.ts [--port 8787] [--host 127.0.0.1] [--db :memory:|file.sqlite] [--static dir] [--quiet]');
+  console.log(
+    [
+      'Usage: tsx server/main.ts [--port 8787] [--host 127.0.0.1] [--db :memory:|file.sqlite] [--static dir] [--quiet]',
+      '  --admin              turn on /__faults, /__reset, /__records, /__writes, /__stats (tests and demos only)',
+      '  --allow-origin URL   a browser origin that may call the server (repeatable; default: loopback origins)',
+      '  --allow-host NAME    a Host name the server answers to (repeatable; default: localhost, 127.0.0.1, [::1])',
+    ].join('\n'),
+  );
   process.exit(0);
 }
 
@@ -36,9 +47,14 @@ const server = await startSyncServer({
   host: values.host ?? process.env.HOST,
   db,
   staticDir,
+  admin: values.admin,
+  allowedOrigins: values['allow-origin'],
+  allowedHosts: values['allow-host'],
   log: values.quiet ? undefined : (line) => console.log(line),
 });
-console.log(`rxsync reference sync server listening on ${server.url} (db ${db}${staticDir ? `, static ${staticDir}` : ''})`);
+console.log(
+  `rxsync reference sync server listening on ${server.url} (db ${db}${staticDir ? `, static ${staticDir}` : ''}${values.admin ? ', admin routes on' : ''})`,
+);
 
 let stopping = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {

@@ -70,20 +70,23 @@ describe('reference server: admin endpoints', () => {
     expect((await call(fixture.server, 'POST', '/__writes')).status).toBe(405);
   });
 
-  it('answers CORS preflight and adds CORS headers to every answer', async () => {
+  it('answers CORS preflight of a loopback origin and adds CORS headers to every answer to it', async () => {
+    const origin = 'http://localhost:5173';
     const preflight = await fetch(`${fixture.server.url}/todos/1`, {
       method: 'OPTIONS',
-      headers: { Origin: 'http://example.test', 'Access-Control-Request-Method': 'PATCH', 'Access-Control-Request-Headers': 'if-match, idempotency-key' },
+      headers: { Origin: origin, 'Access-Control-Request-Method': 'PATCH', 'Access-Control-Request-Headers': 'if-match, idempotency-key' },
     });
     expect(preflight.status).toBe(204);
-    expect(preflight.headers.get('access-control-allow-origin')).toBe('*');
+    expect(preflight.headers.get('access-control-allow-origin')).toBe(origin);
+    expect(preflight.headers.get('vary')).toBe('Origin');
     expect(preflight.headers.get('access-control-allow-methods')).toMatch(/PATCH/);
-    for (const name of ['Content-Type', 'Idempotency-Key', 'If-Match']) {
+    for (const name of ['Content-Type', 'Idempotency-Key', 'If-Match', 'Authorization']) {
       expect(preflight.headers.get('access-control-allow-headers')).toContain(name);
     }
     expect(preflight.headers.get('access-control-expose-headers')).toContain('Retry-After');
-    for (const res of [await call(fixture.server, 'GET', '/todos'), await call(fixture.server, 'GET', '/nope/a/b'), await call(fixture.server, 'GET', '/__stats')]) {
-      expect(res.headers.get('access-control-allow-origin')).toBe('*');
+    const headers = { Origin: origin };
+    for (const res of [await call(fixture.server, 'GET', '/todos', { headers }), await call(fixture.server, 'GET', '/nope/a/b', { headers }), await call(fixture.server, 'GET', '/__stats', { headers })]) {
+      expect(res.headers.get('access-control-allow-origin')).toBe(origin);
     }
   });
 
@@ -189,7 +192,7 @@ describe('reference server: CLI (server/main.ts)', () => {
       child.once('exit', (code) => reject(new Error(`server exited early with ${code}`)));
     });
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
-    const res = await fetch(`${url}/todos`, { method: 'POST', body: JSON.stringify({ id: 'a' }) });
+    const res = await fetch(`${url}/todos`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ id: 'a' }) });
     expect(res.status).toBe(201);
     child.kill('SIGTERM');
     expect(await exited).toBe(0);

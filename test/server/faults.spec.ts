@@ -45,7 +45,7 @@ describe('reference server: fault injection', () => {
     it('failureRate answers 503 with Retry-After and applies nothing', async () => {
       await call(fixture.server, 'POST', '/__faults', { body: { failureRate: 1, retryAfterSeconds: 7 } });
       random = scripted(0.99);
-      const res = await call(fixture.server, 'POST', '/todos', { body: { id: 'a' }, headers: { 'Idempotency-Key': 'k' } });
+      const res = await call(fixture.server, 'POST', '/todos', { body: { id: 'a' }, headers: { 'Idempotency-Key': 'k', Origin: 'http://localhost:5173' } });
       expect(res.status).toBe(503);
       expect(res.headers.get('retry-after')).toBe('7');
       expect(res.headers.get('access-control-expose-headers')).toMatch(/Retry-After/);

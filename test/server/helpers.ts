@@ -8,16 +8,29 @@ export interface Answer<T = any> {
   body: T;
 }
 
-/** Starts a fresh in-memory server on a random port before each test and closes it after. */
+/**
+ * Starts a fresh in-memory server on a random port before each test and closes it after.
+ * The admin routes are on unless the options say `admin: false`.
+ */
 export function useServer(options: StartSyncServerOptions | (() => StartSyncServerOptions) = {}): { readonly server: SyncServer } {
   const fixture = {} as { server: SyncServer };
   beforeEach(async () => {
-    fixture.server = await startSyncServer(typeof options === 'function' ? options() : options);
+    fixture.server = await startSyncServer({ admin: true, ...(typeof options === 'function' ? options() : options) });
   });
   afterEach(async () => {
     await fixture.server.close();
   });
   return fixture;
+}
+
+/** Runs `test` against a fresh server with these options and closes it afterwards. */
+export async function withServer(options: StartSyncServerOptions, test: (server: SyncServer) => Promise<void>): Promise<void> {
+  const server = await startSyncServer(options);
+  try {
+    await test(server);
+  } finally {
+    await server.close();
+  }
 }
 
 export interface CallOptions {
