@@ -5,7 +5,8 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { ANONYMOUS, corsHeaders, hostAllowed, originAllowed, type Authorize } from './access.js';
-import { isBusyError, ServerDb, type StoredRecord } from './db.js';
+import { openStore } from './openStore.js';
+import type { StoredRecord, SyncStore } from './store.js';
 import { FaultConfigError, Faults, type FaultConfig } from './faults.js';
 import { HttpError, header, jsonError, readJson, send, type Reply } from './http.js';
 import {
@@ -42,8 +43,12 @@ export const DEFAULT_SERVER_LIMITS: Readonly<ServerLimits> = Object.freeze({
 });
 
 export interface SyncServerOptions {
-  /** SQLite file path, or ':memory:' (default). A file is opened in WAL mode. */
-  db?: string;
+  /**
+   * Where to keep the data: a SQLite file path or ':memory:' (default; a file is opened in WAL
+   * mode), or a PostgreSQL URL `postgres://user:pass@host:5432/db` (several server processes may
+   * share it). Or a store object (see store.ts).
+   */
+  db?: string | SyncStore;
   /** Serve the files of this directory at `/` (index.html) and other non-API paths. */
   staticDir?: string;
   /**
@@ -78,10 +83,12 @@ export interface SyncApp {
   server: Server;
   /** The request listener, to mount the protocol into another node:http server. */
   handler: (req: IncomingMessage, res: ServerResponse) => void;
-  db: ServerDb;
+  db: SyncStore;
   faults: Faults;
+  /** Resolves once the database is ready (its schema exists); rejects if it cannot be opened. */
+  ready: Promise<void>;
   /** Stops handling: pending latency timers are cancelled, the database is closed. */
-  dispose(): void;
+  dispose(): Promise<void>;
 }
 
 const ENTITY_METHODS = 'GET, POST';
@@ -111,7 +118,10 @@ export function createSyncServer(options: SyncServerOptions = {}): SyncApp {
     // Otherwise a page or batch could not hold even one record at the size limit.
     throw new RangeError('[rxsync] limits.maxResponseBytes must be at least limits.maxRecordBytes + 64 KiB');
   }
-  const db = new ServerDb(options.db ?? ':memory:', options.busyTimeoutMs ?? 0);
+  const db = typeof options.db === 'object' ? options.db : openStore(options.db ?? ':memory:', { busyTimeoutMs: options.busyTimeoutMs });
+  const ready = db.ready();
+  // Observed by startSyncServer / the caller; this keeps an early failure from being unhandled here.
+  ready.catch(() => undefined);
   const faults = new Faults(options.faults, options.random);
   const now = options.now ?? (() => new Date());
   const limiter = options.rateLimit === false ? undefined : new RateLimiter(options.rateLimit ?? DEFAULT_RATE_LIMIT);
@@ -121,11 +131,8 @@ export function createSyncServer(options: SyncServerOptions = {}): SyncApp {
   let disposed = false;
 
   const purge = setInterval(() => {
-    try {
-      db.purgeResponses(now().getTime());
-    } catch {
-      // a busy database: the next round purges
-    }
+    // A busy database: the next round purges.
+    db.purgeResponses(now().getTime()).catch(() => undefined);
   }, PURGE_EVERY_MS).unref();
 
   const sleep = (ms: number) =>
@@ -146,7 +153,7 @@ export function createSyncServer(options: SyncServerOptions = {}): SyncApp {
    * Runs a faultable request: latency, injected failure, the work, dropped response. The given
    * idempotency scopes are held (in flight) from arrival until the work is done.
    */
-  async function faulted(req: IncomingMessage, res: ServerResponse, scopes: string[], work: (owner: object) => Reply): Promise<Reply | 'dropped'> {
+  async function faulted(req: IncomingMessage, res: ServerResponse, scopes: string[], work: (owner: object) => Promise<Reply>): Promise<Reply | 'dropped'> {
     const owner = {};
     for (const scope of scopes) if (!inFlight.has(scope)) inFlight.set(scope, owner);
     try {
@@ -159,7 +166,7 @@ export function createSyncServer(options: SyncServerOptions = {}): SyncApp {
         if (config.retryAfterSeconds !== null) headers['Retry-After'] = String(Math.ceil(config.retryAfterSeconds));
         return jsonError(config.failureStatus, `Injected fault: the server answered ${config.failureStatus} without applying the request`, headers);
       }
-      const reply = work(owner);
+      const reply = await work(owner);
       if (faults.shouldDrop()) {
         req.socket.destroy();
         res.destroy();
@@ -183,9 +190,9 @@ export function createSyncServer(options: SyncServerOptions = {}): SyncApp {
 
   async function entityRoute(method: string, entity: string, id: string | undefined, url: URL, req: IncomingMessage, res: ServerResponse, principal: string): Promise<Reply | 'dropped'> {
     if (method === 'GET') {
-      return faulted(req, res, [], () => {
-        if (id === undefined) return toReply(pullChanges(db, entity, { since: url.searchParams.get('since'), limit: url.searchParams.get('limit') }, limits));
-        const row = db.getRecord(entity, id);
+      return faulted(req, res, [], async () => {
+        if (id === undefined) return toReply(await pullChanges(db, entity, { since: url.searchParams.get('since'), limit: url.searchParams.get('limit') }, limits));
+        const row = await db.getRecord(entity, id);
         if (!row || row.deleted) return jsonError(404, `No ${entity} record with id "${id}"${row ? ' (it was deleted)' : ''}`);
         return toReply({ status: 200, body: row.record });
       });
@@ -195,9 +202,9 @@ export function createSyncServer(options: SyncServerOptions = {}): SyncApp {
     const scope = key ? scopeId(idempotencyScope(principal, method as WriteMethod, entity, id, key)) : undefined;
     // A second request with a key whose first request is still being handled: answer at once.
     if (scope !== undefined && key && inFlight.has(scope)) return toReply(keyInUse(key));
-    return faulted(req, res, scope === undefined ? [] : [scope], (owner) =>
+    return faulted(req, res, scope === undefined ? [] : [scope], async (owner) =>
       toReply(
-        applyWrite(db, { method: method as WriteMethod, entity, id, body, ifMatch: header(req, 'if-match'), idempotencyKey: key }, context(principal, owner)),
+        await applyWrite(db, { method: method as WriteMethod, entity, id, body, ifMatch: header(req, 'if-match'), idempotencyKey: key }, context(principal, owner)),
         entity,
       ),
     );
@@ -209,7 +216,7 @@ export function createSyncServer(options: SyncServerOptions = {}): SyncApp {
       return jsonError(400, 'POST /_batch needs a JSON array of { key?, method, path, body?, ifMatch? } sub-requests');
     }
     if (items.length > MAX_BATCH_SIZE) return jsonError(413, `A batch holds at most ${MAX_BATCH_SIZE} sub-requests, got ${items.length}`);
-    return faulted(req, res, batchScopes(items, principal), (owner) => ({ status: 200, body: { results: applyBatch(db, items, context(principal, owner)) } }));
+    return faulted(req, res, batchScopes(items, principal), async (owner) => ({ status: 200, body: { results: await applyBatch(db, items, context(principal, owner)) } }));
   }
 
   /** The idempotency scopes a batch will use, as far as its items are well-formed. */
@@ -244,15 +251,15 @@ export function createSyncServer(options: SyncServerOptions = {}): SyncApp {
     }
     if (path === '/__reset') {
       if (method !== 'POST') return methodNotAllowed('POST');
-      db.reset();
+      await db.reset();
       faults.counters.delayed = faults.counters.failed = faults.counters.dropped = 0;
       return { status: 200, body: { ok: true } };
     }
     if (path === '/__writes') {
-      return method === 'GET' ? { status: 200, body: db.writeLog() } : methodNotAllowed('GET');
+      return method === 'GET' ? { status: 200, body: await db.writeLog() } : methodNotAllowed('GET');
     }
     if (path === '/__stats') {
-      return method === 'GET' ? { status: 200, body: { ...db.stats(), faults: { ...faults.counters } } } : methodNotAllowed('GET');
+      return method === 'GET' ? { status: 200, body: { ...(await db.stats()), faults: { ...faults.counters } } } : methodNotAllowed('GET');
     }
     const records = /^\/__records\/([^/]+)$/.exec(path);
     if (records) {
@@ -260,7 +267,7 @@ export function createSyncServer(options: SyncServerOptions = {}): SyncApp {
       const entity = decodeURIComponent(records[1]);
       if (!isEntityName(entity)) return jsonError(404, `"${entity}" is not an entity name`);
       const includeDeleted = ['1', 'true'].includes(url.searchParams.get('includeDeleted') ?? '');
-      return { status: 200, body: db.records(entity, { includeDeleted }) };
+      return { status: 200, body: await db.records(entity, { includeDeleted }) };
     }
     return jsonError(404, `No admin route ${path}; known: ${ADMIN_ROUTES.join(', ')}`);
   }
@@ -327,7 +334,7 @@ export function createSyncServer(options: SyncServerOptions = {}): SyncApp {
   /** The reply for a failure: our own refusals keep their message, anything else is a plain 500 (logged). */
   function failure(cause: unknown, req: IncomingMessage): Reply {
     if (cause instanceof HttpError) return jsonError(cause.status, cause.message, cause.headers);
-    if (isBusyError(cause)) return jsonError(503, 'The database is busy; send the request again', { 'Retry-After': '1' });
+    if (db.isBusy(cause)) return jsonError(503, 'The database is busy; send the request again', { 'Retry-After': '1' });
     options.log?.(`${req.method} ${req.url} internal error: ${(cause as Error)?.stack ?? String(cause)}`);
     return jsonError(500, 'Internal server error');
   }
@@ -362,7 +369,8 @@ export function createSyncServer(options: SyncServerOptions = {}): SyncApp {
       }
       for (const [name, value] of Object.entries(corsHeaders(origin))) res.setHeader(name, value);
     }
-    route(req, res)
+    ready
+      .then(() => route(req, res))
       .catch((cause: unknown) => failure(cause, req))
       .then(finish)
       .catch((cause: unknown) => options.log?.(`${req.method} ${req.url} could not be answered: ${String(cause)}`));
@@ -373,7 +381,8 @@ export function createSyncServer(options: SyncServerOptions = {}): SyncApp {
     handler,
     db,
     faults,
-    dispose() {
+    ready,
+    async dispose() {
       if (disposed) return;
       disposed = true;
       clearInterval(purge);
@@ -382,7 +391,7 @@ export function createSyncServer(options: SyncServerOptions = {}): SyncApp {
         entry.done();
       }
       timers.clear();
-      db.close();
+      await db.close();
     },
   };
 }

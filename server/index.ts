@@ -4,13 +4,28 @@
  */
 import type { AddressInfo } from 'node:net';
 import { createSyncServer, type SyncServerOptions } from './app.js';
-import type { ServerDb } from './db.js';
+import type { SyncStore } from './store.js';
 import type { Faults } from './faults.js';
 
 export { createSyncServer, DEFAULT_SERVER_LIMITS, type ServerLimits, type SyncApp, type SyncServerOptions } from './app.js';
 export { ANONYMOUS, type Authorize, type AuthorizeResult } from './access.js';
 export { DEFAULT_RATE_LIMIT, type RateLimitOptions } from './rateLimit.js';
-export { ServerDb, type DbStats, type IdempotencyScope, type RecordRow, type StoredRecord, type StoredResponse, type WriteLogEntry } from './db.js';
+export {
+  ConcurrentWriteError,
+  type ChangePage,
+  type DbStats,
+  type IdempotencyScope,
+  type RecordChange,
+  type RecordRow,
+  type StoredRecord,
+  type StoredResponse,
+  type SyncStore,
+  type WriteLogEntry,
+  type WriteTx,
+} from './store.js';
+export { SqliteStore } from './sqliteStore.js';
+export { PostgresStore, type PostgresStoreOptions } from './postgresStore.js';
+export { isPostgresUrl, openStore } from './openStore.js';
 export { DEFAULT_FAULTS, FaultConfigError, Faults, type FaultConfig, type FaultCounters } from './faults.js';
 export {
   applyBatch,
@@ -48,7 +63,8 @@ export interface SyncServer {
   /** Stops listening, drops open connections, closes the database. Idempotent. */
   close(): Promise<void>;
   faults: Faults;
-  db: ServerDb;
+  /** The store (SqliteStore or PostgresStore). */
+  db: SyncStore;
 }
 
 function urlHost(host: string): string {
@@ -66,16 +82,21 @@ export async function startSyncServer(options: StartSyncServerOptions = {}): Pro
   const allowedHosts = options.allowedHosts ?? (named ? [...LOOPBACK_HOSTS, host.includes(':') ? `[${host}]` : host] : undefined);
   const app = createSyncServer({ ...options, allowedHosts });
   const { server } = app;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, host, () => {
-      server.off('error', reject);
-      resolve();
+  await app.ready
+    .then(
+      () =>
+        new Promise<void>((resolve, reject) => {
+          server.once('error', reject);
+          server.listen(options.port ?? 0, host, () => {
+            server.off('error', reject);
+            resolve();
+          });
+        }),
+    )
+    .catch(async (cause: unknown) => {
+      await app.dispose();
+      throw cause;
     });
-  }).catch((cause: unknown) => {
-    app.dispose();
-    throw cause;
-  });
   const { port } = server.address() as AddressInfo;
   let closing: Promise<void> | undefined;
   return {
@@ -84,11 +105,13 @@ export async function startSyncServer(options: StartSyncServerOptions = {}): Pro
     faults: app.faults,
     db: app.db,
     close() {
-      closing ??= new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-        app.dispose();
-      });
+      closing ??= Promise.all([
+        new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeAllConnections();
+        }),
+        app.dispose(),
+      ]).then(() => undefined);
       return closing;
     },
   };

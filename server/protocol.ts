@@ -5,7 +5,7 @@
  * sub-requests use the very same functions, so a batched write behaves exactly like a single one.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { isBusyError, type IdempotencyScope, type ServerDb, type StoredRecord } from './db.js';
+import type { IdempotencyScope, StoredRecord, SyncStore, WriteTx } from './store.js';
 
 export type WriteMethod = 'POST' | 'PATCH' | 'PUT' | 'DELETE';
 export const WRITE_METHODS: readonly WriteMethod[] = ['POST', 'PATCH', 'PUT', 'DELETE'];
@@ -193,7 +193,7 @@ function validateKey(key: string | null | undefined): string | null | Error {
  * on another record, is a different key. Reusing a key with a different request (If-Match or
  * body) is answered 422 and applies nothing.
  */
-export function applyWrite(db: ServerDb, request: WriteRequest, context: ProtocolContext): ProtocolResponse {
+export async function applyWrite(db: SyncStore, request: WriteRequest, context: ProtocolContext): Promise<ProtocolResponse> {
   const key = validateKey(request.idempotencyKey);
   if (key instanceof Error) return error(400, key.message);
   const scope = key === null ? null : idempotencyScope(context.principal, request.method, request.entity, request.id, key);
@@ -201,10 +201,10 @@ export function applyWrite(db: ServerDb, request: WriteRequest, context: Protoco
   const print = scope && fingerprint(request);
   const nowMs = context.now().getTime();
 
-  return db.transaction(() => {
+  return db.write(async (tx) => {
     if (scope && print) {
-      const stored = db.storedResponse(scope, nowMs);
-      if (stored) {
+      const stored = await tx.claimKey(scope, print, nowMs);
+      if (stored !== 'claimed') {
         if (stored.fingerprint !== print) {
           return problem(
             422,
@@ -213,15 +213,19 @@ export function applyWrite(db: ServerDb, request: WriteRequest, context: Protoco
             `Idempotency-Key "${scope.key}" was first used on ${scope.method} ${scope.path} with another body or If-Match; use a new key for a new request`,
           );
         }
-        db.countReplay();
-        const body = stored.body !== undefined ? stored.body : db.getRecord(stored.entity, stored.recordId)?.record;
+        await tx.countReplay();
+        const body = stored.body !== undefined ? stored.body : (await tx.getRecord(stored.entity, stored.recordId))?.record;
         return { status: stored.status, body, replayed: true };
       }
     }
-    const response = decideWrite(db, request, key, new Date(nowMs).toISOString(), context.limits);
-    if (scope && print && response.status >= 200 && response.status < 300) {
+    const response = await decideWrite(tx, request, key, new Date(nowMs).toISOString(), context.limits);
+    if (!(response.status >= 200 && response.status < 300)) {
+      // Nothing was written; rolling back also releases the claimed key for the next attempt.
+      throw new Rejected(response);
+    }
+    if (scope && print) {
       const record = response.body as StoredRecord;
-      db.storeResponse(
+      await tx.storeResponse(
         scope,
         { status: response.status, body: response.body, fingerprint: print, entity: request.entity, recordId: record.id },
         nowMs + context.limits.idempotencyTtlMs,
@@ -229,10 +233,18 @@ export function applyWrite(db: ServerDb, request: WriteRequest, context: Protoco
       );
     }
     return response;
+  }).catch((cause: unknown) => {
+    if (cause instanceof Rejected) return cause.response;
+    throw cause;
   });
 }
 
-function decideWrite(db: ServerDb, request: WriteRequest, key: string | null, at: string, limits: ProtocolLimits): ProtocolResponse {
+/** Ends a write transaction that applied nothing, carrying its answer. */
+class Rejected {
+  constructor(readonly response: ProtocolResponse) {}
+}
+
+async function decideWrite(tx: WriteTx, request: WriteRequest, key: string | null, at: string, limits: ProtocolLimits): Promise<ProtocolResponse> {
   const { method, entity } = request;
   if (!isEntityName(entity)) return error(404, `Unknown entity path "/${entity}"`);
   if (method === 'POST' && request.id !== undefined) {
@@ -269,18 +281,18 @@ function decideWrite(db: ServerDb, request: WriteRequest, key: string | null, at
   if (ifMatch instanceof Error) return error(400, ifMatch.message);
 
   const id = request.id ?? bodyId ?? randomUUID();
-  const current = db.getRecord(entity, id);
+  const current = await tx.getRecord(entity, id);
   const live = current && !current.deleted ? current : undefined;
-  const write = (status: number, data: Record<string, unknown>, deleted: boolean): ProtocolResponse => {
+  const write = async (status: number, data: Record<string, unknown>, deleted: boolean): Promise<ProtocolResponse> => {
     const size = jsonBytes(data);
     if (size > limits.maxRecordBytes) {
       return error(413, `The record would be ${size} bytes of JSON, more than the limit of ${limits.maxRecordBytes}; store large data elsewhere and keep a reference`);
     }
-    const record = db.writeRecord({
+    const record = await tx.writeRecord({
       entity,
       id,
       data,
-      version: (current?.record.version ?? 0) + 1,
+      basedOn: current?.record.version ?? null,
       updatedAt: at,
       deleted,
       method,
@@ -314,14 +326,10 @@ function decideWrite(db: ServerDb, request: WriteRequest, key: string | null, at
  * latest state and tombstones `{ id, deleted: true, version, updatedAt }`. A page ends early
  * (with `hasMore`) where its JSON would pass `maxResponseBytes`; it always holds one change.
  */
-export function pullChanges(db: ServerDb, entity: string, query: PullQuery, limits: ProtocolLimits = DEFAULT_LIMITS): ProtocolResponse {
+export async function pullChanges(db: SyncStore, entity: string, query: PullQuery, limits: ProtocolLimits = DEFAULT_LIMITS): Promise<ProtocolResponse> {
   const sinceText = query.since ?? '';
-  let since = 0;
-  if (sinceText !== '') {
-    if (!/^\d{1,15}$/.test(sinceText)) {
-      return error(400, `"since" must be a checkpoint this server returned (a decimal integer), got ${JSON.stringify(sinceText)}`);
-    }
-    since = Number(sinceText);
+  if (sinceText !== '' && !db.isCheckpoint(sinceText)) {
+    return error(400, `"since" must be a checkpoint this server returned, got ${JSON.stringify(sinceText)}`);
   }
   let limit = DEFAULT_PAGE_SIZE;
   const limitText = query.limit ?? '';
@@ -331,22 +339,15 @@ export function pullChanges(db: ServerDb, entity: string, query: PullQuery, limi
     }
     limit = Math.min(Number(limitText), MAX_PAGE_SIZE);
   }
-
-  return db.read(() => {
-    const rows = db.changesSince(entity, since, limit + 1);
-    // Room for the envelope ({"items":[...],"checkpoint":"…","hasMore":true}) besides the items.
-    let budget = limits.maxResponseBytes - 100;
-    let count = 0;
-    for (; count < Math.min(limit, rows.length); count++) {
-      budget -= jsonBytes(rows[count].record) + 1;
-      if (budget < 0 && count > 0) break;
-    }
-    const page = rows.slice(0, count);
-    const last = page[page.length - 1];
-    const checkpoint = last ? last.seq : sinceText !== '' ? since : db.currentSeq();
-    const body: PullPage = { items: page.map((row) => row.record), checkpoint: String(checkpoint), hasMore: rows.length > count };
-    return { status: 200, body };
-  });
+  // Room for the envelope ({"items":[...],"checkpoint":"…","hasMore":true}) besides the items.
+  let budget = limits.maxResponseBytes - 100;
+  const fits = (record: StoredRecord) => {
+    budget -= jsonBytes(record) + 1;
+    return budget >= 0;
+  };
+  const page = await db.changesSince(entity, sinceText === '' ? undefined : sinceText, limit, (record) => fits(record));
+  const body: PullPage = { items: page.records, checkpoint: page.checkpoint, hasMore: page.hasMore };
+  return { status: 200, body };
 }
 
 /** One sub-request of `POST /_batch`. */
@@ -371,9 +372,15 @@ export const MAX_BATCH_SIZE = 1000;
  * Results are kept within `maxResponseBytes`: once the next result might not fit, the remaining
  * sub-requests are not applied and answer 503 each, so the client sends them again.
  */
-export function applyBatch(db: ServerDb, items: unknown[], context: ProtocolContext): BatchResult[] {
+export async function applyBatch(db: SyncStore, items: unknown[], context: ProtocolContext): Promise<BatchResult[]> {
   let budget = context.limits.maxResponseBytes - 100;
-  return items.map((item, index) => {
+  const results: BatchResult[] = [];
+  for (const [index, item] of items.entries()) {
+    results.push(await applyBatchItemWithin(index, item));
+  }
+  return results;
+
+  async function applyBatchItemWithin(index: number, item: unknown): Promise<BatchResult> {
     const key = isPlainObject(item) && typeof item.key === 'string' ? item.key : null;
     // The largest result is a record at the size limit.
     if (budget < context.limits.maxRecordBytes + 1024) {
@@ -381,18 +388,18 @@ export function applyBatch(db: ServerDb, items: unknown[], context: ProtocolCont
     }
     let response: ProtocolResponse;
     try {
-      response = applyBatchItem(db, item, index, context);
+      response = await applyBatchItem(db, item, index, context);
     } catch (cause) {
-      if (!isBusyError(cause)) throw cause;
+      if (!db.isBusy(cause)) throw cause;
       response = error(503, `Batch item ${index} was not applied: the database is busy; send it again`);
     }
     const result = { key, status: response.status, body: response.body };
     budget -= jsonBytes(result) + 1;
     return result;
-  });
+  }
 }
 
-function applyBatchItem(db: ServerDb, item: unknown, index: number, context: ProtocolContext): ProtocolResponse {
+async function applyBatchItem(db: SyncStore, item: unknown, index: number, context: ProtocolContext): Promise<ProtocolResponse> {
   const where = `Batch item ${index}`;
   if (!isPlainObject(item)) return error(400, `${where} must be an object { key?, method, path, body?, ifMatch? }`);
   if (item.key !== undefined && item.key !== null && typeof item.key !== 'string') {

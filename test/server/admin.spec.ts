@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startSyncServer } from '../../server/index.js';
+import { startSyncServer, type SqliteStore } from '../../server/index.js';
 import { call, useServer } from './helpers.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'rxsync-server-'));
@@ -19,7 +19,7 @@ describe('reference server: admin endpoints', () => {
     await call(fixture.server, 'POST', '/todos', { body: { id: 'a' } });
     await call(fixture.server, 'DELETE', '/todos/b');
     const live = await call(fixture.server, 'GET', '/__records/todos');
-    expect(live.body).toEqual([fixture.server.db.record('todos', 'a')]);
+    expect(live.body).toEqual([(await fixture.server.db.record('todos', 'a'))]);
     const all = await call(fixture.server, 'GET', '/__records/todos?includeDeleted=true');
     expect(all.body.map((r: any) => [r.id, r.deleted ?? false])).toEqual([['a', false], ['b', true]]);
     expect((await call(fixture.server, 'GET', '/__records/nothing')).body).toEqual([]);
@@ -157,18 +157,18 @@ describe('reference server: SQLite file', () => {
   it('uses WAL and keeps data, keys and the sequence across restarts', async () => {
     const file = join(tmp, 'sync.sqlite');
     const first = await startSyncServer({ db: file });
-    expect(first.db.sqlite.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect((first.db as SqliteStore).sqlite.pragma('journal_mode', { simple: true })).toBe('wal');
     const created = await call(first, 'POST', '/todos', { body: { id: 'a' }, headers: { 'Idempotency-Key': 'k' } });
     await first.close();
     await first.close(); // idempotent
 
     const second = await startSyncServer({ db: file });
     try {
-      expect(second.db.records('todos')).toEqual([created.body]);
+      expect(await second.db.records('todos')).toEqual([created.body]);
       const replay = await call(second, 'POST', '/todos', { body: { id: 'a' }, headers: { 'Idempotency-Key': 'k' } });
       expect(replay).toMatchObject({ status: 201, body: created.body });
       expect((await call(second, 'PATCH', '/todos/a', { body: { n: 1 } })).body.version).toBe(2);
-      expect(second.db.writeLog().map((w) => w.seq)).toEqual([1, 2]);
+      expect((await second.db.writeLog()).map((w) => w.seq)).toEqual([1, 2]);
     } finally {
       await second.close();
     }

@@ -14,11 +14,11 @@ describe('reference server: Idempotency-Key', () => {
     expect(again.body).toEqual(first.body); // same server-assigned id: no second record
     expect(again.headers.get('idempotent-replayed')).toBe('true');
     expect(first.headers.get('idempotent-replayed')).toBeNull();
-    expect(fixture.server.db.records('todos')).toHaveLength(1);
-    const writes = fixture.server.db.writeLog();
+    expect(await fixture.server.db.records('todos')).toHaveLength(1);
+    const writes = (await fixture.server.db.writeLog());
     expect(writes).toHaveLength(1);
     expect(writes[0]).toMatchObject({ entity: 'todos', recordId: first.body.id, method: 'POST', idempotencyKey: 'k1', version: 1 });
-    expect(fixture.server.db.stats().idempotentReplays).toBe(1);
+    expect((await fixture.server.db.stats()).idempotentReplays).toBe(1);
   });
 
   it('replays the first response of a repeated PATCH even when the record changed since', async () => {
@@ -28,7 +28,7 @@ describe('reference server: Idempotency-Key', () => {
     const again = await call(fixture.server, 'PATCH', '/todos/a', { body: { n: 1 }, headers: key('p1') });
     expect(again.status).toBe(200);
     expect(again.body).toEqual(first.body);
-    expect(fixture.server.db.record('todos', 'a')).toMatchObject({ n: 2, version: 3 });
+    expect(await fixture.server.db.record('todos', 'a')).toMatchObject({ n: 2, version: 3 });
   });
 
   it('answers 422 with a problem+json type when a key is reused with another body, and applies nothing', async () => {
@@ -39,7 +39,7 @@ describe('reference server: Idempotency-Key', () => {
     expect(reused.headers.get('content-type')).toBe('application/problem+json');
     expect(reused.body).toMatchObject({ type: 'urn:rxsync:problem:idempotency-key-mismatch', status: 422 });
     expect(reused.body.detail).toMatch(/p1/);
-    expect(fixture.server.db.record('todos', 'a')).toMatchObject({ n: 1, version: 2 });
+    expect(await fixture.server.db.record('todos', 'a')).toMatchObject({ n: 1, version: 2 });
   });
 
   it('answers 422 when a key is reused with another If-Match', async () => {
@@ -58,7 +58,7 @@ describe('reference server: Idempotency-Key', () => {
     const again = await call(fixture.server, method, path, { body, headers: key('w1') });
     expect(first.status).toBe(200);
     expect(again).toMatchObject({ status: 200, body: first.body });
-    expect(fixture.server.db.writeLog().filter((w) => w.idempotencyKey === 'w1')).toHaveLength(1);
+    expect((await fixture.server.db.writeLog()).filter((w) => w.idempotencyKey === 'w1')).toHaveLength(1);
   });
 
   it('scopes keys per path and method: the same key elsewhere is another request', async () => {
@@ -70,7 +70,7 @@ describe('reference server: Idempotency-Key', () => {
     const put = await call(fixture.server, 'PUT', '/todos/a', { body: { n: 1 }, headers: key('g') });
     expect(put).toMatchObject({ status: 200, body: { id: 'a', n: 1, version: 2 } });
     expect(first.body.version).toBe(1);
-    expect(fixture.server.db.writeLog()).toHaveLength(3);
+    expect(await fixture.server.db.writeLog()).toHaveLength(3);
   });
 
   it('scopes keys per principal: another caller replaying a key gets nothing of the first', async () => {
@@ -94,20 +94,24 @@ describe('reference server: Idempotency-Key', () => {
       expect((await call(server, 'POST', '/todos', { body: { id: 'a' }, headers: key('k') })).status).toBe(201);
       clock += 1;
       expect((await call(server, 'POST', '/todos', { body: { id: 'a' }, headers: key('k') })).status).toBe(409);
-      expect(server.db.purgeResponses(clock)).toBe(1);
+      expect(await server.db.purgeResponses(clock)).toBe(1);
     });
   });
 
-  it('does not store a response over the size cap; a replay answers the record as it is', async () => {
+  it('does not store a response over the size cap; a replay answers the record as it is now', async () => {
     await withServer({ limits: { maxStoredResponseBytes: 1000 } }, async (server) => {
       const big = 'x'.repeat(5000);
       const first = await call(server, 'PUT', '/todos/a', { body: { big }, headers: key('k') });
-      const stored = server.db.sqlite.prepare('SELECT body FROM idempotency_keys').get() as { body: string | null };
-      expect(stored.body).toBeNull();
+      const small = await call(server, 'PUT', '/todos/s', { body: { n: 1 }, headers: key('k') });
+      await call(server, 'PATCH', '/todos/a', { body: { n: 2 } });
+      await call(server, 'PATCH', '/todos/s', { body: { n: 2 } });
       const replay = await call(server, 'PUT', '/todos/a', { body: { big }, headers: key('k') });
-      expect(replay).toMatchObject({ status: 200, body: first.body });
+      expect(replay.status).toBe(200);
       expect(replay.headers.get('idempotent-replayed')).toBe('true');
-      expect(server.db.writeLog()).toHaveLength(1);
+      expect(replay.body).toEqual({ ...first.body, n: 2, version: 2, updatedAt: expect.any(String) });
+      // A small answer is stored as it was.
+      expect((await call(server, 'PUT', '/todos/s', { body: { n: 1 }, headers: key('k') })).body).toEqual(small.body);
+      expect(await server.db.writeLog()).toHaveLength(4);
     });
   });
 
@@ -153,7 +157,7 @@ describe('reference server: Idempotency-Key', () => {
     expect(resend.body).toMatchObject({ owner: 'client', version: 2 });
     const replay = await call(fixture.server, 'PUT', '/todos/a', { body: { owner: 'client' }, headers: key('item-1') });
     expect(replay.body).toEqual(resend.body);
-    expect(fixture.server.db.writeLog().map((w) => w.method)).toEqual(['POST', 'PUT']);
+    expect((await fixture.server.db.writeLog()).map((w) => w.method)).toEqual(['POST', 'PUT']);
   });
 
   it('does not store a 404: the request is evaluated again', async () => {
@@ -168,12 +172,16 @@ describe('reference server: Idempotency-Key', () => {
     expect(res.body.error).toMatch(/Idempotency-Key/);
   });
 
-  it('many concurrent repeats of one key apply once', async () => {
+  it('many concurrent repeats of one key apply once: each answer is the first one, or in-use while it runs', async () => {
     const answers = await Promise.all(
       Array.from({ length: 20 }, () => call(fixture.server, 'POST', '/todos', { body: { t: 1 }, headers: key('burst') })),
     );
-    expect(new Set(answers.map((a) => JSON.stringify([a.status, a.body]))).size).toBe(1);
-    expect(fixture.server.db.writeLog()).toHaveLength(1);
-    expect(fixture.server.db.stats().idempotentReplays).toBe(19);
+    const applied = answers.filter((a) => a.status === 201);
+    const inUse = answers.filter((a) => a.status === 409);
+    expect(applied.length + inUse.length).toBe(20);
+    expect(new Set(applied.map((a) => JSON.stringify(a.body))).size).toBe(1);
+    for (const answer of inUse) expect(answer.body.type).toBe('urn:rxsync:problem:idempotency-key-in-use');
+    expect(await fixture.server.db.writeLog()).toHaveLength(1);
+    expect((await fixture.server.db.stats()).idempotentReplays).toBe(applied.length - 1);
   });
 });

@@ -14,8 +14,8 @@ function applyPages(pages: { items: any[] }[], into = new Map<string, any>()) {
   return into;
 }
 
-function serverState(server: SyncServer, entity: string) {
-  return new Map(server.db.records(entity, { includeDeleted: true }).map((r) => [r.id, r]));
+async function serverState(server: SyncServer, entity: string) {
+  return new Map((await server.db.records(entity, { includeDeleted: true })).map((r) => [r.id, r]));
 }
 
 describe('reference server: pull (GET /{entity}?since=)', () => {
@@ -49,7 +49,7 @@ describe('reference server: pull (GET /{entity}?since=)', () => {
     const checkpoints = pages.map((p) => Number(p.checkpoint));
     expect(checkpoints).toEqual([...checkpoints].sort((a, b) => a - b));
     expect(new Set(checkpoints).size).toBe(3);
-    expect(applyPages(pages)).toEqual(serverState(fixture.server, 'todos'));
+    expect(applyPages(pages)).toEqual(await serverState(fixture.server, 'todos'));
   });
 
   it('from a checkpoint returns only what changed after it', async () => {
@@ -129,7 +129,7 @@ describe('reference server: pull (GET /{entity}?since=)', () => {
     }
     expect(round).toBeGreaterThan(3);
     for (let i = 1; i < checkpoints.length; i++) expect(checkpoints[i]).toBeGreaterThan(checkpoints[i - 1]);
-    expect(map).toEqual(serverState(fixture.server, 'todos'));
+    expect(map).toEqual(await serverState(fixture.server, 'todos'));
   });
 
   it('skips nothing when concurrent writes race a paging loop', async () => {
@@ -156,6 +156,6 @@ describe('reference server: pull (GET /{entity}?since=)', () => {
     await Promise.all([writes, paging]);
     applyPages(await pullAll(fixture.server, 'todos', since, 5), map);
     for (let i = 1; i < checkpoints.length; i++) expect(checkpoints[i]).toBeGreaterThanOrEqual(checkpoints[i - 1]);
-    expect(map).toEqual(serverState(fixture.server, 'todos'));
+    expect(map).toEqual(await serverState(fixture.server, 'todos'));
   });
 });

@@ -31,7 +31,7 @@ describe('reference server, safe by default', () => {
       const res = await call(fixture.server, method, path, method === 'POST' ? { body: { failureRate: 1 } } : {});
       expect([method, path, res.status]).toEqual([method, path, 404]);
     }
-    expect(fixture.server.db.records('todos')).toHaveLength(1);
+    expect(await fixture.server.db.records('todos')).toHaveLength(1);
     expect(fixture.server.faults.config.failureRate).toBe(0);
     expect((await call(fixture.server, 'GET', '/')).body.routes).not.toContain('/__reset');
   });
@@ -44,7 +44,7 @@ describe('reference server, safe by default', () => {
     }
     const batch = await call(fixture.server, 'POST', '/_batch', { raw: '[]', headers: { 'Content-Type': 'text/plain' } });
     expect(batch.status).toBe(415);
-    expect(fixture.server.db.records('todos')).toEqual([]);
+    expect(await fixture.server.db.records('todos')).toEqual([]);
     expect((await call(fixture.server, 'PUT', '/todos/a', { raw: '{}', headers: { 'Content-Type': 'application/merge-patch+json' } })).status).toBe(200);
   });
 
@@ -56,7 +56,7 @@ describe('reference server, safe by default', () => {
     const write = await call(fixture.server, 'POST', '/todos', { body: { id: 'a' }, headers: evil });
     expect(write.status).toBe(403);
     expect(write.headers.get('access-control-allow-origin')).toBeNull();
-    expect(fixture.server.db.records('todos')).toEqual([]);
+    expect(await fixture.server.db.records('todos')).toEqual([]);
     for (const origin of ['http://localhost:3000', 'http://127.0.0.1:8787', 'http://[::1]:8080']) {
       const res = await call(fixture.server, 'GET', '/todos', { headers: { Origin: origin } });
       expect([origin, res.status, res.headers.get('access-control-allow-origin')]).toEqual([origin, 200, origin]);
@@ -81,7 +81,7 @@ describe('reference server, safe by default', () => {
     expect(deep.body.error).toMatch(/nested deeper than 64/);
     const deepBatch = await call(fixture.server, 'POST', '/_batch', { raw: `[{"method":"PUT","path":"/todos/a","body":{"x":${'['.repeat(depth)}${']'.repeat(depth)}}}]` });
     expect(deepBatch.status).toBe(400);
-    expect(fixture.server.db.records('todos')).toEqual([]);
+    expect(await fixture.server.db.records('todos')).toEqual([]);
   });
 
   it('refuses a record larger than the limit (413) and keeps batch answers within the response limit', async () => {
@@ -100,7 +100,7 @@ describe('reference server, safe by default', () => {
     const applied = statuses.filter((s) => s === 200).length;
     expect(applied).toBeGreaterThan(0);
     expect(statuses).toEqual([...Array(applied).fill(200), ...Array(60 - applied).fill(503)]);
-    expect(fixture.server.db.record('todos', 'big')).toMatchObject({ n: applied - 1, version: applied + 1 });
+    expect(await fixture.server.db.record('todos', 'big')).toMatchObject({ n: applied - 1, version: applied + 1 });
     // Still serving; the 503 items are applied when sent again.
     const rest = await call(fixture.server, 'POST', '/_batch', { body: patches.slice(applied, applied + 2) });
     expect(rest.body.results.map((r: { status: number }) => r.status)).toEqual([200, 200]);

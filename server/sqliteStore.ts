@@ -1,73 +1,32 @@
 /**
- * SQLite storage of the reference sync server: the schema and every query, nothing else.
- * The protocol rules (what a PATCH means, when to answer 409, ...) live in protocol.ts.
+ * The SQLite store (better-sqlite3): the embedded default, one server process per database file.
  *
  * One global change sequence (`meta.seq`) numbers every applied write. It is taken inside the
  * write's transaction and stored on the record row, so "changes after checkpoint N" is simply
- * `seq > N`, and a pull page can never skip a change that commits while a client is paging:
- * a record that changes again moves to a newer seq and shows up on a later page.
+ * `seq > N`. SQLite has one writer at a time, so sequence order is commit order and a pull page
+ * can never skip a change that commits while a client is paging: a record that changes again
+ * moves to a newer seq and shows up on a later page.
+ *
+ * better-sqlite3 is synchronous; the async `write` runs one transaction at a time (a promise
+ * queue), so the protocol code can be the same for this store and PostgreSQL.
  */
 import Database from 'better-sqlite3';
-
-/** A record as the wire sees it: the app's fields plus the server-assigned ones. */
-export interface StoredRecord {
-  id: string;
-  version: number;
-  updatedAt: string;
-  deleted?: true;
-  [field: string]: unknown;
-}
-
-/** A record row plus its change sequence number (never sent to clients). */
-export interface RecordRow {
-  record: StoredRecord;
-  seq: number;
-  deleted: boolean;
-}
-
-/** One applied write (replays and rejected requests are not logged). */
-export interface WriteLogEntry {
-  seq: number;
-  entity: string;
-  recordId: string;
-  method: string;
-  idempotencyKey: string | null;
-  version: number;
-  at: string;
-}
-
-/** Where an idempotency key belongs: one caller, one method, one path. */
-export interface IdempotencyScope {
-  principal: string;
-  method: string;
-  /** `/{entity}` or `/{entity}/{id}`, the id decoded. */
-  path: string;
-  key: string;
-}
-
-/** What is remembered for an idempotency key. */
-export interface StoredResponse {
-  status: number;
-  /** The response body, or undefined when it was larger than the cap (then answer from `recordId`). */
-  body?: unknown;
-  /** Hash of the request (If-Match and body) that first used the key. */
-  fingerprint: string;
-  entity: string;
-  recordId: string;
-}
-
-export interface DbStats {
-  /** Live (non-deleted) records over all entities. */
-  records: number;
-  tombstones: number;
-  /** Applied writes (the length of the writes log). */
-  writes: number;
-  /** Requests answered from the idempotency store instead of being applied again. */
-  idempotentReplays: number;
-  idempotencyKeys: number;
-  /** The newest change sequence number handed out. */
-  seq: number;
-}
+import {
+  cappedJson,
+  ConcurrentWriteError,
+  retryConcurrent,
+  toRecord,
+  type ChangePage,
+  type DbStats,
+  type IdempotencyScope,
+  type RecordChange,
+  type RecordRow,
+  type StoredRecord,
+  type StoredResponse,
+  type SyncStore,
+  type WriteLogEntry,
+  type WriteTx,
+} from './store.js';
 
 interface RecordDbRow {
   entity: string;
@@ -133,19 +92,14 @@ INSERT OR IGNORE INTO meta (key, value) VALUES ('seq', 0), ('idempotent_replays'
 `;
 
 /** SQLite refused because another connection holds a lock: worth answering 503, not 500. */
-export function isBusyError(cause: unknown): boolean {
+export function isSqliteBusy(cause: unknown): boolean {
   const code = (cause as { code?: unknown } | null)?.code;
   return code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED' || (typeof code === 'string' && code.startsWith('SQLITE_BUSY_'));
 }
 
-function toRecord(row: RecordDbRow): StoredRecord {
-  if (row.deleted) return { id: row.id, deleted: true, version: row.version, updatedAt: row.updated_at };
-  const data = JSON.parse(row.data) as Record<string, unknown>;
-  return { id: row.id, ...data, version: row.version, updatedAt: row.updated_at };
-}
-
 function toRow(row: RecordDbRow): RecordRow {
-  return { record: toRecord(row), seq: row.seq, deleted: row.deleted === 1 };
+  const deleted = row.deleted === 1;
+  return { record: toRecord({ id: row.id, data: row.data, version: row.version, updatedAt: row.updated_at, deleted }), deleted };
 }
 
 function toWrite(row: WriteDbRow): WriteLogEntry {
@@ -201,11 +155,15 @@ function prepareStatements(db: Database.Database) {
   };
 }
 
-export class ServerDb {
+export class SqliteStore implements SyncStore {
+  readonly kind = 'sqlite';
   readonly sqlite: Database.Database;
   readonly filename: string;
 
   private readonly stmt: ReturnType<typeof prepareStatements>;
+  /** The transaction queue: one write transaction at a time on the one connection. */
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly tx: WriteTx;
 
   /**
    * @param filename a file path, or ':memory:' (the default)
@@ -222,122 +180,127 @@ export class ServerDb {
     }
     this.sqlite.exec(SCHEMA);
     this.stmt = prepareStatements(this.sqlite);
+    this.tx = this.writeTx();
   }
 
-  /** Runs `fn` in one IMMEDIATE transaction (all or nothing). Nested calls join the outer one. */
-  transaction<T>(fn: () => T): T {
-    if (this.sqlite.inTransaction) return fn();
-    return this.sqlite.transaction(fn).immediate();
+  async ready(): Promise<void> {}
+
+  write<T>(work: (tx: WriteTx) => Promise<T>): Promise<T> {
+    const run = () =>
+      retryConcurrent(async () => {
+        this.sqlite.exec('BEGIN IMMEDIATE');
+        try {
+          const result = await work(this.tx);
+          this.sqlite.exec('COMMIT');
+          return result;
+        } catch (cause) {
+          if (this.sqlite.inTransaction) this.sqlite.exec('ROLLBACK');
+          throw cause;
+        }
+      });
+    const result = this.queue.then(run, run);
+    this.queue = result.catch(() => undefined);
+    return result;
   }
 
-  /** Runs `fn` in one read transaction: a consistent snapshot that takes no write lock. */
-  read<T>(fn: () => T): T {
-    if (this.sqlite.inTransaction) return fn();
-    return this.sqlite.transaction(fn).deferred();
+  private writeTx(): WriteTx {
+    const stmt = this.stmt;
+    return {
+      getRecord: async (entity, id) => this.getRow(entity, id),
+      writeRecord: async (change: RecordChange) => {
+        const current = this.getRow(change.entity, change.id);
+        if ((current?.record.version ?? null) !== change.basedOn) throw new ConcurrentWriteError(`${change.entity}/${change.id} changed`);
+        const version = (change.basedOn ?? 0) + 1;
+        const seq = stmt.nextSeq.get()!.value;
+        const data = change.deleted ? '{}' : JSON.stringify(change.data);
+        stmt.upsertRecord.run(change.entity, change.id, data, version, change.updatedAt, change.deleted ? 1 : 0, seq);
+        stmt.logWrite.run(seq, change.entity, change.id, change.method, change.idempotencyKey, version, change.updatedAt);
+        return this.getRow(change.entity, change.id)!.record;
+      },
+      claimKey: async (scope: IdempotencyScope, _fingerprint: string, nowMs: number) => {
+        // BEGIN IMMEDIATE already serialises every writer of this database.
+        const row = stmt.getResponse.get(scope.principal, scope.method, scope.path, scope.key, nowMs);
+        if (!row) return 'claimed';
+        return {
+          status: row.status,
+          body: row.body === null ? undefined : (JSON.parse(row.body) as unknown),
+          fingerprint: row.fingerprint,
+          entity: row.entity,
+          recordId: row.record_id,
+        } satisfies StoredResponse;
+      },
+      storeResponse: async (scope, response, expiresAt, maxBodyBytes) => {
+        stmt.putResponse.run(scope.principal, scope.method, scope.path, scope.key, response.fingerprint, response.status, cappedJson(response.body, maxBodyBytes), response.entity, response.recordId, expiresAt);
+      },
+      countReplay: async () => {
+        stmt.countReplay.run();
+      },
+    };
   }
 
-  /** The record or tombstone with this id, or undefined. */
-  getRecord(entity: string, id: string): RecordRow | undefined {
+  private getRow(entity: string, id: string): RecordRow | undefined {
     const row = this.stmt.getRecord.get(entity, id);
     return row && toRow(row);
   }
 
-  /**
-   * Stores a new state of a record under a fresh change sequence number and logs the write.
-   * Call inside `transaction()`. `data` holds the app's fields only.
-   */
-  writeRecord(change: {
-    entity: string;
-    id: string;
-    data: Record<string, unknown>;
-    version: number;
-    updatedAt: string;
-    deleted: boolean;
-    method: string;
-    idempotencyKey: string | null;
-  }): StoredRecord {
-    const seq = this.stmt.nextSeq.get()!.value;
-    const data = change.deleted ? '{}' : JSON.stringify(change.data);
-    this.stmt.upsertRecord.run(change.entity, change.id, data, change.version, change.updatedAt, change.deleted ? 1 : 0, seq);
-    this.stmt.logWrite.run(seq, change.entity, change.id, change.method, change.idempotencyKey, change.version, change.updatedAt);
-    return this.getRecord(change.entity, change.id)!.record;
+  isCheckpoint(text: string): boolean {
+    return /^\d{1,15}$/.test(text);
   }
 
-  /** Changes of one entity after `since`, oldest first (each record once, in its latest state). */
-  changesSince(entity: string, since: number, limit: number): RecordRow[] {
-    return this.stmt.changesSince.all(entity, since, limit).map(toRow);
+  isBusy(cause: unknown): boolean {
+    return isSqliteBusy(cause);
   }
 
-  /** The newest change sequence number handed out (0 on a fresh database). */
-  currentSeq(): number {
-    return this.stmt.currentSeq.get()!.value;
+  async changesSince(entity: string, since: string | undefined, limit: number, fits: (record: StoredRecord) => boolean): Promise<ChangePage> {
+    // One read transaction: a consistent snapshot without taking the write lock.
+    return this.sqlite
+      .transaction(() => {
+        const rows = this.stmt.changesSince.all(entity, since === undefined ? 0 : Number(since), limit + 1);
+        const page: RecordDbRow[] = [];
+        for (const row of rows.slice(0, limit)) {
+          if (!fits(toRow(row).record) && page.length > 0) break;
+          page.push(row);
+        }
+        const last = page[page.length - 1];
+        const checkpoint = last ? last.seq : since !== undefined ? Number(since) : this.stmt.currentSeq.get()!.value;
+        return { records: page.map((row) => toRow(row).record), checkpoint: String(checkpoint), hasMore: rows.length > page.length };
+      })
+      .deferred();
   }
 
-  /** The stored response of an idempotency key that has not expired at `nowMs`, if any. */
-  storedResponse(scope: IdempotencyScope, nowMs: number): StoredResponse | undefined {
-    const row = this.stmt.getResponse.get(scope.principal, scope.method, scope.path, scope.key, nowMs);
-    if (!row) return undefined;
-    return {
-      status: row.status,
-      body: row.body === null ? undefined : (JSON.parse(row.body) as unknown),
-      fingerprint: row.fingerprint,
-      entity: row.entity,
-      recordId: row.record_id,
-    };
+  async getRecord(entity: string, id: string): Promise<RecordRow | undefined> {
+    return this.getRow(entity, id);
   }
 
-  /**
-   * Remembers the response of an idempotency key until `expiresAt` (ms), replacing an expired
-   * one. A body whose JSON is longer than `maxBodyBytes` is not stored. Call in the write's transaction.
-   */
-  storeResponse(scope: IdempotencyScope, response: StoredResponse, expiresAt: number, maxBodyBytes: number): void {
-    const body = response.body === undefined ? null : JSON.stringify(response.body);
-    const kept = body !== null && Buffer.byteLength(body) <= maxBodyBytes ? body : null;
-    this.stmt.putResponse.run(scope.principal, scope.method, scope.path, scope.key, response.fingerprint, response.status, kept, response.entity, response.recordId, expiresAt);
-  }
-
-  /** Forgets idempotency keys that expired at `nowMs`; returns how many. */
-  purgeResponses(nowMs: number): number {
-    return this.stmt.purgeResponses.run(nowMs).changes;
-  }
-
-  countReplay(): void {
-    this.stmt.countReplay.run();
-  }
-
-  // --- helpers for tests and the admin endpoints ---
-
-  /** Live records of an entity, ordered by id (tombstones too with `includeDeleted`). */
-  records(entity: string, options: { includeDeleted?: boolean } = {}): StoredRecord[] {
+  async records(entity: string, options: { includeDeleted?: boolean } = {}): Promise<StoredRecord[]> {
     const stmt = options.includeDeleted ? this.stmt.allRecords : this.stmt.liveRecords;
-    return stmt.all(entity).map(toRecord);
+    return stmt.all(entity).map((row) => toRow(row).record);
   }
 
-  /** One record or tombstone, or undefined. */
-  record(entity: string, id: string): StoredRecord | undefined {
-    return this.getRecord(entity, id)?.record;
+  async record(entity: string, id: string): Promise<StoredRecord | undefined> {
+    return this.getRow(entity, id)?.record;
   }
 
-  /** Every applied write, in order. */
-  writeLog(): WriteLogEntry[] {
+  async writeLog(): Promise<WriteLogEntry[]> {
     return this.stmt.writes.all().map(toWrite);
   }
 
-  stats(): DbStats {
+  async stats(): Promise<DbStats> {
     return { ...this.stmt.stats.get()! };
   }
 
-  /**
-   * Deletes every record, idempotency key and logged write. The change sequence is not
-   * rewound, so checkpoints that clients hold stay valid (they just see no old changes).
-   */
-  reset(): void {
-    this.transaction(() => {
+  async reset(): Promise<void> {
+    await this.write(async () => {
       this.sqlite.exec("DELETE FROM records; DELETE FROM idempotency_keys; DELETE FROM writes; UPDATE meta SET value = 0 WHERE key = 'idempotent_replays';");
     });
   }
 
-  close(): void {
+  async purgeResponses(nowMs: number): Promise<number> {
+    return this.stmt.purgeResponses.run(nowMs).changes;
+  }
+
+  async close(): Promise<void> {
+    await this.queue;
     if (this.sqlite.open) this.sqlite.close();
   }
 }
