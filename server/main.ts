@@ -1,11 +1,11 @@
 /**
  * CLI of the reference sync server:
- *   tsx server/main.ts [--port 8787] [--host 127.0.0.1] [--db :memory:|file.sqlite] [--static dir]
+ *   tsx server/main.ts [--port 8787] [--host 127.0.0.1] [--db :memory:|file.sqlite|postgres://…] [--static dir]
  *     [--admin] [--allow-origin https://app.example.com]... [--allow-host sync.example.com]... [--quiet]
  * Environment: PORT, HOST, DB, STATIC_DIR (flags win).
  */
 import { parseArgs } from 'node:util';
-import { startSyncServer } from './index.js';
+import { isPostgresUrl, startSyncServer } from './index.js';
 
 const { values } = parseArgs({
   options: {
@@ -24,7 +24,7 @@ const { values } = parseArgs({
 if (values.help) {
   console.log(
     [
-      'Usage: tsx server/main.ts [--port 8787] [--host 127.0.0.1] [--db :memory:|file.sqlite] [--static dir] [--quiet]',
+      'Usage: tsx server/main.ts [--port 8787] [--host 127.0.0.1] [--db :memory:|file.sqlite|postgres://user@host/db] [--static dir] [--quiet]',
       '  --admin              turn on /__faults, /__reset, /__records, /__writes, /__stats (tests and demos only)',
       '  --allow-origin URL   a browser origin that may call the server (repeatable; default: loopback origins)',
       '  --allow-host NAME    a Host name the server answers to (repeatable; default: localhost, 127.0.0.1, [::1])',
@@ -52,8 +52,20 @@ const server = await startSyncServer({
   allowedHosts: values['allow-host'],
   log: values.quiet ? undefined : (line) => console.log(line),
 });
+/** The database for the log line, without a password. */
+function shown(database: string): string {
+  if (!isPostgresUrl(database)) return database;
+  try {
+    const url = new URL(database);
+    if (url.password) url.password = '***';
+    return url.toString();
+  } catch {
+    return 'postgres://…';
+  }
+}
+
 console.log(
-  `rxsync reference sync server listening on ${server.url} (db ${db}${staticDir ? `, static ${staticDir}` : ''}${values.admin ? ', admin routes on' : ''})`,
+  `rxsync reference sync server listening on ${server.url} (db ${shown(db)}${staticDir ? `, static ${staticDir}` : ''}${values.admin ? ', admin routes on' : ''})`,
 );
 
 let stopping = false;

@@ -249,7 +249,7 @@ export class PostgresStore implements SyncStore {
       `WITH horizon AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin)
        SELECT ${RECORD_COLUMNS}, horizon.xmin::text AS horizon
        FROM horizon LEFT JOIN records ON entity = $1 AND xid > $2::text::xid8 AND xid < horizon.xmin
-       ORDER BY xid LIMIT $3`,
+       ORDER BY records.xid LIMIT $3`,
       [entity, since ?? '0', limit + 1],
     );
     const found = rows.filter((row) => row.id !== null);

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startSyncServer, type SqliteStore } from '../../server/index.js';
-import { call, useServer } from './helpers.js';
+import { call, storeKind, useServer } from './helpers.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'rxsync-server-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -153,7 +153,7 @@ describe('reference server: staticDir', () => {
   });
 });
 
-describe('reference server: SQLite file', () => {
+describe.skipIf(storeKind() !== 'sqlite')('reference server: SQLite file', () => {
   it('uses WAL and keeps data, keys and the sequence across restarts', async () => {
     const file = join(tmp, 'sync.sqlite');
     const first = await startSyncServer({ db: file });
@@ -175,7 +175,7 @@ describe('reference server: SQLite file', () => {
   });
 });
 
-describe('reference server: CLI (server/main.ts)', () => {
+describe.skipIf(storeKind() !== 'sqlite')('reference server: CLI (server/main.ts)', () => {
   it('prints its URL, serves, and exits 0 on SIGTERM', async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts', '--port', '0', '--quiet'], {
       cwd: join(import.meta.dirname, '..', '..'),
@@ -183,18 +183,23 @@ describe('reference server: CLI (server/main.ts)', () => {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    const lines = createInterface({ input: child.stdout! });
-    const url = await new Promise<string>((resolve, reject) => {
-      lines.on('line', (line) => {
-        const match = /listening on (http:\/\/\S+)/.exec(line);
-        if (match) resolve(match[1]);
+    try {
+      const lines = createInterface({ input: child.stdout! });
+      const url = await new Promise<string>((resolve, reject) => {
+        lines.on('line', (line) => {
+          const match = /listening on (http:\/\/\S+)/.exec(line);
+          if (match) resolve(match[1]);
+        });
+        child.once('exit', (code) => reject(new Error(`server exited early with ${code}`)));
       });
-      child.once('exit', (code) => reject(new Error(`server exited early with ${code}`)));
-    });
-    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
-    const res = await fetch(`${url}/todos`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ id: 'a' }) });
-    expect(res.status).toBe(201);
-    child.kill('SIGTERM');
+      expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      const res = await fetch(`${url}/todos`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ id: 'a' }) });
+      expect(res.status).toBe(201);
+      // Admin routes are off unless --admin.
+      expect((await fetch(`${url}/__stats`)).status).toBe(404);
+    } finally {
+      child.kill('SIGTERM');
+    }
     expect(await exited).toBe(0);
   });
 });

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { SyncServer } from '../../server/index.js';
-import { call, useServer, withServer } from './helpers.js';
+import { call, storeKind, useServer, withServer } from './helpers.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'rxsync-security-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -187,7 +187,7 @@ describe('reference server: static files', () => {
   });
 });
 
-describe('reference server: a busy SQLite database', () => {
+describe.skipIf(storeKind() !== 'sqlite')('reference server: a busy SQLite database', () => {
   it('answers 503 with Retry-After at once instead of waiting on the lock; reads still work', async () => {
     const file = join(tmp, 'busy.sqlite');
     await withServer({ db: file }, async (server) => {

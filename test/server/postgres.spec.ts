@@ -1,0 +1,156 @@
+/**
+ * The protocol specs again, on the PostgreSQL store (a throwaway cluster, a fresh schema per
+ * server), plus what only several connections or processes can show: commit-safe checkpoints
+ * and two server processes behaving as one.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PostgresStore, startSyncServer, type RecordChange, type StoredRecord, type SyncServer } from '../../server/index.js';
+import { call, runOnStore } from './helpers.js';
+import { postgresBinDir, startPostgresCluster, type PostgresCluster } from './postgresCluster.js';
+
+// In CI (.ci/run installs PostgreSQL) a missing server is a failure, not a skip.
+const available = postgresBinDir() !== undefined || Boolean(process.env.CI);
+let cluster: PostgresCluster | undefined;
+let schemas = 0;
+const stores: PostgresStore[] = [];
+
+function freshStore(): PostgresStore {
+  if (!cluster) throw new Error('the PostgreSQL cluster did not start');
+  const store = new PostgresStore({ connectionString: cluster.url, schema: `spec_${process.pid}_${++schemas}`, maxConnections: 4 });
+  stores.push(store);
+  return store;
+}
+
+if (available) {
+  beforeAll(async () => {
+    cluster = await startPostgresCluster();
+  }, 120_000);
+  afterAll(async () => {
+    await Promise.all(stores.map((store) => store.close()));
+    cluster?.stop();
+  });
+  runOnStore(freshStore);
+
+  describe('on PostgreSQL', async () => {
+    await import('./records.spec.js');
+    await import('./pull.spec.js');
+    await import('./batch.spec.js');
+    await import('./idempotency.spec.js');
+    await import('./faults.spec.js');
+    await import('./admin.spec.js');
+    await import('./security.spec.js');
+  });
+
+  describe('PostgreSQL: commit-safe checkpoints', () => {
+    const change = (id: string, basedOn: number | null = null): RecordChange => ({
+      entity: 'todos',
+      id,
+      data: { title: id },
+      basedOn,
+      updatedAt: new Date().toISOString(),
+      deleted: false,
+      method: 'PUT',
+      idempotencyKey: null,
+    });
+
+    it('never skips a write whose transaction commits after a later one, while another connection pulls in a loop', async () => {
+      const store = freshStore();
+      await store.ready();
+      const seen = new Map<string, StoredRecord>();
+      let since: string | undefined;
+      let pulls = 0;
+      const pullOnce = async () => {
+        pulls++;
+        const page = await store.changesSince('todos', since, 100, () => true);
+        for (const record of page.records) seen.set(record.id, record);
+        since = page.checkpoint;
+      };
+
+      // Connection 1 writes "a" first and holds its transaction open.
+      let commitA!: () => void;
+      let aWritten!: () => void;
+      const aIsWritten = new Promise<void>((resolve) => (aWritten = resolve));
+      const a = store.write(async (tx) => {
+        await tx.writeRecord(change('a'));
+        aWritten();
+        await new Promise<void>((resolve) => (commitA = resolve));
+      });
+      await aIsWritten;
+      // Connection 2 writes "b" after it and commits first.
+      await store.write((tx) => tx.writeRecord(change('b')));
+      // Connection 3 pulls in a loop meanwhile: "b" must wait behind the open transaction of "a".
+      for (let n = 0; n < 5; n++) await pullOnce();
+      expect([...seen.keys()]).toEqual([]);
+      commitA();
+      await a;
+      while (seen.size < 2 && pulls < 50) await pullOnce();
+      expect([...seen.keys()].sort()).toEqual(['a', 'b']);
+      // And nothing comes twice or later: the checkpoint is past both.
+      expect((await store.changesSince('todos', since, 100, () => true)).records).toEqual([]);
+    });
+
+    it('a pull from the start during an open transaction hands back a checkpoint that still sees it', async () => {
+      const store = freshStore();
+      await store.ready();
+      let commit!: () => void;
+      let written!: () => void;
+      const isWritten = new Promise<void>((resolve) => (written = resolve));
+      const open = store.write(async (tx) => {
+        await tx.writeRecord(change('late'));
+        written();
+        await new Promise<void>((resolve) => (commit = resolve));
+      });
+      await isWritten;
+      const empty = await store.changesSince('todos', undefined, 100, () => true);
+      expect(empty.records).toEqual([]);
+      commit();
+      await open;
+      const next = await store.changesSince('todos', empty.checkpoint, 100, () => true);
+      expect(next.records.map((r) => r.id)).toEqual(['late']);
+    });
+  });
+
+  describe('PostgreSQL: two server processes on one database', () => {
+    let one: SyncServer;
+    let two: SyncServer;
+    beforeAll(async () => {
+      const schema = `two_${process.pid}`;
+      const url = () => cluster!.url;
+      one = await startSyncServer({ admin: true, db: new PostgresStore({ connectionString: url(), schema }) });
+      two = await startSyncServer({ admin: true, db: new PostgresStore({ connectionString: url(), schema }) });
+    });
+    afterAll(async () => {
+      await one?.close();
+      await two?.close();
+    });
+
+    it('share records, conflicts, idempotency keys and the change feed', async () => {
+      const created = await call(one, 'POST', '/todos', { body: { id: 'x', n: 0 }, headers: { 'Idempotency-Key': 'k1' } });
+      expect(created.status).toBe(201);
+      const replay = await call(two, 'POST', '/todos', { body: { id: 'x', n: 0 }, headers: { 'Idempotency-Key': 'k1' } });
+      expect(replay).toMatchObject({ status: 201, body: created.body });
+      expect(replay.headers.get('idempotent-replayed')).toBe('true');
+      expect((await call(two, 'PATCH', '/todos/x', { body: { n: 1 }, headers: { 'If-Match': '1' } })).status).toBe(200);
+      const stale = await call(one, 'PATCH', '/todos/x', { body: { n: 2 }, headers: { 'If-Match': '1' } });
+      expect(stale).toMatchObject({ status: 409, body: { id: 'x', n: 1, version: 2 } });
+      const page = await call(one, 'GET', '/todos');
+      expect(page.body.items).toEqual([expect.objectContaining({ id: 'x', n: 1, version: 2 })]);
+    });
+
+    it('apply concurrent PATCHes to one record from both processes exactly once each', async () => {
+      await call(one, 'PUT', '/todos/c', { body: { n: 0 } });
+      const answers = await Promise.all(
+        Array.from({ length: 20 }, (_, n) => call(n % 2 ? one : two, 'PATCH', '/todos/c', { body: { [`f${n}`]: n }, headers: { 'Idempotency-Key': `c${n}` } })),
+      );
+      expect(answers.map((a) => a.status)).toEqual(Array(20).fill(200));
+      expect(new Set(answers.map((a) => a.body.version)).size).toBe(20);
+      const record = (await call(two, 'GET', '/todos/c')).body;
+      expect(record.version).toBe(21);
+      for (let n = 0; n < 20; n++) expect(record[`f${n}`]).toBe(n);
+    });
+  });
+} else {
+  describe.skip('on PostgreSQL (not installed: apt-get install -y postgresql)', () => {
+    it('runs the protocol specs', () => undefined);
+  });
+}
