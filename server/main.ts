@@ -16,6 +16,7 @@ const { values } = parseArgs({
     admin: { type: 'boolean', default: false },
     'allow-origin': { type: 'string', multiple: true },
     'allow-host': { type: 'string', multiple: true },
+    'rate-limit': { type: 'string' },
     quiet: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
@@ -28,6 +29,7 @@ if (values.help) {
       '  --admin              turn on /__faults, /__reset, /__records, /__writes, /__stats (tests and demos only)',
       '  --allow-origin URL   a browser origin that may call the server (repeatable; default: loopback origins)',
       '  --allow-host NAME    a Host name the server answers to (repeatable; default: localhost, 127.0.0.1, [::1])',
+      '  --rate-limit R[:B]   R requests/s with bursts of B per caller (default 100:200), or off',
     ].join('\n'),
   );
   process.exit(0);
@@ -40,6 +42,14 @@ if (!Number.isInteger(port) || port < 0 || port > 65535) {
   process.exit(2);
 }
 const db = values.db ?? process.env.DB ?? ':memory:';
+const rateText = values['rate-limit'];
+const rateMatch = /^(\d+(?:\.\d+)?)(?::(\d+))?$/.exec(rateText ?? '');
+if (rateText !== undefined && rateText !== 'off' && !rateMatch) {
+  console.error(`Invalid --rate-limit ${JSON.stringify(rateText)}: use requests/s[:burst], e.g. 100:200, or off`);
+  process.exit(2);
+}
+const rateLimit =
+  rateText === 'off' ? false : rateMatch ? { requestsPerSecond: Number(rateMatch[1]), burst: Number(rateMatch[2] ?? Math.max(1, 2 * Number(rateMatch[1]))) } : undefined;
 const staticDir = values.static ?? process.env.STATIC_DIR;
 
 const server = await startSyncServer({
@@ -50,6 +60,7 @@ const server = await startSyncServer({
   admin: values.admin,
   allowedOrigins: values['allow-origin'],
   allowedHosts: values['allow-host'],
+  rateLimit,
   log: values.quiet ? undefined : (line) => console.log(line),
 });
 /** The database for the log line, without a password. */

@@ -1,7 +1,7 @@
 /**
  * The protocol rules of the reference server, independent of HTTP plumbing: what each write
  * does to a record, when it is a conflict, how idempotency keys replay, how pull pages are cut.
- * Every function returns `{ status, body }`; app.ts turns that into a response and batch
+ * Every function resolves to `{ status, body }`; app.ts turns that into a response and batch
  * sub-requests use the very same functions, so a batched write behaves exactly like a single one.
  */
 import { createHash, randomUUID } from 'node:crypto';
@@ -184,8 +184,8 @@ function validateKey(key: string | null | undefined): string | null | Error {
 }
 
 /**
- * Applies one write with the protocol's rules. Runs in a single SQLite transaction: the
- * idempotency lookup, the change, its sequence number, the writes-log entry and the stored
+ * Applies one write with the protocol's rules. Runs in a single store transaction: the
+ * idempotency key, the change, its place in the change feed, the writes-log entry and the stored
  * response commit together or not at all. Only applied writes (2xx) store their response;
  * a rejected request (400/404/409) changed nothing, so the same key may be sent again.
  *
@@ -345,7 +345,7 @@ export async function pullChanges(db: SyncStore, entity: string, query: PullQuer
     budget -= jsonBytes(record) + 1;
     return budget >= 0;
   };
-  const page = await db.changesSince(entity, sinceText === '' ? undefined : sinceText, limit, (record) => fits(record));
+  const page = await db.changesSince(entity, sinceText === '' ? undefined : sinceText, limit, fits);
   const body: PullPage = { items: page.records, checkpoint: page.checkpoint, hasMore: page.hasMore };
   return { status: 200, body };
 }
@@ -376,27 +376,24 @@ export async function applyBatch(db: SyncStore, items: unknown[], context: Proto
   let budget = context.limits.maxResponseBytes - 100;
   const results: BatchResult[] = [];
   for (const [index, item] of items.entries()) {
-    results.push(await applyBatchItemWithin(index, item));
-  }
-  return results;
-
-  async function applyBatchItemWithin(index: number, item: unknown): Promise<BatchResult> {
     const key = isPlainObject(item) && typeof item.key === 'string' ? item.key : null;
+    let response: ProtocolResponse;
     // The largest result is a record at the size limit.
     if (budget < context.limits.maxRecordBytes + 1024) {
-      return { key, status: 503, body: { error: `Batch item ${index} was not applied: the answer to this batch is full; send it again` } };
-    }
-    let response: ProtocolResponse;
-    try {
-      response = await applyBatchItem(db, item, index, context);
-    } catch (cause) {
-      if (!db.isBusy(cause)) throw cause;
-      response = error(503, `Batch item ${index} was not applied: the database is busy; send it again`);
+      response = error(503, `Batch item ${index} was not applied: the answer to this batch is full; send it again`);
+    } else {
+      try {
+        response = await applyBatchItem(db, item, index, context);
+      } catch (cause) {
+        if (!db.isBusy(cause)) throw cause;
+        response = error(503, `Batch item ${index} was not applied: the database is busy; send it again`);
+      }
     }
     const result = { key, status: response.status, body: response.body };
     budget -= jsonBytes(result) + 1;
-    return result;
+    results.push(result);
   }
+  return results;
 }
 
 async function applyBatchItem(db: SyncStore, item: unknown, index: number, context: ProtocolContext): Promise<ProtocolResponse> {
