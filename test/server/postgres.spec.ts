@@ -53,6 +53,25 @@ if (available) {
       idempotencyKey: null,
     });
 
+    /** Writes `id` in a transaction that stays open until `commit()`; resolves once written. */
+    async function writeAndHold(store: PostgresStore, id: string): Promise<{ commit(): Promise<void> }> {
+      let release!: () => void;
+      let written!: () => void;
+      const isWritten = new Promise<void>((resolve) => (written = resolve));
+      const done = store.write(async (tx) => {
+        await tx.writeRecord(change(id));
+        written();
+        await new Promise<void>((resolve) => (release = resolve));
+      });
+      await isWritten;
+      return {
+        commit() {
+          release();
+          return done;
+        },
+      };
+    }
+
     it('never skips a write whose transaction commits after a later one, while another connection pulls in a loop', async () => {
       const store = freshStore();
       await store.ready();
@@ -67,22 +86,13 @@ if (available) {
       };
 
       // Connection 1 writes "a" first and holds its transaction open.
-      let commitA!: () => void;
-      let aWritten!: () => void;
-      const aIsWritten = new Promise<void>((resolve) => (aWritten = resolve));
-      const a = store.write(async (tx) => {
-        await tx.writeRecord(change('a'));
-        aWritten();
-        await new Promise<void>((resolve) => (commitA = resolve));
-      });
-      await aIsWritten;
+      const a = await writeAndHold(store, 'a');
       // Connection 2 writes "b" after it and commits first.
       await store.write((tx) => tx.writeRecord(change('b')));
       // Connection 3 pulls in a loop meanwhile: "b" must wait behind the open transaction of "a".
       for (let n = 0; n < 5; n++) await pullOnce();
       expect([...seen.keys()]).toEqual([]);
-      commitA();
-      await a;
+      await a.commit();
       while (seen.size < 2 && pulls < 50) await pullOnce();
       expect([...seen.keys()].sort()).toEqual(['a', 'b']);
       // And nothing comes twice or later: the checkpoint is past both.
@@ -92,19 +102,10 @@ if (available) {
     it('a pull from the start during an open transaction hands back a checkpoint that still sees it', async () => {
       const store = freshStore();
       await store.ready();
-      let commit!: () => void;
-      let written!: () => void;
-      const isWritten = new Promise<void>((resolve) => (written = resolve));
-      const open = store.write(async (tx) => {
-        await tx.writeRecord(change('late'));
-        written();
-        await new Promise<void>((resolve) => (commit = resolve));
-      });
-      await isWritten;
+      const late = await writeAndHold(store, 'late');
       const empty = await store.changesSince('todos', undefined, 100, () => true);
       expect(empty.records).toEqual([]);
-      commit();
-      await open;
+      await late.commit();
       const next = await store.changesSince('todos', empty.checkpoint, 100, () => true);
       expect(next.records.map((r) => r.id)).toEqual(['late']);
     });
