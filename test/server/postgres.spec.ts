@@ -3,8 +3,12 @@
  * server), plus what only several connections or processes can show: commit-safe checkpoints
  * and two server processes behaving as one.
  */
+import fc from 'fast-check';
+import { BehaviorSubject, firstValueFrom } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresStore, startSyncServer, type RecordChange, type StoredRecord, type SyncServer } from '../../server/index.js';
+import { createSyncEngine, httpTransport, type SyncEngine, type SyncWrite } from '../../src/index.js';
+import { drained, freshStorage } from '../support/engineHarness.js';
 import { call, runOnStore } from './helpers.js';
 import { postgresBinDir, startPostgresCluster, type PostgresCluster } from './postgresCluster.js';
 
@@ -149,6 +153,110 @@ if (available) {
       expect(record.version).toBe(21);
       for (let n = 0; n < 20; n++) expect(record[`f${n}`]).toBe(n);
     });
+  });
+
+  describe('PostgreSQL: rxsync engines against two server processes with faults (property)', () => {
+    /** A record's life in one engine: created, updated some times, maybe deleted. */
+    const lifeArb = fc.record({ updates: fc.array(fc.string({ maxLength: 8 }), { maxLength: 3 }), deleted: fc.boolean() });
+    const caseArb = fc.record({
+      engines: fc.array(fc.array(lifeArb, { minLength: 1, maxLength: 4 }), { minLength: 2, maxLength: 3 }),
+      failureRate: fc.double({ min: 0, max: 0.4, noNaN: true }),
+      dropResponseRate: fc.double({ min: 0, max: 0.4, noNaN: true }),
+      batchSize: fc.constantFrom(1, 3),
+      seed: fc.integer(),
+    });
+
+    /** The writes of one engine, each record's in order, records interleaved round-robin. */
+    function writesOf(engine: number, lives: { updates: string[]; deleted: boolean }[]): SyncWrite[] {
+      const chains = lives.map((life, n) => {
+        const id = `e${engine}-r${n}`;
+        const chain: SyncWrite[] = [{ entity: 'todos', operation: 'create', data: { id, title: 'created' } }];
+        for (const title of life.updates) chain.push({ entity: 'todos', operation: 'update', data: { id, title } });
+        if (life.deleted) chain.push({ entity: 'todos', operation: 'delete', data: { id } });
+        return chain;
+      });
+      const writes: SyncWrite[] = [];
+      for (let step = 0; chains.some((chain) => step < chain.length); step++) for (const chain of chains) if (step < chain.length) writes.push(chain[step]);
+      return writes;
+    }
+
+    it('applies every write once, and every engine pulls exactly what the database holds', async () => {
+      let faultsHit = 0;
+      await fc.assert(
+        fc.asyncProperty(caseArb, async ({ engines: plan, failureRate, dropResponseRate, batchSize, seed }) => {
+          let state = seed >>> 0;
+          const random = () => ((state = (Math.imul(state, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+          const schema = `prop_${process.pid}_${++schemas}`;
+          const servers = await Promise.all(
+            [0, 1].map(() =>
+              startSyncServer({
+                admin: true,
+                random,
+                rateLimit: false,
+                faults: { failureRate, dropResponseRate },
+                db: new PostgresStore({ connectionString: cluster!.url, schema, maxConnections: 3 }),
+              }),
+            ),
+          );
+          const engines: { engine: SyncEngine<'todos'>; view: Map<string, StoredRecord> }[] = [];
+          try {
+            const online$ = new BehaviorSubject(false);
+            for (const [n, lives] of plan.entries()) {
+              const view = new Map<string, StoredRecord>();
+              const engine = createSyncEngine<'todos'>({
+                entities: { todos: { endpoint: '/todos' } },
+                transport: httpTransport({ baseUrl: servers[n % 2].url }),
+                storage: freshStorage(),
+                online$,
+                batchSize,
+                maxRetries: 1000,
+                retryBaseDelayMs: 1,
+                retryMaxDelayMs: 5,
+                retryJitter: 0,
+                onPull: (_entity, items) => {
+                  for (const item of items as StoredRecord[]) view.set(item.id, item);
+                },
+              });
+              engines.push({ engine, view });
+              await engine.ready;
+              for (const write of writesOf(n, lives)) await engine.write(write);
+            }
+            online$.next(true);
+            await Promise.all(engines.map(({ engine }) => drained(engine)));
+            for (const server of servers) {
+              faultsHit += server.faults.counters.failed + server.faults.counters.dropped;
+              server.faults.reset();
+            }
+            for (const { engine } of engines) {
+              expect(await firstValueFrom(engine.failed$)).toEqual([]);
+              await engine.pull();
+            }
+
+            const db = servers[0].db;
+            const writes = await db.writeLog();
+            const keys = writes.map((write) => write.idempotencyKey);
+            expect(new Set(keys).size).toBe(keys.length);
+            const records = await db.records('todos', { includeDeleted: true });
+            const inDb = new Map(records.map((record) => [record.id, record]));
+            for (const { view } of engines) expect(view).toEqual(inDb);
+            for (const [n, lives] of plan.entries()) {
+              for (const [r, life] of lives.entries()) {
+                const record = inDb.get(`e${n}-r${r}`);
+                // A create deleted before it was sent never reaches the server: both are fine.
+                if (life.deleted) expect(record === undefined || record.deleted === true).toBe(true);
+                else expect(record).toMatchObject({ title: life.updates.at(-1) ?? 'created' });
+              }
+            }
+          } finally {
+            for (const { engine } of engines) engine.destroy();
+            await Promise.all(servers.map((server) => server.close()));
+          }
+        }),
+        { numRuns: 6 },
+      );
+      // The runs did go through failures and lost answers.
+      expect(faultsHit).toBeGreaterThan(0);
+    }, 120_000);
   });
 } else {
   describe.skip('on PostgreSQL (not installed: apt-get install -y postgresql)', () => {
