@@ -51,7 +51,7 @@ export async function startBenchServer(options: { latencyMs?: number } = {}): Pr
       return { ...counted, applied: countWrites.get()!.n };
     },
     reset() {
-      // Queued before any request that arrives after this call.
+      // Synchronous between requests (see SqliteStore.reset).
       store.reset().catch((cause: unknown) => console.error(cause));
       counted = { requests: 0, batchRequests: 0, maxOpen: 0 };
     },

@@ -289,10 +289,12 @@ export class SqliteStore implements SyncStore {
     return { ...this.stmt.stats.get()! };
   }
 
+  /** Done before it returns when no write transaction is open (so a caller need not await it). */
   async reset(): Promise<void> {
-    await this.write(async () => {
+    const wipe = () =>
       this.sqlite.exec("DELETE FROM records; DELETE FROM idempotency_keys; DELETE FROM writes; UPDATE meta SET value = 0 WHERE key = 'idempotent_replays';");
-    });
+    if (!this.sqlite.inTransaction) this.sqlite.transaction(wipe).immediate();
+    else await this.write(async () => wipe());
   }
 
   async purgeResponses(nowMs: number): Promise<number> {
