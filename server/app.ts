@@ -68,7 +68,7 @@ export interface SyncServerOptions {
   limits?: Partial<ServerLimits>;
   /** How long a write waits for a lock held by another connection (SQLite file), in ms. Default 0: answer 503 at once. */
   busyTimeoutMs?: number;
-  /** Initial fault configuration (only with `admin`; the faults object exists either way). */
+  /** Initial fault configuration (it applies with or without the admin routes; `/__faults` changes it). */
   faults?: Partial<FaultConfig>;
   /** Randomness for fault rates (default Math.random); inject a script for deterministic tests. */
   random?: () => number;
