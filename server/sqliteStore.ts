@@ -8,7 +8,9 @@
  * moves to a newer seq and shows up on a later page.
  *
  * better-sqlite3 is synchronous; the async `write` runs one transaction at a time (a promise
- * queue), so the protocol code can be the same for this store and PostgreSQL.
+ * queue), so the protocol code can be the same for this store and PostgreSQL. Reads take their
+ * turn in the same queue: on the one connection, a read between the steps of an open write
+ * transaction would see its uncommitted rows.
  */
 import Database from 'better-sqlite3';
 import {
@@ -161,7 +163,7 @@ export class SqliteStore implements SyncStore {
   readonly filename: string;
 
   private readonly stmt: ReturnType<typeof prepareStatements>;
-  /** The transaction queue: one write transaction at a time on the one connection. */
+  /** The queue of the one connection: one transaction (or read) at a time. */
   private queue: Promise<unknown> = Promise.resolve();
   private readonly tx: WriteTx;
 
@@ -185,8 +187,15 @@ export class SqliteStore implements SyncStore {
 
   async ready(): Promise<void> {}
 
+  /** Runs `task` once everything queued before it has finished. */
+  private inTurn<T>(task: () => T | Promise<T>): Promise<T> {
+    const result = this.queue.then(task, task);
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+
   write<T>(work: (tx: WriteTx) => Promise<T>): Promise<T> {
-    const run = () =>
+    return this.inTurn(() =>
       retryConcurrent(async () => {
         this.sqlite.exec('BEGIN IMMEDIATE');
         try {
@@ -197,10 +206,8 @@ export class SqliteStore implements SyncStore {
           if (this.sqlite.inTransaction) this.sqlite.exec('ROLLBACK');
           throw cause;
         }
-      });
-    const result = this.queue.then(run, run);
-    this.queue = result.catch(() => undefined);
-    return result;
+      }),
+    );
   }
 
   private writeTx(): WriteTx {
@@ -251,42 +258,44 @@ export class SqliteStore implements SyncStore {
     return isSqliteBusy(cause);
   }
 
-  async changesSince(entity: string, since: string | undefined, limit: number, fits: (record: StoredRecord) => boolean): Promise<ChangePage> {
+  changesSince(entity: string, since: string | undefined, limit: number, fits: (record: StoredRecord) => boolean): Promise<ChangePage> {
     // One read transaction: a consistent snapshot without taking the write lock.
-    return this.sqlite
-      .transaction(() => {
-        const rows = this.stmt.changesSince.all(entity, since === undefined ? 0 : Number(since), limit + 1);
-        const page: RecordDbRow[] = [];
-        for (const row of rows.slice(0, limit)) {
-          if (!fits(toRow(row).record) && page.length > 0) break;
-          page.push(row);
-        }
-        const last = page[page.length - 1];
-        const checkpoint = last ? last.seq : since !== undefined ? Number(since) : this.stmt.currentSeq.get()!.value;
-        return { records: page.map((row) => toRow(row).record), checkpoint: String(checkpoint), hasMore: rows.length > page.length };
-      })
-      .deferred();
+    return this.inTurn(() =>
+      this.sqlite
+        .transaction(() => {
+          const rows = this.stmt.changesSince.all(entity, since === undefined ? 0 : Number(since), limit + 1);
+          const page: RecordDbRow[] = [];
+          for (const row of rows.slice(0, limit)) {
+            if (!fits(toRow(row).record) && page.length > 0) break;
+            page.push(row);
+          }
+          const last = page[page.length - 1];
+          const checkpoint = last ? last.seq : since !== undefined ? Number(since) : this.stmt.currentSeq.get()!.value;
+          return { records: page.map((row) => toRow(row).record), checkpoint: String(checkpoint), hasMore: rows.length > page.length };
+        })
+        .deferred(),
+    );
   }
 
-  async getRecord(entity: string, id: string): Promise<RecordRow | undefined> {
-    return this.getRow(entity, id);
+  getRecord(entity: string, id: string): Promise<RecordRow | undefined> {
+    return this.inTurn(() => this.getRow(entity, id));
   }
 
-  async records(entity: string, options: { includeDeleted?: boolean } = {}): Promise<StoredRecord[]> {
+  records(entity: string, options: { includeDeleted?: boolean } = {}): Promise<StoredRecord[]> {
     const stmt = options.includeDeleted ? this.stmt.allRecords : this.stmt.liveRecords;
-    return stmt.all(entity).map((row) => toRow(row).record);
+    return this.inTurn(() => stmt.all(entity).map((row) => toRow(row).record));
   }
 
   async record(entity: string, id: string): Promise<StoredRecord | undefined> {
-    return this.getRow(entity, id)?.record;
+    return (await this.getRecord(entity, id))?.record;
   }
 
-  async writeLog(): Promise<WriteLogEntry[]> {
-    return this.stmt.writes.all().map(toWrite);
+  writeLog(): Promise<WriteLogEntry[]> {
+    return this.inTurn(() => this.stmt.writes.all().map(toWrite));
   }
 
-  async stats(): Promise<DbStats> {
-    return { ...this.stmt.stats.get()! };
+  stats(): Promise<DbStats> {
+    return this.inTurn(() => ({ ...this.stmt.stats.get()! }));
   }
 
   /** Done before it returns when no write transaction is open (so a caller need not await it). */
@@ -297,8 +306,8 @@ export class SqliteStore implements SyncStore {
     else await this.write(async () => wipe());
   }
 
-  async purgeResponses(nowMs: number): Promise<number> {
-    return this.stmt.purgeResponses.run(nowMs).changes;
+  purgeResponses(nowMs: number): Promise<number> {
+    return this.inTurn(() => this.stmt.purgeResponses.run(nowMs).changes);
   }
 
   async close(): Promise<void> {

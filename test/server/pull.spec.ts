@@ -165,4 +165,26 @@ describe('reference server: pull (GET /{entity}?since=)', () => {
     for (let i = 1; i < checkpoints.length; i++) expect(checkpoints[i]).toBeGreaterThanOrEqual(checkpoints[i - 1]);
     expect(map).toEqual(await serverState(fixture.server, 'todos'));
   });
+
+  it('never serves a change of a transaction that is still open and then rolls back', async () => {
+    const db = fixture.server.db;
+    const change = (id: string) => ({ entity: 'todos', id, data: {}, basedOn: null, updatedAt: new Date().toISOString(), deleted: false, method: 'PUT', idempotencyKey: null });
+    let fail!: () => void;
+    let written!: () => void;
+    const isWritten = new Promise<void>((resolve) => (written = resolve));
+    const doomed = db.write(async (tx) => {
+      await tx.writeRecord(change('ghost'));
+      written();
+      await new Promise<void>((resolve) => (fail = resolve));
+      throw new Error('rolled back');
+    });
+    await isWritten;
+    const during = db.changesSince('todos', undefined, 100, () => true);
+    fail();
+    await expect(doomed).rejects.toThrow('rolled back');
+    const page = await during;
+    expect(page.records).toEqual([]);
+    await db.write((tx) => tx.writeRecord(change('real')));
+    expect((await db.changesSince('todos', page.checkpoint, 100, () => true)).records.map((r) => r.id)).toEqual(['real']);
+  });
 });
