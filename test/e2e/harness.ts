@@ -158,6 +158,11 @@ export async function until<T>(read: () => Promise<T>, holds: (value: T) => bool
   }
 }
 
+/** A todo as the server holds it now (admin route GET /__records/todos), or undefined. */
+export async function serverRecord(e2e: E2E, id: string): Promise<ServerRecord | undefined> {
+  return (await e2e.get<ServerRecord[]>('/__records/todos')).find((r) => r.id === id);
+}
+
 /** The app fields of a todo (what the user edits), sorted by id, for comparing states. */
 export function appState(todos: readonly Partial<Todo>[]): { id: string; title: string; done: boolean }[] {
   return todos
