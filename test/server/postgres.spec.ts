@@ -168,15 +168,15 @@ if (available) {
     });
 
     /** The writes of one engine, each record's in order, records interleaved round-robin. */
-    function writesOf(engine: number, lives: { updates: string[]; deleted: boolean }[]): SyncWrite[] {
+    function writesOf(engine: number, lives: { updates: string[]; deleted: boolean }[]): SyncWrite<'todos'>[] {
       const chains = lives.map((life, n) => {
         const id = `e${engine}-r${n}`;
-        const chain: SyncWrite[] = [{ entity: 'todos', operation: 'create', data: { id, title: 'created' } }];
+        const chain: SyncWrite<'todos'>[] = [{ entity: 'todos', operation: 'create', data: { id, title: 'created' } }];
         for (const title of life.updates) chain.push({ entity: 'todos', operation: 'update', data: { id, title } });
         if (life.deleted) chain.push({ entity: 'todos', operation: 'delete', data: { id } });
         return chain;
       });
-      const writes: SyncWrite[] = [];
+      const writes: SyncWrite<'todos'>[] = [];
       for (let step = 0; chains.some((chain) => step < chain.length); step++) for (const chain of chains) if (step < chain.length) writes.push(chain[step]);
       return writes;
     }
