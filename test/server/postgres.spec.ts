@@ -194,7 +194,8 @@ if (available) {
                 admin: true,
                 random,
                 rateLimit: false,
-                faults: { failureRate, dropResponseRate },
+                // At least one failure and one lost answer per server, then the random ones.
+                faults: { failureRate, dropResponseRate, failNext: 1, dropNext: 1 },
                 db: new PostgresStore({ connectionString: cluster!.url, schema, maxConnections: 3 }),
               }),
             ),
