@@ -20,12 +20,14 @@ import {
   ConcurrentWriteError,
   retryConcurrent,
   toRecord,
+  toWrite,
   type ChangePage,
   type DbStats,
   type RecordChange,
   type RecordRow,
   type StoredRecord,
   type SyncStore,
+  type WriteDbRow,
   type WriteLogEntry,
   type WriteTx,
 } from './store.js';
@@ -285,18 +287,8 @@ export class PostgresStore implements SyncStore {
 
   async writeLog(): Promise<WriteLogEntry[]> {
     await this.schemaReady;
-    const { rows } = await this.pool.query<{ seq: string; entity: string; record_id: string; method: string; idempotency_key: string | null; version: number; at: string }>(
-      'SELECT * FROM writes ORDER BY seq',
-    );
-    return rows.map((row) => ({
-      seq: Number(row.seq),
-      entity: row.entity,
-      recordId: row.record_id,
-      method: row.method,
-      idempotencyKey: row.idempotency_key,
-      version: row.version,
-      at: row.at,
-    }));
+    const { rows } = await this.pool.query<WriteDbRow>('SELECT * FROM writes ORDER BY seq');
+    return rows.map(toWrite);
   }
 
   async stats(): Promise<DbStats> {

@@ -18,6 +18,7 @@ import {
   ConcurrentWriteError,
   retryConcurrent,
   toRecord,
+  toWrite,
   type ChangePage,
   type DbStats,
   type IdempotencyScope,
@@ -26,6 +27,7 @@ import {
   type StoredRecord,
   type StoredResponse,
   type SyncStore,
+  type WriteDbRow,
   type WriteLogEntry,
   type WriteTx,
 } from './store.js';
@@ -38,16 +40,6 @@ interface RecordDbRow {
   updated_at: string;
   deleted: number;
   seq: number;
-}
-
-interface WriteDbRow {
-  seq: number;
-  entity: string;
-  record_id: string;
-  method: string;
-  idempotency_key: string | null;
-  version: number;
-  at: string;
 }
 
 const SCHEMA = `
@@ -102,18 +94,6 @@ export function isSqliteBusy(cause: unknown): boolean {
 function toRow(row: RecordDbRow): RecordRow {
   const deleted = row.deleted === 1;
   return { record: toRecord({ id: row.id, data: row.data, version: row.version, updatedAt: row.updated_at, deleted }), deleted };
-}
-
-function toWrite(row: WriteDbRow): WriteLogEntry {
-  return {
-    seq: row.seq,
-    entity: row.entity,
-    recordId: row.record_id,
-    method: row.method,
-    idempotencyKey: row.idempotency_key,
-    version: row.version,
-    at: row.at,
-  };
 }
 
 function prepareStatements(db: Database.Database) {

@@ -164,6 +164,30 @@ export async function retryConcurrent<T>(attempt: () => Promise<T>): Promise<T> 
   }
 }
 
+/** A row of the writes log as both stores keep it (PostgreSQL hands a bigint `seq` out as a string). */
+export interface WriteDbRow {
+  seq: number | string;
+  entity: string;
+  record_id: string;
+  method: string;
+  idempotency_key: string | null;
+  version: number;
+  at: string;
+}
+
+/** A writes-log row as the admin endpoint and the tests see it. */
+export function toWrite(row: WriteDbRow): WriteLogEntry {
+  return {
+    seq: Number(row.seq),
+    entity: row.entity,
+    recordId: row.record_id,
+    method: row.method,
+    idempotencyKey: row.idempotency_key,
+    version: row.version,
+    at: row.at,
+  };
+}
+
 /** The wire form of a row: tombstones carry only id, deleted, version and updatedAt. */
 export function toRecord(row: { id: string; data: Record<string, unknown> | string; version: number; updatedAt: string; deleted: boolean }): StoredRecord {
   if (row.deleted) return { id: row.id, deleted: true, version: row.version, updatedAt: row.updatedAt };
