@@ -29,6 +29,8 @@ const server = await startSyncServer({
   host: process.env.HOST,
   db,
   staticDir: built.dir,
+  // The page's fault buttons use the admin routes.
+  admin: true,
   log: process.env.QUIET ? undefined : (line) => console.log(`  ${line}`),
 });
 

@@ -84,6 +84,7 @@ export async function startE2E(): Promise<E2E> {
     port: 0,
     db: ':memory:',
     staticDir: built.dir,
+    admin: true,
     log: (line) => requests.push({ at: Date.now(), line }),
   });
   const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
