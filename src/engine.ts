@@ -7,21 +7,18 @@ import {
   merge,
   type Observable,
   ReplaySubject,
-  scan,
   share,
-  startWith,
   Subject,
   takeUntil,
   tap,
 } from 'rxjs';
 import { defaultStorage } from './browser/defaultStorage.js';
 import { browserOnline$ } from './browser/browserOnline.js';
-import { holdWebLock } from './browser/webLock.js';
 import { DurableOutbox } from './durableOutbox.js';
 import { type ResolvedOptions, resolveOptions } from './engineOptions.js';
-import { describeError, SyncInputError, SyncStorageError } from './errors.js';
+import { describeError, SyncInputError } from './errors.js';
 import type { ResolvedConflict } from './operators/resolveConflict.js';
-import { outboxName, takeOutbox } from './outboxHandover.js';
+import { claimOutbox } from './outboxHandover.js';
 import { OutboxStore } from './outboxStore.js';
 import { Puller } from './puller.js';
 import { Pusher } from './pusher.js';
@@ -83,26 +80,10 @@ class Engine<E extends string> implements SyncEngine<E> {
     this.#options = resolved;
     const storage = options.storage ?? defaultStorage();
     const store = new OutboxStore(storage, resolved.storageKey);
-    const name = outboxName(storage, resolved.storageKey);
-    const waiting$ = new BehaviorSubject(false);
-    const wait = (): void => {
-      waiting$.next(true);
-      const error = new SyncStorageError(
-        `[rxsync] Another tab or engine is using the outbox "${resolved.storageKey}"; this engine waits until it is closed before loading, and its writes wait with it. Give each engine its own storageKey to run them side by side.`,
-        resolved.storageKey,
-      );
-      this.#emit({ type: 'storage-error', error: error.message, key: resolved.storageKey });
-    };
-    const turn = takeOutbox(name);
-    if (turn.waited) wait();
-    this.#outbox = new DurableOutbox({
-      store,
-      // Another tab holds the Web Lock while it runs; this one waits for it, and holds it until drained.
-      turn: turn.ready.then(() => holdWebLock(name, this.#outbox.drained, wait)),
-      report: (event) => this.#emit(event),
-    });
-    this.#release = turn.release;
-    this.ready = this.#outbox.loaded.then(() => waiting$.next(false));
+    const claim = claimOutbox(storage, resolved.storageKey, () => this.#outbox.drained);
+    this.#outbox = new DurableOutbox({ store, turn: claim.ready, report: (event) => this.#emit(event) });
+    this.#release = claim.release;
+    this.ready = this.#outbox.loaded;
 
     const online$ = (options.online$ ?? browserOnline$()).pipe(
       distinctUntilChanged(),
@@ -133,14 +114,21 @@ class Engine<E extends string> implements SyncEngine<E> {
     status$({
       online: online$,
       outbox: this.#outbox.counts$,
-      waiting: waiting$,
+      waiting: claim.waiting$,
       pulling: this.#puller.pulling$,
       nextRetryAt: pusher.nextRetryAt$,
-      lastError: this.events$.pipe(scan(lastErrorAfter, undefined), startWith(undefined), distinctUntilChanged()),
-      lastSyncAt: this.events$.pipe(scan(lastSyncAfter, undefined), startWith(undefined), distinctUntilChanged()),
+      events: this.events$,
     })
       .pipe(takeUntil(this.#destroyed$))
       .subscribe((status) => this.#status.next(status));
+
+    claim.waiting$.pipe(filter(Boolean), takeUntil(this.#destroyed$)).subscribe(() =>
+      this.#emit({
+        type: 'storage-error',
+        key: resolved.storageKey,
+        error: `[rxsync] Another tab or engine is using the outbox "${resolved.storageKey}"; this engine waits until it is closed before loading, and its writes wait with it. Give each engine its own storageKey to run them side by side.`,
+      }),
+    );
 
     pusher
       .push$({
@@ -317,25 +305,4 @@ class Engine<E extends string> implements SyncEngine<E> {
     const error = client && track(client, this.#options.productId, event);
     if (error) this.#events.next({ type: 'callback-error', callback: 'telemetryClient', error: describeError(error) });
   }
-}
-
-/** `lastError` after an event: the newest failure, cleared by a delivery. */
-function lastErrorAfter(last: string | undefined, event: SyncEvent): string | undefined {
-  switch (event.type) {
-    case 'pushed':
-      return undefined;
-    case 'retried':
-    case 'dead-lettered':
-    case 'pull-failed':
-    case 'input-dropped':
-    case 'storage-error':
-      return event.error;
-    default:
-      return last;
-  }
-}
-
-/** `lastSyncAt` after an event: the time of the last flush, pull or full sync that succeeded. */
-function lastSyncAfter(last: string | undefined, event: SyncEvent): string | undefined {
-  return event.type === 'sync-complete' && event.result.success ? event.result.timestamp : last;
 }

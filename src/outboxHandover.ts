@@ -1,7 +1,9 @@
+import { BehaviorSubject, type Observable } from 'rxjs';
+import { holdWebLock } from './browser/webLock.js';
 import type { SyncStorage } from './types.js';
 
 /** How long a destroyed engine may take to store its last writes before the next one stops waiting for it. */
-const DRAIN_GRACE_MS = 50;
+const DRAIN_GRACE_MS = 5_000;
 
 const tails = new Map<string, Promise<void>>();
 /** Engines per outbox that have not been destroyed yet. */
@@ -68,4 +70,31 @@ export function takeOutbox(name: string): OutboxTurn {
       });
     },
   };
+}
+
+/** What {@link claimOutbox} hands back. */
+export interface OutboxClaim {
+  /** Resolves once this engine may load the outbox: no engine before it here, no other tab holding it. */
+  readonly ready: Promise<void>;
+  /** True while another engine or tab holds the outbox and this one waits for it. */
+  readonly waiting$: Observable<boolean>;
+  /** Lets the next engine in once `drained` has settled. */
+  release(drained: Promise<unknown>): void;
+}
+
+/**
+ * Claims the outbox `storageKey` in `storage` for one engine: after every earlier engine of
+ * this realm on the same database (see {@link takeOutbox}), and, in browsers, while holding the
+ * Web Lock of the same name, so other tabs wait too. `drained` is when this engine is done
+ * with it, which also frees the lock.
+ */
+export function claimOutbox(storage: SyncStorage, storageKey: string, drained: () => Promise<unknown>): OutboxClaim {
+  const name = outboxName(storage, storageKey);
+  const waiting = new BehaviorSubject(false);
+  const wait = (): void => waiting.next(true);
+  const turn = takeOutbox(name);
+  if (turn.waited) wait();
+  const ready = turn.ready.then(() => holdWebLock(name, drained(), wait));
+  void ready.then(() => waiting.next(false));
+  return { ready, waiting$: waiting.asObservable(), release: (done) => turn.release(done) };
 }

@@ -1,6 +1,6 @@
-import { combineLatest, distinctUntilChanged, map, type Observable } from 'rxjs';
+import { combineLatest, distinctUntilChanged, map, type Observable, scan, startWith } from 'rxjs';
 import type { OutboxCounts } from './durableOutbox.js';
-import type { SyncStatusInfo } from './types.js';
+import type { SyncEvent, SyncStatusInfo } from './types.js';
 
 /** Everything status is made of. */
 export interface StatusFacts {
@@ -45,11 +45,39 @@ export function toStatus(facts: StatusFacts): SyncStatusInfo {
 }
 
 /** Each fact as a stream; `online` first, so the status hears of a reconnect before anything is sent on it. */
-export type StatusInputs = { [K in keyof StatusFacts]: Observable<StatusFacts[K]> };
+export type StatusInputs = { [K in Exclude<keyof StatusFacts, 'lastError' | 'lastSyncAt'>]: Observable<StatusFacts[K]> } & {
+  /** The engine's events: `lastError` and `lastSyncAt` are read off them. */
+  events: Observable<SyncEvent>;
+};
 
 /** The status as a stream: recomputed from the latest facts, emitted only when it changed. */
-export function status$(inputs: StatusInputs): Observable<SyncStatusInfo> {
-  return combineLatest(inputs).pipe(map(toStatus), distinctUntilChanged(sameStatus));
+export function status$({ events, ...inputs }: StatusInputs): Observable<SyncStatusInfo> {
+  return combineLatest({
+    ...inputs,
+    lastError: events.pipe(scan(lastErrorAfter, undefined), startWith(undefined), distinctUntilChanged()),
+    lastSyncAt: events.pipe(scan(lastSyncAfter, undefined), startWith(undefined), distinctUntilChanged()),
+  }).pipe(map(toStatus), distinctUntilChanged(sameStatus));
+}
+
+/** `lastError` after an event: the newest failure, cleared by a delivery. */
+function lastErrorAfter(last: string | undefined, event: SyncEvent): string | undefined {
+  switch (event.type) {
+    case 'pushed':
+      return undefined;
+    case 'retried':
+    case 'dead-lettered':
+    case 'pull-failed':
+    case 'input-dropped':
+    case 'storage-error':
+      return event.error;
+    default:
+      return last;
+  }
+}
+
+/** `lastSyncAt` after an event: the time of the last flush, pull or full sync that succeeded. */
+function lastSyncAfter(last: string | undefined, event: SyncEvent): string | undefined {
+  return event.type === 'sync-complete' && event.result.success ? event.result.timestamp : last;
 }
 
 function sameStatus(a: SyncStatusInfo, b: SyncStatusInfo): boolean {
