@@ -121,7 +121,7 @@ describe('the engine in virtual time', () => {
 
     vt.expect(sent).toBe(requests);
     // The first failure (at 10 ms) shows when the retry is due.
-    expect(status.find((s) => s.frame === 10)?.notification.value).toBe(`syncing q1 f1 x0 retry@${retryAt}`);
+    expect(status).toContainEqual({ frame: 10, notification: { kind: 'N', value: `syncing q1 f1 x0 retry@${retryAt}`, error: undefined } });
     expect(engine.getStatus()).toMatchObject({ status: 'idle', queueLength: 0 });
     engine.destroy();
   });
