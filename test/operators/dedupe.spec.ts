@@ -1,8 +1,8 @@
 import { map, merge, tap, timer } from 'rxjs';
 import { describe, it } from 'vitest';
 import { dedupe, Outbox, type OutboxCommand, type OutboxTransition, persist } from '../../src/operators/index.js';
-import type { SyncItem } from '../../src/index.js';
 import type { Context } from 'rxjs-marbles';
+import type { SyncItem } from '../../src/index.js';
 import { item, marbles } from '../marbles.js';
 
 // The coalescing table itself is a plain table over the reducer: test/outbox.spec.ts.
@@ -11,12 +11,12 @@ import { item, marbles } from '../marbles.js';
 const enqueue = (queued: SyncItem): OutboxCommand => ({ type: 'enqueue', item: queued });
 /** What the queue holds: id, operation and data of each item, in send order. */
 const view = (outbox: Outbox) => outbox.items().map((i) => `${i.id}:${i.operation}:${JSON.stringify(i.data)}`);
-/** What one transition asks storage to do: `+` put in, `~` replace, `-` take out, per item. */
 /** The items one storage write holds: the last change of each item in the batch. */
 const written = (batch: readonly OutboxTransition[]) => {
   const items = new Map(batch.flatMap((t) => t.changes).map((c) => [c.id, c.item] as const));
   return [...items.values()].map((i) => (i ? `${i.id}:${i.operation}:${JSON.stringify(i.data)}` : 'removed'));
 };
+/** What one transition asks storage to do: `+` put in, `~` replace, `-` take out, per item. */
 const changes = ({ changes }: OutboxTransition) => changes.map((c) => `${c.item ? (c.previous ? '~' : '+') : '-'}${c.id}`).join(' ');
 
 const c1 = item('k1', 'create', { id: '1', title: 'milk' });
