@@ -10,6 +10,7 @@ export type PushOutcomeKind = 'ack' | 'conflict' | 'retry' | 'fail';
 
 /** A {@link PushOutcomeKind} and, where the kind alone does not say it, why. */
 export interface PushOutcome {
+  /** What happens to the write: acked, resolved as a conflict, retried, or dead-lettered. */
   kind: PushOutcomeKind;
   /**
    * A short human-readable detail for events and `lastError` (no `[rxsync]` prefix):

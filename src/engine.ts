@@ -113,7 +113,6 @@ class Engine<E extends string> implements SyncEngine<E> {
       entities: options.entities,
       transport: options.transport,
       store,
-      now: resolved.now,
       stop$: this.#destroyed$,
       onPull: options.onPull,
       report: (event) => this.#emit(event),

@@ -11,6 +11,7 @@ export interface ResolvedOptions<E extends string> {
   transport: SyncTransport;
   storageKey: string;
   maxRetries: number;
+  requestTimeoutMs: number;
   retryBaseDelayMs: number;
   retryMaxDelayMs: number;
   retryJitter: number;
@@ -53,6 +54,7 @@ export function resolveOptions<E extends string>(options: SyncEngineOptions<E>):
     transport,
     storageKey: text('storageKey', options.storageKey, 'rxsync'),
     maxRetries: integer('maxRetries', options.maxRetries, 5, 0),
+    requestTimeoutMs: number('requestTimeoutMs', options.requestTimeoutMs, 30_000, 1, 2 ** 31 - 1),
     retryBaseDelayMs: number('retryBaseDelayMs', options.retryBaseDelayMs, 1000, 0),
     retryMaxDelayMs: number('retryMaxDelayMs', options.retryMaxDelayMs, 30_000, 0),
     retryJitter: number('retryJitter', options.retryJitter, 0.2, 0, 1),

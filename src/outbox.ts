@@ -308,12 +308,23 @@ export class Outbox {
     }
   }
 
+  /**
+   * Puts an item into its record's chain in the order the app wrote: a new write goes last,
+   * a requeued dead letter (or a reloaded item) goes back before later writes of its record
+   * that are not in flight yet.
+   */
   private link(item: SyncItem): void {
     const key = recordKeyOf(item);
     if (key === undefined) return;
     const chain = this.chains.get(key);
-    if (chain) chain.push(item.id);
-    else this.chains.set(key, [item.id]);
+    if (!chain) {
+      this.chains.set(key, [item.id]);
+      return;
+    }
+    let at = chain.length;
+    while (at > 0 && !this.inFlight.has(chain[at - 1]) && this.queue.get(chain[at - 1])!.timestamp > item.timestamp) at--;
+    chain.splice(at, 0, item.id);
+    if (at === 0 && chain.length > 1) this.refresh(chain[1]);
   }
 
   private unlink(item: SyncItem): void {

@@ -9,7 +9,6 @@ export interface PullerOptions<E extends string> {
   transport: SyncTransport;
   /** Where checkpoints (with the transport's state) live. */
   store: Pick<OutboxStore, 'loadCheckpoint' | 'saveCheckpoint'>;
-  now: () => number;
   /** Aborts the requests under way. */
   stop$: Observable<unknown>;
   /** The app's merge of remote records; the checkpoint moves only once it resolved. */
@@ -19,7 +18,7 @@ export interface PullerOptions<E extends string> {
 
 /**
  * Pulls remote changes: `GET {endpoint}?since={checkpoint}` per entity, following `hasMore`
- * pages. A page's checkpoint (the server's, else the time the request was sent) and the
+ * pages. A page's checkpoint (only ever the server's own) and the
  * transport's state are saved together, only after the app has applied the page, so a crash
  * or a failing `onPull` means the page comes again, never that it is skipped. Pulls run one
  * after another, so two never race on a checkpoint, and every hand-over of remote records to
@@ -83,13 +82,12 @@ export class Puller<E extends string> {
 
   /** Every page of one entity; the number of items, or undefined when it failed. */
   private async pullEntity(entity: E): Promise<number | undefined> {
-    const { entities, transport, store, now, stop$, report } = this.options;
+    const { entities, transport, store, stop$, report } = this.options;
     const { endpoint } = entities[entity];
     let count = 0;
     try {
       if (!this.positions.has(entity)) this.positions.set(entity, await store.loadCheckpoint(entity));
       for (;;) {
-        const sentAt = new Date(now()).toISOString();
         const position = this.positions.get(entity) ?? {};
         const request = transport.pull({ entity, endpoint, since: position.checkpoint, state: position.state });
         const page = await firstValueFrom(request.pipe(takeUntil(stop$)), { defaultValue: undefined });
@@ -100,9 +98,17 @@ export class Puller<E extends string> {
           report({ type: 'callback-error', callback: 'onPull', error: `[rxsync] onPull threw: ${describeError(error)}` });
           throw new Error(`onPull threw for "${entity}", so its checkpoint stays where it was: ${describeError(error)}`);
         }
-        const checkpoint = page.checkpoint ?? sentAt;
+        // Only the server's own checkpoint is ever sent back: a device clock read as a filter
+        // (many APIs do) would hide everything for ever. Without one, each pull starts over.
+        const { checkpoint } = page;
+        const moved = checkpoint !== position.checkpoint || page.state !== position.state;
+        if (page.hasMore && !moved) {
+          throw new Error(
+            `The server said hasMore but did not move the checkpoint (${checkpoint === undefined ? 'none given' : `still "${checkpoint}"`}), so the next page would be this one again; stopped pulling "${entity}". Make each page's checkpoint point past its items.`,
+          );
+        }
         // An unchanged position (say, a 304 in snapshot mode) need not rewrite a large state.
-        if (checkpoint !== position.checkpoint || page.state !== position.state) {
+        if (moved) {
           const next = { checkpoint, state: page.state };
           await store.saveCheckpoint(entity, next);
           this.positions.set(entity, next);

@@ -1,4 +1,5 @@
 import {
+  asyncScheduler,
   BehaviorSubject,
   catchError,
   defer,
@@ -18,6 +19,7 @@ import {
   takeUntil,
   tap,
   throwError,
+  throwIfEmpty,
   timeout,
 } from 'rxjs';
 import { classifyResponse, type PushOutcome, remoteRecord } from './classifyResponse.js';
@@ -59,6 +61,8 @@ export interface PusherOptions<E extends string> {
   /** Items per `pushBatch` request; 1 sends each on its own. */
   batchSize: number;
   maxRetries: number;
+  /** A request without an answer after this long is aborted and retried. */
+  requestTimeoutMs: number;
   retryBaseDelayMs: number;
   retryMaxDelayMs: number;
   retryJitter: number;
@@ -237,7 +241,7 @@ export class Pusher<E extends string> {
    * backoff wait short. Each retry counts for every item.
    */
   private retrying<T>(queue: PushQueue, items: readonly SyncItem[], request: () => Observable<T>): Observable<T> {
-    const { online$, maxRetries, scheduler } = this.options;
+    const { online$, maxRetries, scheduler, requestTimeoutMs } = this.options;
     const attempt$ = defer(() => {
       // A retry that starts is no longer scheduled.
       for (const item of items) this.forgetRetry(item.id);
@@ -245,7 +249,20 @@ export class Pusher<E extends string> {
     }).pipe(
       filter((online) => online),
       take(1),
-      switchMap(() => this.limit(defer(request))),
+      switchMap(() =>
+        this.limit(
+          defer(request).pipe(
+            timeout({
+              first: requestTimeoutMs,
+              with: () => throwError(() => new SyncHttpError(`[rxsync] No answer to ${describeItems(items)} within ${requestTimeoutMs} ms; the request was aborted.`, 0)),
+              scheduler: scheduler ?? asyncScheduler,
+            }),
+            // Going offline aborts the request; it goes again, same key, once back online.
+            takeUntil(online$.pipe(filter((online) => !online))),
+            throwIfEmpty(() => new SyncHttpError(`[rxsync] Went offline while sending ${describeItems(items)}; the request was aborted.`, 0)),
+          ),
+        ),
+      ),
       catchError((error: unknown) =>
         throwError(() =>
           error instanceof SyncHttpError || error instanceof SyncInputError

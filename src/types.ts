@@ -117,7 +117,7 @@ export type SyncEvent =
   | { type: 'retried'; item: SyncItem; attempt: number; delayMs: number; error: string }
   | { type: 'dead-lettered'; item: SyncItem; error: string }
   | { type: 'conflict'; conflict: Conflict; resolution: ConflictResolution }
-  | { type: 'pulled'; entity: string; count: number; checkpoint: string }
+  | { type: 'pulled'; entity: string; count: number; checkpoint?: string }
   | { type: 'pull-failed'; entity: string; error: string }
   | { type: 'sync-complete'; result: SyncResult }
   | { type: 'input-dropped'; write: unknown; error: string }
@@ -189,7 +189,9 @@ export interface PullPage {
 
 /** What the engine asks a transport to pull. */
 export interface PullRequest {
+  /** The entity's name, as configured in `entities`. */
   entity: string;
+  /** The entity's configured endpoint. */
   endpoint: string;
   /** The checkpoint of the last applied page; absent on the first pull. */
   since?: string;
@@ -238,8 +240,17 @@ export interface SyncEngineOptions<E extends string = string> {
   storageKey?: string;
   /** Default: browser online/offline events; always online outside a browser. */
   online$?: Observable<boolean>;
-  /** Transient failures before an item is dead-lettered. Default 5. */
+  /**
+   * Transient answers from the server (5xx, 429, 408, 425) after which an item is
+   * dead-lettered. No answer at all (network error, timeout, offline) never counts: those are
+   * retried at the capped backoff for as long as the engine runs. Default 5.
+   */
   maxRetries?: number;
+  /**
+   * A request with no answer after this long (a half-open connection) is aborted and tried
+   * again, like a network error: it does not count against `maxRetries`. Default 30000.
+   */
+  requestTimeoutMs?: number;
   /** Default 1000. */
   retryBaseDelayMs?: number;
   /** Default 30000. */

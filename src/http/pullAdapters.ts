@@ -2,9 +2,11 @@ import { preview, SyncHttpError } from '../errors.js';
 
 /** An answer to a pull request, as a {@link PageReader} sees it. */
 export interface PullResponse {
+  /** The HTTP status; always 2xx here, since other answers fail the pull before a reader is asked. */
   status: number;
   /** Parsed JSON, else the text; `undefined` when empty. */
   body: unknown;
+  /** The answer's headers, e.g. `Link` for the next page. */
   headers: Headers;
   /** The URL that was asked. */
   url: string;
@@ -14,6 +16,7 @@ export interface PullResponse {
 
 /** What one answer of a listing holds. */
 export interface ReadPage {
+  /** The records of this answer (tombstones included), handed to `onPull` as they are. */
   items: unknown[];
   /** The server's position after this page, for change feeds; sent back as the checkpoint. */
   checkpoint?: string;

@@ -15,7 +15,9 @@ export interface SnapshotOptions {
 
 /** What a tombstone synthesized for a vanished record looks like: the same shape as the protocol's. */
 export interface SynthesizedTombstone {
+  /** The vanished record's id, as the previous listing held it. */
   id: RecordId;
+  /** Always `true`: the record is gone. */
   deleted: true;
 }
 
