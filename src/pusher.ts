@@ -21,12 +21,13 @@ import {
   throwError,
   throwIfEmpty,
   timeout,
+  timer,
 } from 'rxjs';
 import { classifyResponse, type PushOutcome, remoteRecord } from './classifyResponse.js';
 import { describeError, SyncHttpError, SyncInputError } from './errors.js';
 import type { OutboxCommand } from './outbox.js';
 import { resolveConflict, type ResolvedConflict } from './operators/resolveConflict.js';
-import { retryBackoff } from './operators/retryBackoff.js';
+import { backoffDelay, retryBackoff } from './operators/retryBackoff.js';
 import { whenOnline } from './operators/whenOnline.js';
 import { versionOf } from './recordVersion.js';
 import { requestLimiter } from './requestLimiter.js';
@@ -91,6 +92,8 @@ export class Pusher<E extends string> {
   private readonly retryAt = new Map<string, number>();
   private readonly nextRetryAt = new BehaviorSubject<number | undefined>(undefined);
   private readonly retries = new Subject<PushReport>();
+  /** Client-wins decisions that storage refused, per item, in a row. */
+  private readonly unstored = new Map<string, number>();
   private inFlight = 0;
 
   constructor(private readonly options: PusherOptions<E>) {
@@ -118,7 +121,10 @@ export class Pusher<E extends string> {
           takeUntil(queue.cleared$),
           finalize(() => {
             this.inFlight -= batch.length;
-            for (const item of batch) this.forgetRetry(item.id);
+            for (const item of batch) {
+              this.forgetRetry(item.id);
+              this.unstored.delete(item.id);
+            }
           }),
         );
       }),
@@ -225,14 +231,32 @@ export class Pusher<E extends string> {
         const overwrite: SyncItem = { ...item, data: resolution.data, overwrite: true };
         return defer(() => queue.commit({ type: 'resolve', id: item.id, data: resolution.data })).pipe(
           mergeMap(() => this.deliver(queue, queue.get(item.id) ?? overwrite)),
-          catchError((error: unknown) =>
-            of(this.failed(item, `[rxsync] Could not store the client-wins decision for ${describeItem(item)} (${unprefixed(error)}); nothing was re-sent. Call reprocessFailed() to try again.`)),
-          ),
+          catchError((error: unknown) => this.decisionNotStored(queue, item, error)),
         );
       }
       case 'error':
         return of(this.failed(item, resolution.error));
     }
+  }
+
+  /**
+   * The decision could not be made durable, so it must not be sent: the item goes again from
+   * its original request (which the server did not apply: it answered a conflict) after a
+   * backoff, and only storage that keeps failing makes it a dead letter.
+   */
+  private decisionNotStored(queue: PushQueue, item: SyncItem, error: unknown): Observable<PushReport> {
+    const attempt = (this.unstored.get(item.id) ?? 0) + 1;
+    const message = `[rxsync] Could not store the client-wins decision for ${describeItem(item)} (${unprefixed(error)}); nothing was re-sent.`;
+    if (attempt > this.options.maxRetries) {
+      this.unstored.delete(item.id);
+      return of(this.failed(item, `${message} Gave up after ${attempt} tries; call reprocessFailed() once storage works.`));
+    }
+    this.unstored.set(item.id, attempt);
+    const delayMs = backoffDelay(attempt, { baseDelayMs: this.options.retryBaseDelayMs, maxDelayMs: this.options.retryMaxDelayMs, jitter: this.options.retryJitter });
+    return merge(
+      of<PushReport>({ event: { type: 'retried', item, attempt, delayMs, error: message } }),
+      timer(delayMs, this.options.scheduler).pipe(mergeMap(() => this.deliver(queue, item))),
+    );
   }
 
   /**

@@ -144,12 +144,10 @@ describe('reliability regressions', () => {
 
   // Found by the soak on the engine that stores a client-wins decision before sending its PUT
   // (seed 3002, shrunk): PATCH w1.2 gets 409, the decision is to be stored, and that one storage
-  // write fails (quota; the next one would succeed). The engine dead-letters the write at once:
-  // "Could not store the client-wins decision … Call reprocessFailed()". The server never refused
-  // it and storage recovered, so the model counts a dead letter without cause. Kept failing until
-  // it is decided: keep the item queued and store the decision again on the next attempt, or
-  // accept a storage failure as a cause (then this test and the model's rule change together).
-  it.fails('a client-wins decision that storage refuses once is not a dead letter', () =>
+  // write fails (quota; the next one succeeds). The engine dead-lettered the write at once,
+  // although the server never refused it and storage recovered. Now the item goes again from
+  // its original request after a backoff, and stores the decision then.
+  it('a client-wins decision that storage refuses once is not a dead letter', () =>
     replay({
       strategy: 'client-wins',
       startOnline: true,
