@@ -136,6 +136,29 @@ describe('the engine in virtual time', () => {
     engine.destroy();
   });
 
+  it('a request with no answer is aborted after requestTimeoutMs and sent again after the backoff', async () => {
+    const vt = new VirtualTime();
+    // The first request hangs for ever ('-'); the second is answered.
+    const { engine, sent } = virtualEngine(vt, { a: ['-', '10ms k|'] }, { requestTimeoutMs: 500 });
+    void engine.write(create('a'));
+    await vt.advance(2000);
+
+    vt.expect(sent).toBe('a 599ms a');
+    expect(engine.getStatus()).toMatchObject({ status: 'idle', queueLength: 0 });
+    engine.destroy();
+  });
+
+  it('going offline aborts a request under way; it goes again the moment the network is back', async () => {
+    const vt = new VirtualTime();
+    const { engine, sent } = virtualEngine(vt, { a: ['50ms k|', '10ms k|'] }, { online$: vt.hot('t 19ms f 19ms t', { f: false, t: true }) });
+    void engine.write(create('a'));
+    await vt.advance(1000);
+
+    vt.expect(sent).toBe('a 39ms a');
+    expect(engine.getStatus()).toMatchObject({ status: 'idle', queueLength: 0 });
+    engine.destroy();
+  });
+
   it('status$ of a flush with a retry and a conflict, and what flush() resolves with', async () => {
     const vt = new VirtualTime();
     const pulled: unknown[] = [];
