@@ -1,11 +1,14 @@
 import type { Context } from 'rxjs-marbles';
 import { describe, it } from 'vitest';
 import type { OutboxCounts } from '../src/durableOutbox.js';
-import type { SyncStatusInfo } from '../src/index.js';
+import type { SyncEvent, SyncItem, SyncStatusInfo } from '../src/index.js';
 import { status$, type StatusInputs } from '../src/status.js';
 import { marbles } from './marbles.js';
 
 const bool = { t: true, f: false };
+const item: SyncItem = { id: 'k', entity: 'todos', operation: 'create', data: { id: '1' }, timestamp: '2026-01-01T00:00:00.000Z', retryCount: 0 };
+/** A `retried` event: what sets `lastError` until a delivery clears it. */
+const retried = (error: string): SyncEvent => ({ type: 'retried', item, attempt: 1, delayMs: 1000, error });
 const none = { u: undefined };
 const counts = (queueLength: number, inFlight = 0, failedCount = 0, held = 0): OutboxCounts => ({ queueLength, inFlight, failedCount, held, loaded: true });
 const info = (status: SyncStatusInfo['status'], queueLength: number, inFlight = 0, failedCount = 0, extra: Partial<SyncStatusInfo> = {}): SyncStatusInfo => ({
@@ -24,8 +27,7 @@ const facts = (m: Context, given: Partial<StatusInputs>): StatusInputs => ({
   waiting: m.hot('f', bool),
   pulling: m.hot('0', { 0: 0 }),
   nextRetryAt: m.hot('u', none),
-  lastError: m.hot('u', none),
-  lastSyncAt: m.hot('u', none),
+  events: m.hot('-'),
   ...given,
 });
 
@@ -70,7 +72,7 @@ describe('status$', () => {
         facts(m, {
           outbox: m.hot('a-----b', { a: counts(1, 1), b: counts(0, 0, 1) }),
           nextRetryAt: m.hot('u-r--u', { ...none, r: 1000 }),
-          lastError: m.hot('u--e', { ...none, e: '503' }),
+          events: m.hot('---e', { e: retried('503') }),
         }),
       );
       m.expect(statuses$).toBeObservable('a-rw-xy', {
