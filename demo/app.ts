@@ -332,7 +332,7 @@ function describeEvent(event: SyncEvent): string {
     case 'conflict':
       return `${what(event.conflict.localItem)}: ${event.resolution.strategy} → ${event.resolution.outcome}`;
     case 'pulled':
-      return `${event.count} todo${event.count === 1 ? '' : 's'} (checkpoint ${event.checkpoint})`;
+      return `${event.count} todo${event.count === 1 ? '' : 's'} (checkpoint ${event.checkpoint ?? 'none'})`;
     case 'pull-failed':
       return event.error.replace(/^\[rxsync\] /, '');
     case 'sync-complete': {
@@ -343,6 +343,8 @@ function describeEvent(event: SyncEvent): string {
     case 'storage-error':
     case 'callback-error':
       return event.error;
+    case 'notice':
+      return event.message;
   }
 }
 

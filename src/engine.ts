@@ -12,7 +12,7 @@ import {
   takeUntil,
   tap,
 } from 'rxjs';
-import { defaultStorage } from './browser/defaultStorage.js';
+import { defaultStorage, defaultStorageIsDurable } from './browser/defaultStorage.js';
 import { browserOnline$ } from './browser/browserOnline.js';
 import { DurableOutbox } from './durableOutbox.js';
 import { type ResolvedOptions, resolveOptions } from './engineOptions.js';
@@ -84,6 +84,15 @@ class Engine<E extends string> implements SyncEngine<E> {
     this.#outbox = new DurableOutbox({ store, turn: claim.ready, report: (event) => this.#emit(event) });
     this.#release = claim.release;
     this.ready = this.#outbox.loaded;
+    if (!options.storage && !defaultStorageIsDurable()) {
+      // Said once loaded, so that subscribers added right after construction hear it.
+      void this.ready.then(() =>
+        this.#emit({
+          type: 'notice',
+          message: '[rxsync] No storage option and no IndexedDB or localStorage here: the outbox lives in memory and is lost when the process ends. Pass a durable storage (see the README, "Durable storage in Node").',
+        }),
+      );
+    }
 
     const online$ = (options.online$ ?? browserOnline$()).pipe(
       distinctUntilChanged(),

@@ -291,7 +291,7 @@ export class Pusher<E extends string> {
         throwError(() =>
           error instanceof SyncHttpError || error instanceof SyncInputError
             ? error
-            : new SyncHttpError(`[rxsync] Network error sending ${describeItems(items)}: ${unprefixed(error)}`, 0),
+            : new SyncHttpError(`[rxsync] Network error sending ${describeItems(items)}: ${sentence(unprefixed(error))}`, 0),
         ),
       ),
     );
@@ -339,7 +339,7 @@ export class Pusher<E extends string> {
     if (error instanceof SyncInputError) return this.failed(item, `${error.message} It stays in failed$.`);
     return this.failed(
       item,
-      `[rxsync] Gave up on ${describeItem(item)} after ${this.options.maxRetries} retries. Last error: ${unprefixed(error)} It stays in failed$; call reprocessFailed() to try again.`,
+      `[rxsync] Gave up on ${describeItem(item)} after ${this.options.maxRetries} retries. Last error: ${sentence(unprefixed(error))} It stays in failed$; call reprocessFailed() to try again.`,
     );
   }
 
@@ -415,4 +415,10 @@ function describeItem(item: SyncItem): string {
 
 function unprefixed(error: unknown): string {
   return describeError(error).replace(/^\[rxsync\] /, '');
+}
+
+/** Ends a message with a full stop, so the next sentence of a reason reads as one. */
+function sentence(text: string): string {
+  const trimmed = text.trim();
+  return /[.!?]$/.test(trimmed) ? trimmed : `${trimmed}.`;
 }

@@ -122,7 +122,9 @@ export type SyncEvent =
   | { type: 'sync-complete'; result: SyncResult }
   | { type: 'input-dropped'; write: unknown; error: string }
   | { type: 'storage-error'; error: string; key?: string; keptAs?: string }
-  | { type: 'callback-error'; callback: 'onPull' | 'onConflict' | 'onStatusChange' | 'telemetryClient'; error: string };
+  | { type: 'callback-error'; callback: 'onPull' | 'onConflict' | 'onStatusChange' | 'telemetryClient'; error: string }
+  /** Worth knowing, not a failure: e.g. that the outbox lives in memory because no durable storage was given. */
+  | { type: 'notice'; message: string };
 
 /** Per-entity settings. */
 export interface EntityConfig {

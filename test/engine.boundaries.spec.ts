@@ -1,7 +1,7 @@
 import localforage from 'localforage';
 import { HttpResponse } from 'msw';
 import { BehaviorSubject, filter, firstValueFrom } from 'rxjs';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createSyncEngine, httpTransport, SyncOptionsError, type SyncEngineOptions, type SyncStatusInfo } from '../src/index.js';
 import { drained, testEngine } from './support/engineHarness.js';
 import { API, restApi } from './support/restApi.js';
@@ -186,6 +186,29 @@ describe('engine: hand-over between engines on one outbox', () => {
     await drained(next);
     expect(api.records.get('todos/early')).toEqual({ id: 'early' });
     next.destroy();
+  });
+});
+
+describe('engine: what it tells', () => {
+  it('a dead letter keeps what the server said, as a sentence, before "It stays in failed$"', async () => {
+    api.override(() => new Response('Insert failed, duplicate id', { status: 500 }));
+    const engine = testEngine({ maxRetries: 1 });
+    await engine.write({ entity: 'todos', operation: 'create', data: { id: '1' } });
+    const [dead] = await firstValueFrom(engine.failed$.pipe(filter((f) => f.length === 1)));
+    expect(dead.lastError).toMatch(/Last error: .*500.*Insert failed, duplicate id.*\. It stays in failed\$/);
+    engine.destroy();
+  });
+
+  it('without a storage option and without IndexedDB or localStorage, it says on events$ that the outbox lives in memory', async () => {
+    vi.stubGlobal('indexedDB', undefined);
+    try {
+      const engine = createSyncEngine({ entities: { todos: { endpoint: '/todos' } }, transport: httpTransport({ baseUrl: API }), online$: new BehaviorSubject(false) });
+      const notice = firstValueFrom(engine.events$.pipe(filter((e) => e.type === 'notice')));
+      await expect(notice).resolves.toMatchObject({ message: expect.stringMatching(/the outbox lives in memory and is lost when the process ends/) });
+      engine.destroy();
+    } finally {
+      vi.unstubAllGlobals();
+    }
   });
 });
 

@@ -9,6 +9,10 @@ import type { SyncStorage } from '../types.js';
  * (see the README, "Durable storage in Node").
  */
 export function defaultStorage(): SyncStorage {
-  const hasDriver = typeof indexedDB !== 'undefined' || typeof localStorage !== 'undefined';
-  return hasDriver ? localforage.createInstance({ name: 'rxsync' }) : memoryStorage();
+  return defaultStorageIsDurable() ? localforage.createInstance({ name: 'rxsync' }) : memoryStorage();
+}
+
+/** Whether {@link defaultStorage} keeps the outbox across restarts here (IndexedDB or localStorage exist). */
+export function defaultStorageIsDurable(): boolean {
+  return typeof indexedDB !== 'undefined' || typeof localStorage !== 'undefined';
 }
