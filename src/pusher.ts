@@ -19,7 +19,6 @@ import {
   takeUntil,
   tap,
   throwError,
-  throwIfEmpty,
   timeout,
   timer,
 } from 'rxjs';
@@ -281,9 +280,6 @@ export class Pusher<E extends string> {
               with: () => throwError(() => new SyncHttpError(`[rxsync] No answer to ${describeItems(items)} within ${requestTimeoutMs} ms; the request was aborted.`, 0)),
               scheduler: scheduler ?? asyncScheduler,
             }),
-            // Going offline aborts the request; it goes again, same key, once back online.
-            takeUntil(online$.pipe(filter((online) => !online))),
-            throwIfEmpty(() => new SyncHttpError(`[rxsync] Went offline while sending ${describeItems(items)}; the request was aborted.`, 0)),
           ),
         ),
       ),

@@ -163,4 +163,56 @@ describe('reliability regressions', () => {
       ],
     }),
   );
+
+  // Found by the soak (seed 20261127, scenario 649) when going offline aborted requests in
+  // flight: the aborted POST of write #7 was still on its way; the retry got 409, client-wins
+  // PUT the record, a later delete removed it, and then the aborted POST landed and created it
+  // again. A request under way is no longer aborted when the network goes.
+  it('a request under way when the network goes is not aborted, so it cannot land after the write was decided another way', () =>
+    replay({
+      strategy: 'client-wins',
+      startOnline: false,
+      commands: [
+        { k: 'write', rec: 'b', op: 'create' },
+        { k: 'online', on: true },
+        { k: 'tick', ms: 2 },
+        { k: 'reprocess' },
+        { k: 'pull' },
+        { k: 'flush' },
+        { k: 'restart', crash: false, after: 0 },
+        { k: 'write', rec: 'b', op: 'update' },
+        { k: 'fault', kind: '503', n: 3 },
+        { k: 'tick', ms: 4 },
+        { k: 'write', rec: 'c', op: 'update' },
+        { k: 'reprocess' },
+        { k: 'fullSync' },
+        { k: 'restart', crash: false, after: 2 },
+        { k: 'pullFail', n: 2 },
+        { k: 'flush' },
+        { k: 'write', rec: 'b', op: 'delete' },
+        { k: 'clear' },
+        { k: 'write', rec: 'a', op: 'update' },
+        { k: 'write', rec: 'c', op: 'update' },
+        { k: 'tick', ms: 1 },
+        { k: 'clear' },
+        { k: 'fault', kind: 'slow', n: 1 },
+        { k: 'fault', kind: 'slow', n: 3 },
+        { k: 'write', rec: 'b', op: 'update' },
+        { k: 'write', rec: 'a', op: 'delete' },
+        { k: 'tick', ms: 2 },
+        { k: 'write', rec: 'p', op: 'create' },
+        { k: 'write', rec: 'p', op: 'delete' },
+        { k: 'write', rec: 'b', op: 'delete' },
+        { k: 'flush' },
+        { k: 'remoteEdit', rec: 'b' },
+        { k: 'reprocess' },
+        { k: 'online', on: true },
+        { k: 'write', rec: 'p', op: 'delete' },
+        { k: 'write', rec: 'p', op: 'update' },
+        { k: 'fault', kind: 'timeout', n: 3 },
+        { k: 'online', on: false },
+        { k: 'write', rec: 'a', op: 'update' },
+      ],
+    }),
+  );
 });
