@@ -1,3 +1,4 @@
+// src/: the core (engine wiring, outbox, delivery, pull, status) and this barrel of the public API; browser code is in src/browser/.
 export { createSyncEngine } from './engine.js';
 export { httpTransport, parseRetryAfter, DEFAULT_MAX_RETRY_AFTER_MS, type HttpTransportOptions } from './httpTransport.js';
 export { classifyResponse, remoteRecord, type PushOutcome, type PushOutcomeKind } from './classifyResponse.js';

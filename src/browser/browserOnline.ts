@@ -1,3 +1,4 @@
+// src/browser/: environment code (online events, Web Locks, IndexedDB storage); the core runs without it.
 import { concat, defer, distinctUntilChanged, fromEvent, map, merge, NEVER, type Observable, of } from 'rxjs';
 
 /**

@@ -1,3 +1,4 @@
+// src/browser/: environment code (online events, Web Locks, IndexedDB storage); the core runs without it.
 import localforage from 'localforage';
 import { memoryStorage } from '../memoryStorage.js';
 import type { SyncStorage } from '../types.js';

@@ -1,3 +1,4 @@
+// src/browser/: environment code (online events, Web Locks, IndexedDB storage); the core runs without it.
 /**
  * One engine per outbox: where the Web Locks API exists (browsers), the engine holds the lock
  * named after its outbox (database + storageKey) from load until its last write is stored. A second tab (or engine) on

@@ -1,3 +1,4 @@
+// src/http/: how the HTTP transport pulls from APIs of every shape (feeds, arrays, pages, snapshots).
 import { defer, EMPTY, expand, from, map, mergeMap, type Observable, of, switchMap, toArray } from 'rxjs';
 import { fromFetch } from 'rxjs/fetch';
 import { bodySuffix, preview, SyncHttpError } from '../errors.js';

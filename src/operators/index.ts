@@ -1,3 +1,4 @@
+// src/operators/: the pipeable operators rxsync is built from, public as `rxsync/operators`.
 export { dedupe } from './dedupe.js';
 export { persist, type PersistedBatch } from './persist.js';
 export { whenOnline, type WhenOnlineConfig } from './whenOnline.js';
