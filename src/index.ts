@@ -25,6 +25,8 @@ export type {
   ConflictResolution,
   ConflictStrategy,
   EntityConfig,
+  PullInfo,
+  PulledBatch,
   PullPage,
   PullRequest,
   PushRequest,
