@@ -290,6 +290,10 @@ class Engine<E extends string> implements SyncEngine<E> {
     await this.flush();
   }
 
+  pendingFor(entity: E, id: string | number): readonly SyncItem[] {
+    return this.#outbox.pendingFor(entity, id);
+  }
+
   getStatus(): SyncStatusInfo {
     return this.#status.value;
   }

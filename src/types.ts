@@ -362,6 +362,11 @@ export interface SyncEngine<E extends string = string> {
   clearQueue(): Promise<void>;
   /** Moves the dead letters back into the queue with fresh retry counts, then flushes. */
   reprocessFailed(): Promise<void>;
+  /**
+   * The app's writes of one record still in the outbox, in send order: empty when the record
+   * is synced. A UI marks unsynced rows with `pendingFor(entity, id).length > 0`.
+   */
+  pendingFor(entity: E, id: string | number): readonly SyncItem[];
   /** The current status (what `status$` last emitted). */
   getStatus(): SyncStatusInfo;
   /** The current `queueLength`. */
