@@ -3,7 +3,7 @@
  * workbox-background-sync 7's Queue (in a service worker), in Debian's Chromium on real
  * IndexedDB, all against the reference sync server on loopback, answering at once.
  *
- *   npm run bench:browser -- [--quick] [--runs N] [--count N] [--only rxsync,rxsync-batch,rxdb,workbox]
+ *   npm run bench:browser -- [--quick] [--runs N] [--count N] [--only rxsync,rxsync-batch,rxdb,workbox,rxsync-c16,rxsync-c16-batch]
  *                            [--before <git-ref>] [--no-profile]
  *
  * Per library and run: a fresh on-disk Chromium profile; N writes offline, each awaited until
@@ -15,6 +15,7 @@
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parseArgs as parseCli } from 'node:util';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { startSyncServer, type SyncServer } from '../../server/index.js';
 import { median, mixedWorkload, payloadBytes } from '../workload.js';
@@ -24,6 +25,8 @@ import { benchWrites, expectedRecords } from './workload.js';
 import { summarizeProfile, type CpuProfile } from './profile.js';
 
 const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+/** A phase that takes longer than this is stuck, not slow: the run fails instead of hanging. */
+const CALL_TIMEOUT_MS = 20 * 60_000;
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 interface Variant {
@@ -31,7 +34,10 @@ interface Variant {
   label: string;
   library: LibraryName;
   batchSize?: number;
+  concurrency?: number;
   page: keyof BuiltBench['pages'];
+  /** Only with `--only`: a what-if, not a row of the table. */
+  optIn?: boolean;
 }
 
 const VARIANTS: Variant[] = [
@@ -39,6 +45,8 @@ const VARIANTS: Variant[] = [
   { id: 'rxsync-batch', label: 'rxsync, `batchSize: 100`', library: 'rxsync', batchSize: 100, page: 'current' },
   { id: 'rxdb', label: 'RxDB 17 (Dexie storage) + push replication, batches of 100', library: 'rxdb', page: 'current' },
   { id: 'workbox', label: 'workbox-background-sync 7 `Queue`', library: 'workbox', page: 'current' },
+  { id: 'rxsync-c16', label: 'rxsync, `concurrency: 16`', library: 'rxsync', concurrency: 16, page: 'current', optIn: true },
+  { id: 'rxsync-c16-batch', label: 'rxsync, `concurrency: 16, batchSize: 100`', library: 'rxsync', concurrency: 16, batchSize: 100, page: 'current', optIn: true },
 ];
 
 interface Args {
@@ -50,38 +58,38 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { runs: 3, count: 10_000, only: VARIANTS.map((v) => v.id), profile: true };
-  let runsGiven = false;
-  let countGiven = false;
-  let quick = false;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    const value = (): string => {
-      const v = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : argv[++i];
-      if (v === undefined) throw new Error(`${arg} needs a value`);
-      return v;
-    };
-    const positive = (v: string, name: string) => {
-      const n = Number(v);
-      if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer`);
-      return n;
-    };
-    if (arg === '--quick') quick = true;
-    else if (arg.startsWith('--runs')) (args.runs = positive(value(), '--runs')), (runsGiven = true);
-    else if (arg.startsWith('--count')) (args.count = positive(value(), '--count')), (countGiven = true);
-    else if (arg.startsWith('--only')) {
-      args.only = value().split(',').map((s) => s.trim()).filter(Boolean);
-      for (const id of args.only) if (!VARIANTS.some((v) => v.id === id)) throw new Error(`unknown library "${id}"; use ${VARIANTS.map((v) => v.id).join(', ')}`);
-    } else if (arg.startsWith('--before')) args.before = value();
-    else if (arg === '--no-profile') args.profile = false;
-    else if (arg === '--help' || arg === '-h') {
-      console.log('npm run bench:browser -- [--quick] [--runs N] [--count N] [--only rxsync,rxsync-batch,rxdb,workbox] [--before <git-ref>] [--no-profile]');
-      process.exit(0);
-    } else throw new Error(`unknown argument "${arg}"`);
+  const { values } = parseCli({
+    args: argv,
+    strict: true,
+    options: {
+      quick: { type: 'boolean' },
+      runs: { type: 'string' },
+      count: { type: 'string' },
+      only: { type: 'string' },
+      before: { type: 'string' },
+      'no-profile': { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    console.log(`npm run bench:browser -- [--quick] [--runs N] [--count N] [--only ${VARIANTS.map((v) => v.id).join(',')}] [--before <git-ref>] [--no-profile]`);
+    process.exit(0);
   }
-  if (quick && !runsGiven) args.runs = 1;
-  if (quick && !countGiven) args.count = 1_000;
-  return args;
+  const positive = (v: string | undefined, name: string, otherwise: number) => {
+    if (v === undefined) return otherwise;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer`);
+    return n;
+  };
+  const only = values.only?.split(',').map((s) => s.trim()).filter(Boolean) ?? VARIANTS.filter((v) => !v.optIn).map((v) => v.id);
+  for (const id of only) if (!VARIANTS.some((v) => v.id === id)) throw new Error(`unknown library "${id}"; use ${VARIANTS.map((v) => v.id).join(', ')}`);
+  return {
+    runs: positive(values.runs, '--runs', values.quick ? 1 : 3),
+    count: positive(values.count, '--count', values.quick ? 1_000 : 10_000),
+    only,
+    before: values.before,
+    profile: !values['no-profile'],
+  };
 }
 
 // ── one run of one library ──────────────────────────────────────────────────────────────
@@ -159,9 +167,15 @@ async function runOnce(variant: Variant, built: BuiltBench, server: SyncServer, 
     await page.goto(`${server.url}/${built.pages[variant.page]}`);
     await page.waitForFunction(() => 'benchPage' in window);
     const n = ++entityCount;
-    const config: PageConfig = { library: variant.library, batchSize: variant.batchSize, count, entities: { serial: `s${n}`, burst: `b${n}` } };
-    const call = <K extends keyof BenchPage>(method: K, ...args: Parameters<BenchPage[K]>) =>
-      page.evaluate(([m, a]) => (window as unknown as { benchPage: Record<string, (...x: unknown[]) => Promise<unknown>> }).benchPage[m](...a), [method, args] as const) as ReturnType<BenchPage[K]>;
+    const config: PageConfig = { library: variant.library, batchSize: variant.batchSize, concurrency: variant.concurrency, count, entities: { serial: `s${n}`, burst: `b${n}` } };
+    const call = <K extends keyof BenchPage>(method: K, ...args: Parameters<BenchPage[K]>) => {
+      const answer = page.evaluate(([m, a]) => (window as unknown as { benchPage: Record<string, (...x: unknown[]) => Promise<unknown>> }).benchPage[m](...a), [method, args] as const);
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${variant.id}: ${method}(${args.join(', ')}) did not finish within ${CALL_TIMEOUT_MS / 60_000} minutes`)), CALL_TIMEOUT_MS);
+      });
+      return Promise.race([answer, timeout]).finally(() => clearTimeout(timer)) as ReturnType<BenchPage[K]>;
+    };
     await call('setup', config);
     const stopProfile = onPage ? await onPage(page) : undefined;
 
@@ -232,8 +246,9 @@ async function main(): Promise<void> {
       for (const variant of variants) {
         const started = Date.now();
         try {
-          figures.get(variant.id)!.push(await runOnce(variant, built, server, log, args.count));
-          console.log(`  run ${run}/${args.runs} ${variant.id}: ok (${((Date.now() - started) / 1000).toFixed(0)} s)`);
+          const result = await runOnce(variant, built, server, log, args.count);
+          figures.get(variant.id)!.push(result);
+          console.log(`  run ${run}/${args.runs} ${variant.id}: ok in ${((Date.now() - started) / 1000).toFixed(0)} s: ${row(variant.id, [result], args.count)}`);
         } catch (error) {
           // A wrong result is a finding, not a figure: it is shown, the row says so, the exit code fails.
           failures.set(variant.id, error instanceof Error ? error.message : String(error));

@@ -25,6 +25,7 @@ async function rxsync(config: PageConfig): Promise<Library> {
     storage: localforage.createInstance({ name: 'rxsync-bench' }),
     online$,
     ...(config.batchSize ? { batchSize: config.batchSize } : {}),
+    ...(config.concurrency ? { concurrency: config.concurrency } : {}),
   });
   await engine.ready;
   return {
@@ -111,14 +112,23 @@ async function workbox(config: PageConfig): Promise<Library> {
   await navigator.serviceWorker.register('/sw.js');
   const registration = await navigator.serviceWorker.ready;
   const call = (message: WorkerMessage) =>
-    new Promise<void>((resolve, reject) => {
+    new Promise<boolean>((resolve, reject) => {
       const channel = new MessageChannel();
-      channel.port1.onmessage = ({ data }: MessageEvent<{ error?: string }>) => (data.error ? reject(new Error(data.error)) : resolve());
+      channel.port1.onmessage = ({ data }: MessageEvent<{ done?: boolean; error?: string }>) => (data.error ? reject(new Error(data.error)) : resolve(data.done === true));
       registration.active!.postMessage(message, [channel.port2]);
     });
+  // Slices of work, one message each: a service worker event may not run longer than five minutes.
+  const SLICE = 500;
   return {
-    write: (phase, _writes, serial) => call({ type: 'write', entity: config.entities[phase], count: config.count, prefix: phase[0], serial }),
-    drain: () => call({ type: 'drain' }),
+    async write(phase, writes, serial) {
+      const slices = Array.from({ length: Math.ceil(writes.length / SLICE) }, (_, i) => writes.slice(i * SLICE, (i + 1) * SLICE));
+      const send = (slice: readonly BenchWrite[]) => call({ type: 'write', entity: config.entities[phase], writes: slice, serial });
+      if (serial) for (const slice of slices) await send(slice);
+      else await Promise.all(slices.map(send));
+    },
+    async drain() {
+      while (!(await call({ type: 'drain', limit: SLICE })));
+    },
   };
 }
 

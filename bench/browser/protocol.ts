@@ -1,4 +1,5 @@
 /** What the benchmark runner (Node), its page and its service worker say to each other. */
+import type { BenchWrite } from './workload.js';
 
 export type Phase = 'serial' | 'burst';
 export type LibraryName = 'rxsync' | 'rxdb' | 'workbox';
@@ -7,6 +8,8 @@ export interface PageConfig {
   library: LibraryName;
   /** rxsync's batchSize; unset = the default. */
   batchSize?: number;
+  /** rxsync's concurrency; unset = the default. */
+  concurrency?: number;
   /** The server collection each phase writes to (fresh per run, so runs never see each other's records). */
   entities: Record<Phase, string>;
   /** Writes per phase. */
@@ -23,5 +26,6 @@ export interface BenchPage {
 }
 
 export type WorkerMessage =
-  | { type: 'write'; entity: string; count: number; prefix: string; serial: boolean }
-  | { type: 'drain' };
+  | { type: 'write'; entity: string; writes: readonly BenchWrite[]; serial: boolean }
+  /** Replays up to `limit` queued requests; answers `done: true` once the queue is empty. */
+  | { type: 'drain'; limit: number };

@@ -1,10 +1,11 @@
 /**
  * The service worker of the browser benchmark: workbox-background-sync's Queue, which only
  * runs in a service worker. It queues each write as a request and replays the queue when the
- * page says the phase may drain (the sync event is not waited for, so no timer decides).
+ * page says the phase may drain (the sync event is not waited for, so no timer decides). Work
+ * comes in slices (see `replay`), each one message from the page.
  */
 import { Queue } from 'workbox-background-sync';
-import { benchWrites } from './workload.js';
+import type { BenchWrite } from './workload.js';
 import type { WorkerMessage } from './protocol.js';
 
 const queue = new Queue('rxsync-bench', {
@@ -13,7 +14,7 @@ const queue = new Queue('rxsync-bench', {
   maxRetentionTime: 24 * 60,
 });
 
-function request(entity: string, write: ReturnType<typeof benchWrites>[number]): Request {
+function request(entity: string, write: BenchWrite): Request {
   const { id } = write.data;
   const url = write.operation === 'create' ? `/${entity}` : `/${entity}/${encodeURIComponent(id)}`;
   return new Request(new URL(url, location.origin), {
@@ -23,11 +24,31 @@ function request(entity: string, write: ReturnType<typeof benchWrites>[number]):
   });
 }
 
-async function handle(message: WorkerMessage): Promise<void> {
-  if (message.type === 'drain') return queue.replayRequests();
-  const writes = benchWrites(message.count, message.prefix);
-  if (message.serial) for (const w of writes) await queue.pushRequest({ request: request(message.entity, w) });
-  else await Promise.all(writes.map((w) => queue.pushRequest({ request: request(message.entity, w) })));
+/**
+ * `Queue.replayRequests()` in slices: the same shift, fetch, and unshift-on-failure, but at
+ * most `limit` requests per message, because Chromium stops a service worker whose event runs
+ * for more than five minutes. Resolves true once the queue is empty.
+ */
+async function replay(limit: number): Promise<boolean> {
+  for (let i = 0; i < limit; i++) {
+    const entry = await queue.shiftRequest();
+    if (!entry) return true;
+    try {
+      await fetch(entry.request.clone());
+    } catch (error) {
+      await queue.unshiftRequest(entry);
+      throw error;
+    }
+  }
+  return false;
+}
+
+async function handle(message: WorkerMessage): Promise<boolean> {
+  if (message.type === 'drain') return replay(message.limit);
+  const { entity, writes } = message;
+  if (message.serial) for (const w of writes) await queue.pushRequest({ request: request(entity, w) });
+  else await Promise.all(writes.map((w) => queue.pushRequest({ request: request(entity, w) })));
+  return true;
 }
 
 const worker = globalThis as unknown as {
@@ -42,7 +63,7 @@ worker.addEventListener('message', (event) => {
   const [port] = event.ports;
   event.waitUntil(
     handle(event.data).then(
-      () => port.postMessage({}),
+      (done) => port.postMessage({ done }),
       (error: unknown) => port.postMessage({ error: error instanceof Error ? error.message : String(error) }),
     ),
   );
