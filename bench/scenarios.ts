@@ -31,7 +31,7 @@ function engineOn(storage: SyncStorage, online$: BehaviorSubject<boolean>, extra
   } as SyncEngineOptions<Entities>);
 }
 
-async function writeAll(engine: SyncEngine<Entities>, writes: readonly SyncWrite[], pattern: 'burst' | 'serial'): Promise<void> {
+async function writeAll(engine: SyncEngine<Entities>, writes: readonly SyncWrite<Entities>[], pattern: 'burst' | 'serial'): Promise<void> {
   if (pattern === 'burst') {
     const pending: Promise<unknown>[] = new Array(writes.length);
     for (let i = 0; i < writes.length; i++) pending[i] = engine.write(writes[i]);

@@ -5,7 +5,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createSyncServer } from '../server/index.js';
+import { createSyncServer, SqliteStore } from '../server/index.js';
 
 export interface BenchServerStats {
   /** HTTP requests received (a batch counts once). */
@@ -28,7 +28,10 @@ export interface BenchServer {
 
 export async function startBenchServer(options: { latencyMs?: number } = {}): Promise<BenchServer> {
   const latencyMs = options.latencyMs ?? 20;
-  const app = createSyncServer({ faults: { latencyMs } });
+  // Every simulated client comes from 127.0.0.1: a per-caller rate limit would measure itself.
+  const store = new SqliteStore(':memory:');
+  const app = createSyncServer({ db: store, faults: { latencyMs }, rateLimit: false });
+  const countWrites = store.sqlite.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM writes');
   let counted = { requests: 0, batchRequests: 0, maxOpen: 0 };
   let open = 0;
   const server: Server = createServer((req, res) => {
@@ -45,18 +48,19 @@ export async function startBenchServer(options: { latencyMs?: number } = {}): Pr
     url: `http://127.0.0.1:${port}`,
     latencyMs,
     get stats(): BenchServerStats {
-      return { ...counted, applied: app.db.stats().writes };
+      return { ...counted, applied: countWrites.get()!.n };
     },
     reset() {
-      app.db.reset();
+      // Synchronous between requests (see SqliteStore.reset).
+      store.reset().catch((cause: unknown) => console.error(cause));
       counted = { requests: 0, batchRequests: 0, maxOpen: 0 };
     },
-    close() {
-      return new Promise<void>((resolve) => {
+    async close() {
+      await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
-        app.dispose();
       });
+      await app.dispose();
     },
   };
 }

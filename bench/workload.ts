@@ -12,7 +12,7 @@ export function prng(seed: number): () => number {
   };
 }
 
-export function createWrite(n: number, prefix = 't'): SyncWrite {
+export function createWrite(n: number, prefix = 't'): SyncWrite<'todos'> {
   return {
     entity: 'todos',
     operation: 'create',
@@ -24,9 +24,9 @@ export function createWrite(n: number, prefix = 't'): SyncWrite {
  * `count` writes, half of them updates of records created earlier in the same workload:
  * even positions create a new record, odd positions update a random earlier one.
  */
-export function mixedWorkload(count: number, seed = 42, prefix = 't'): SyncWrite[] {
+export function mixedWorkload(count: number, seed = 42, prefix = 't'): SyncWrite<'todos'>[] {
   const random = prng(seed);
-  const writes: SyncWrite[] = [];
+  const writes: SyncWrite<'todos'>[] = [];
   let created = 0;
   for (let i = 0; i < count; i++) {
     if (i % 2 === 0 || created === 0) {
@@ -40,12 +40,12 @@ export function mixedWorkload(count: number, seed = 42, prefix = 't'): SyncWrite
 }
 
 /** `count` creates of distinct records: nothing coalesces, every one is sent. */
-export function createsWorkload(count: number, prefix = 'c'): SyncWrite[] {
+export function createsWorkload(count: number, prefix = 'c'): SyncWrite<'todos'>[] {
   return Array.from({ length: count }, (_, n) => createWrite(n, prefix));
 }
 
 /** Payload bytes: the JSON length of each `{ entity, operation, data }` handed to write(). */
-export function payloadBytes(writes: readonly SyncWrite[]): number {
+export function payloadBytes(writes: readonly SyncWrite<'todos'>[]): number {
   let bytes = 0;
   for (const { entity, operation, data } of writes) bytes += JSON.stringify({ entity, operation, data }).length;
   return bytes;

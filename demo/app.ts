@@ -91,7 +91,7 @@ function appFields(data: unknown): Partial<Todo> {
 /**
  * The storage name of this page. `?client=` names it; otherwise each tab gets its own
  * (`tab-1`, `tab-2`, ...; kept across reloads of the tab), because two engines must not
- * share one outbox: electing one tab to flush for all is not built yet (DESIGN.md §6).
+ * share one outbox: electing one tab to flush for all is not built yet.
  * A Web Lock held for the page's life tells which names are taken.
  */
 async function claimClient(): Promise<string> {
@@ -131,7 +131,20 @@ type Known = Todo & { deleted?: boolean };
 /** Last known server state of every todo, by id. */
 const server = new Map<string, Known>();
 for (const todo of (await todoStorage.getItem<Known[]>('todos')) ?? []) server.set(todo.id, todo);
-const saveServer = (): Promise<unknown> => todoStorage.setItem('todos', [...server.values()]);
+/**
+ * The list's order: by `createdAt` (set by the page that created the todo, so every tab and
+ * device agrees), then by when this page first saw the todo. Neither changes when a todo is
+ * edited, pulled again or acknowledged, so rows never move; a pull, which answers in order of
+ * last change, does not decide it.
+ */
+const seen = new Map<string, number>();
+const seenRank = (id: string): number => {
+  if (!seen.has(id)) seen.set(id, seen.size);
+  return seen.get(id)!;
+};
+const listOrder = (a: Todo, b: Todo): number =>
+  (a.createdAt ?? '').localeCompare(b.createdAt ?? '') || seenRank(a.id) - seenRank(b.id);
+const saveServer = (): Promise<unknown> => todoStorage.setItem('todos', [...server.values()].sort(listOrder));
 const liveServerTodos = (): Todo[] => [...server.values()].filter((todo) => !todo.deleted);
 
 /** Takes a record (or tombstone) the server sent, unless we already know a newer version of it. */
@@ -180,7 +193,8 @@ const timeline: { at: Date; kind: string; text: string }[] = [];
 function visibleTodos(): Map<string, Todo> {
   const todos = new Map(liveServerTodos().map((todo) => [todo.id, { ...todo }]));
   for (const item of queue) applyWrite(todos, item);
-  return todos;
+  for (const id of todos.keys()) seenRank(id);
+  return new Map([...todos.values()].sort(listOrder).map((todo) => [todo.id, todo]));
 }
 
 function applyWrite(todos: Map<string, Todo>, item: SyncItem): void {
@@ -212,7 +226,7 @@ function baseVersion(id: string): { version?: number } {
 // ── the app's writes ──────────────────────────────────────────────────────────────────────
 
 async function add(title: string, id = newId()): Promise<string> {
-  await engine.write({ entity: 'todos', operation: 'create', data: { id, title, done: false } });
+  await engine.write({ entity: 'todos', operation: 'create', data: { id, title, done: false, createdAt: new Date().toISOString() } });
   return id;
 }
 
@@ -264,6 +278,7 @@ engine.status$.subscribe((next) => {
   if (previous.online !== next.online) {
     note(next.online ? 'online' : 'offline', next.online ? 'the browser is online' : 'the browser went offline');
     if (next.online) void faultRequest('GET');
+    else showFaultsNote('offline');
   }
   if (next.online && ((previous.queueLength > 0 && next.queueLength === 0) || (!previous.online && next.queueLength === 0))) {
     void requestPull();
@@ -317,7 +332,7 @@ function describeEvent(event: SyncEvent): string {
     case 'conflict':
       return `${what(event.conflict.localItem)}: ${event.resolution.strategy} → ${event.resolution.outcome}`;
     case 'pulled':
-      return `${event.count} todo${event.count === 1 ? '' : 's'} (checkpoint ${event.checkpoint})`;
+      return `${event.count} todo${event.count === 1 ? '' : 's'} (checkpoint ${event.checkpoint ?? 'none'})`;
     case 'pull-failed':
       return event.error.replace(/^\[rxsync\] /, '');
     case 'sync-complete': {
@@ -328,6 +343,8 @@ function describeEvent(event: SyncEvent): string {
     case 'storage-error':
     case 'callback-error':
       return event.error;
+    case 'notice':
+      return event.message;
   }
 }
 
@@ -563,7 +580,19 @@ const FAULTS = [
 type FaultState = Partial<Record<(typeof FAULTS)[number]['key'], number>>;
 let faults: FaultState = {};
 
+/** Under the fault switches: nothing, a plain "offline" (expected, not an error), or a real error in red. */
+function showFaultsNote(note: 'none' | 'offline' | { error: string }): void {
+  const element = $('#faults-error');
+  element.textContent =
+    note === 'none' ? '' : note === 'offline' ? 'Offline: the switches work again once the server can be reached.' : `Could not reach /__faults: ${note.error}`;
+  element.className = typeof note === 'object' ? 'error' : 'muted';
+}
+
 async function faultRequest(method: 'GET' | 'POST' | 'DELETE', body?: FaultState): Promise<void> {
+  if (!navigator.onLine) {
+    showFaultsNote('offline');
+    return;
+  }
   try {
     const response = await fetch(`${location.origin}/__faults`, {
       method,
@@ -572,9 +601,10 @@ async function faultRequest(method: 'GET' | 'POST' | 'DELETE', body?: FaultState
     });
     if (!response.ok) throw new Error(`${response.status} ${await response.text()}`);
     faults = (await response.json()) as FaultState;
-    $('#faults-error').textContent = '';
+    showFaultsNote('none');
   } catch (error) {
-    $('#faults-error').textContent = `Could not reach /__faults: ${(error as Error).message}`;
+    // fetch rejects with a TypeError when no answer came at all: the network, not the server.
+    showFaultsNote(error instanceof TypeError || !navigator.onLine ? 'offline' : { error: (error as Error).message });
   }
   renderFaults();
 }

@@ -3,12 +3,12 @@
  * static directory (same origin, so no CORS) and prints the URL.
  *
  * Environment: PORT (default 8787; 0 = any free port), HOST (default 127.0.0.1),
- * DB (default a SQLite file in the temp directory, kept across restarts; `:memory:` works),
- * QUIET=1 to leave out the request log.
+ * DB (default demo/todos.sqlite in this project, ignored by git and kept across restarts;
+ * `:memory:` for a throwaway one), QUIET=1 to leave out the request log.
+ * SIGINT or SIGTERM (also when sent to the `npm run demo` process) closes the server.
  */
-import { mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import { startSyncServer } from '../server/index.js';
 import { buildDemo } from './build.js';
 
@@ -19,20 +19,18 @@ if (!Number.isInteger(port) || port < 0 || port > 65535) {
   process.exit(2);
 }
 
-let db = process.env.DB;
-if (!db) {
-  const dataDir = join(tmpdir(), 'rxsync-demo-data');
-  mkdirSync(dataDir, { recursive: true });
-  db = join(dataDir, 'todos.sqlite');
-}
+// Per clone, not shared through the temp directory: two checkouts never see each other's todos.
+const db = process.env.DB || fileURLToPath(new URL('todos.sqlite', import.meta.url));
 
-// Rebuilt on every start into the same directory, so old builds do not pile up.
-const built = await buildDemo(join(tmpdir(), 'rxsync-demo-page'));
+// A fresh temporary directory per run, removed when the server stops.
+const built = await buildDemo();
 const server = await startSyncServer({
   port,
   host: process.env.HOST,
   db,
   staticDir: built.dir,
+  // The page's fault buttons use the admin routes.
+  admin: true,
   log: process.env.QUIET ? undefined : (line) => console.log(`  ${line}`),
 });
 
@@ -53,7 +51,10 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     if (stopping) process.exit(1);
     stopping = true;
     server.close().then(
-      () => process.exit(0),
+      async () => {
+        await rm(built.dir, { recursive: true, force: true });
+        process.exit(0);
+      },
       (cause: unknown) => {
         console.error(cause);
         process.exit(1);

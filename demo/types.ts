@@ -6,6 +6,8 @@ export interface Todo {
   id: string;
   title: string;
   done: boolean;
+  /** When the todo was created (ISO 8601), by the page that created it: the list's order. */
+  createdAt?: string;
   version?: number;
   updatedAt?: string;
 }

@@ -4,24 +4,46 @@
  */
 import type { AddressInfo } from 'node:net';
 import { createSyncServer, type SyncServerOptions } from './app.js';
-import type { ServerDb } from './db.js';
+import type { SyncStore } from './store.js';
 import type { Faults } from './faults.js';
 
-export { createSyncServer, type SyncApp, type SyncServerOptions } from './app.js';
-export { ServerDb, type DbStats, type RecordRow, type StoredRecord, type StoredResponse, type WriteLogEntry } from './db.js';
+export { createSyncServer, DEFAULT_SERVER_LIMITS, type ServerLimits, type SyncApp, type SyncServerOptions } from './app.js';
+export { ANONYMOUS, type Authorize, type AuthorizeResult } from './access.js';
+export { DEFAULT_RATE_LIMIT, type RateLimitOptions } from './rateLimit.js';
+export {
+  ConcurrentWriteError,
+  type ChangePage,
+  type DbStats,
+  type IdempotencyScope,
+  type RecordChange,
+  type RecordRow,
+  type StoredRecord,
+  type StoredResponse,
+  type SyncStore,
+  type WriteLogEntry,
+  type WriteTx,
+} from './store.js';
+export { SqliteStore } from './sqliteStore.js';
+export { PostgresStore, type PostgresStoreOptions } from './postgresStore.js';
+export { isPostgresUrl, openStore } from './openStore.js';
 export { DEFAULT_FAULTS, FaultConfigError, Faults, type FaultConfig, type FaultCounters } from './faults.js';
 export {
   applyBatch,
   applyWrite,
   parseIfMatch,
   pullChanges,
+  DEFAULT_LIMITS,
   DEFAULT_PAGE_SIZE,
   MAX_BATCH_SIZE,
+  PROBLEM_KEY_IN_USE,
+  PROBLEM_KEY_MISMATCH,
   MAX_PAGE_SIZE,
   type BatchItem,
   type BatchResult,
   type ProtocolResponse,
   type PullPage,
+  type ProtocolContext,
+  type ProtocolLimits,
   type PullQuery,
   type WriteMethod,
   type WriteRequest,
@@ -41,7 +63,8 @@ export interface SyncServer {
   /** Stops listening, drops open connections, closes the database. Idempotent. */
   close(): Promise<void>;
   faults: Faults;
-  db: ServerDb;
+  /** The store (SqliteStore or PostgresStore). */
+  db: SyncStore;
 }
 
 function urlHost(host: string): string {
@@ -50,20 +73,30 @@ function urlHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
 }
 
+const LOOPBACK_HOSTS = ['localhost', '127.0.0.1', '[::1]'];
+
 export async function startSyncServer(options: StartSyncServerOptions = {}): Promise<SyncServer> {
   const host = options.host ?? '127.0.0.1';
-  const app = createSyncServer(options);
+  // Bound to one named address: requests naming it are for this server too.
+  const named = !['0.0.0.0', '::', ...LOOPBACK_HOSTS, '::1'].includes(host);
+  const allowedHosts = options.allowedHosts ?? (named ? [...LOOPBACK_HOSTS, host.includes(':') ? `[${host}]` : host] : undefined);
+  const app = createSyncServer({ ...options, allowedHosts });
   const { server } = app;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, host, () => {
-      server.off('error', reject);
-      resolve();
+  await app.ready
+    .then(
+      () =>
+        new Promise<void>((resolve, reject) => {
+          server.once('error', reject);
+          server.listen(options.port ?? 0, host, () => {
+            server.off('error', reject);
+            resolve();
+          });
+        }),
+    )
+    .catch(async (cause: unknown) => {
+      await app.dispose();
+      throw cause;
     });
-  }).catch((cause: unknown) => {
-    app.dispose();
-    throw cause;
-  });
   const { port } = server.address() as AddressInfo;
   let closing: Promise<void> | undefined;
   return {
@@ -72,11 +105,13 @@ export async function startSyncServer(options: StartSyncServerOptions = {}): Pro
     faults: app.faults,
     db: app.db,
     close() {
-      closing ??= new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-        app.dispose();
-      });
+      closing ??= Promise.all([
+        new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeAllConnections();
+        }),
+        app.dispose(),
+      ]).then(() => undefined);
       return closing;
     },
   };

@@ -1,11 +1,11 @@
 /**
  * The protocol rules of the reference server, independent of HTTP plumbing: what each write
  * does to a record, when it is a conflict, how idempotency keys replay, how pull pages are cut.
- * Every function returns `{ status, body }`; app.ts turns that into a response and batch
+ * Every function resolves to `{ status, body }`; app.ts turns that into a response and batch
  * sub-requests use the very same functions, so a batched write behaves exactly like a single one.
  */
-import { randomUUID } from 'node:crypto';
-import type { ServerDb, StoredRecord } from './db.js';
+import { createHash, randomUUID } from 'node:crypto';
+import type { IdempotencyScope, StoredRecord, SyncStore, WriteTx } from './store.js';
 
 export type WriteMethod = 'POST' | 'PATCH' | 'PUT' | 'DELETE';
 export const WRITE_METHODS: readonly WriteMethod[] = ['POST', 'PATCH', 'PUT', 'DELETE'];
@@ -27,7 +27,43 @@ export interface ProtocolResponse {
   body: unknown;
   /** True when the answer came from the idempotency store and nothing was applied. */
   replayed?: boolean;
+  /** The body is an RFC 9457 problem object (sent as application/problem+json). */
+  problem?: boolean;
 }
+
+/** Sizes and lifetimes the protocol enforces. */
+export interface ProtocolLimits {
+  /** A write that would leave a record's JSON larger than this is refused with 413. */
+  maxRecordBytes: number;
+  /** Pull pages and batch results are cut to stay within this many bytes of JSON. */
+  maxResponseBytes: number;
+  /** How long an idempotency key is remembered, in ms. */
+  idempotencyTtlMs: number;
+  /** A response larger than this is not stored with its key; a replay answers the record's current state. */
+  maxStoredResponseBytes: number;
+}
+
+export const DEFAULT_LIMITS: Readonly<ProtocolLimits> = Object.freeze({
+  maxRecordBytes: 1024 * 1024,
+  maxResponseBytes: 8 * 1024 * 1024,
+  idempotencyTtlMs: 24 * 60 * 60 * 1000,
+  maxStoredResponseBytes: 64 * 1024,
+});
+
+/** Who is asking and under which rules: everything a write needs besides the request. */
+export interface ProtocolContext {
+  /** The caller as `authorize` named it: idempotency keys are scoped to it. */
+  principal: string;
+  now: () => Date;
+  limits: ProtocolLimits;
+  /** Whether another request that holds this idempotency scope (see `scopeId`) is still in flight. */
+  inUse?: (scopeId: string) => boolean;
+}
+
+/** `type` of the 422 answer to a key reused with a different request. */
+export const PROBLEM_KEY_MISMATCH = 'urn:rxsync:problem:idempotency-key-mismatch';
+/** `type` of the 409 answer to a key whose first request is still being processed. */
+export const PROBLEM_KEY_IN_USE = 'urn:rxsync:problem:idempotency-key-in-use';
 
 export interface PullQuery {
   since?: string | null;
@@ -52,6 +88,43 @@ const ENTITY_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 
 export function error(status: number, message: string): ProtocolResponse {
   return { status, body: { error: message } };
+}
+
+function problem(status: number, type: string, title: string, detail: string): ProtocolResponse {
+  return { status, body: { type, title, status, detail }, problem: true };
+}
+
+/** The 409 for a request whose idempotency key is held by a request still in flight. */
+export function keyInUse(key: string): ProtocolResponse {
+  return problem(
+    409,
+    PROBLEM_KEY_IN_USE,
+    'Idempotency key in use',
+    `A request with Idempotency-Key "${key}" is still being processed; send this one again once it has been answered`,
+  );
+}
+
+/** The scope of an idempotency key: the caller, the method and the record path. */
+export function idempotencyScope(principal: string, method: WriteMethod, entity: string, id: string | undefined, key: string): IdempotencyScope {
+  return { principal, method, path: id === undefined ? `/${entity}` : `/${entity}/${id}`, key };
+}
+
+/** A scope as one string, for the in-flight set. */
+export function scopeId(scope: IdempotencyScope): string {
+  return JSON.stringify([scope.principal, scope.method, scope.path, scope.key]);
+}
+
+/** What makes two requests with one key "the same request": the method and path are in the scope. */
+function fingerprint(request: WriteRequest): string {
+  const ifMatch = request.method === 'PATCH' || request.method === 'DELETE' ? parseIfMatch(request.ifMatch) : null;
+  const body = request.method === 'DELETE' ? null : (request.body ?? null);
+  return createHash('sha256')
+    .update(JSON.stringify([ifMatch instanceof Error ? String(request.ifMatch) : ifMatch, body]))
+    .digest('base64url');
+}
+
+function jsonBytes(value: unknown): number {
+  return Buffer.byteLength(JSON.stringify(value) ?? '');
 }
 
 export function isEntityName(name: string): boolean {
@@ -111,32 +184,67 @@ function validateKey(key: string | null | undefined): string | null | Error {
 }
 
 /**
- * Applies one write with the protocol's rules. Runs in a single SQLite transaction: the
- * idempotency lookup, the change, its sequence number, the writes-log entry and the stored
+ * Applies one write with the protocol's rules. Runs in a single store transaction: the
+ * idempotency key, the change, its place in the change feed, the writes-log entry and the stored
  * response commit together or not at all. Only applied writes (2xx) store their response;
  * a rejected request (400/404/409) changed nothing, so the same key may be sent again.
+ *
+ * A key belongs to the caller, the method and the path: another caller's key, or the same key
+ * on another record, is a different key. Reusing a key with a different request (If-Match or
+ * body) is answered 422 and applies nothing.
  */
-export function applyWrite(db: ServerDb, request: WriteRequest, now: () => Date = () => new Date()): ProtocolResponse {
+export async function applyWrite(db: SyncStore, request: WriteRequest, context: ProtocolContext): Promise<ProtocolResponse> {
   const key = validateKey(request.idempotencyKey);
   if (key instanceof Error) return error(400, key.message);
+  const scope = key === null ? null : idempotencyScope(context.principal, request.method, request.entity, request.id, key);
+  if (scope && context.inUse?.(scopeId(scope))) return keyInUse(scope.key);
+  const print = scope && fingerprint(request);
+  const nowMs = context.now().getTime();
 
-  return db.transaction(() => {
-    if (key !== null) {
-      const stored = db.storedResponse(key);
-      if (stored) {
-        db.countReplay();
-        return { ...stored, replayed: true };
+  return db.write(async (tx) => {
+    if (scope && print) {
+      const stored = await tx.claimKey(scope, print, nowMs);
+      if (stored !== 'claimed') {
+        if (stored.fingerprint !== print) {
+          return problem(
+            422,
+            PROBLEM_KEY_MISMATCH,
+            'Idempotency key reused with a different request',
+            `Idempotency-Key "${scope.key}" was first used on ${scope.method} ${scope.path} with another body or If-Match; use a new key for a new request`,
+          );
+        }
+        await tx.countReplay();
+        const body = stored.body !== undefined ? stored.body : (await tx.getRecord(stored.entity, stored.recordId))?.record;
+        return { status: stored.status, body, replayed: true };
       }
     }
-    const response = decideWrite(db, request, key, now().toISOString());
-    if (key !== null && response.status >= 200 && response.status < 300) {
-      db.storeResponse(key, response, now().toISOString());
+    const response = await decideWrite(tx, request, key, new Date(nowMs).toISOString(), context.limits);
+    if (!(response.status >= 200 && response.status < 300)) {
+      // Nothing was written; rolling back also releases the claimed key for the next attempt.
+      throw new Rejected(response);
+    }
+    if (scope && print) {
+      const record = response.body as StoredRecord;
+      await tx.storeResponse(
+        scope,
+        { status: response.status, body: response.body, fingerprint: print, entity: request.entity, recordId: record.id },
+        nowMs + context.limits.idempotencyTtlMs,
+        context.limits.maxStoredResponseBytes,
+      );
     }
     return response;
+  }).catch((cause: unknown) => {
+    if (cause instanceof Rejected) return cause.response;
+    throw cause;
   });
 }
 
-function decideWrite(db: ServerDb, request: WriteRequest, key: string | null, at: string): ProtocolResponse {
+/** Ends a write transaction that applied nothing, carrying its answer. */
+class Rejected {
+  constructor(readonly response: ProtocolResponse) {}
+}
+
+async function decideWrite(tx: WriteTx, request: WriteRequest, key: string | null, at: string, limits: ProtocolLimits): Promise<ProtocolResponse> {
   const { method, entity } = request;
   if (!isEntityName(entity)) return error(404, `Unknown entity path "/${entity}"`);
   if (method === 'POST' && request.id !== undefined) {
@@ -173,52 +281,55 @@ function decideWrite(db: ServerDb, request: WriteRequest, key: string | null, at
   if (ifMatch instanceof Error) return error(400, ifMatch.message);
 
   const id = request.id ?? bodyId ?? randomUUID();
-  const current = db.getRecord(entity, id);
+  const current = await tx.getRecord(entity, id);
   const live = current && !current.deleted ? current : undefined;
-  const write = (data: Record<string, unknown>, deleted: boolean) =>
-    db.writeRecord({
+  const write = async (status: number, data: Record<string, unknown>, deleted: boolean): Promise<ProtocolResponse> => {
+    const size = jsonBytes(data);
+    if (size > limits.maxRecordBytes) {
+      return error(413, `The record would be ${size} bytes of JSON, more than the limit of ${limits.maxRecordBytes}; store large data elsewhere and keep a reference`);
+    }
+    const record = await tx.writeRecord({
       entity,
       id,
       data,
-      version: (current?.record.version ?? 0) + 1,
+      basedOn: current?.record.version ?? null,
       updatedAt: at,
       deleted,
       method,
       idempotencyKey: key,
     });
+    return { status, body: record };
+  };
 
   switch (method) {
     case 'POST':
       // A live record with this id is a conflict; a tombstone is revived (its version continues).
       if (live) return { status: 409, body: live.record };
-      return { status: 201, body: write(fields, false) };
+      return write(201, fields, false);
     case 'PUT':
       // Unconditional overwrite or upsert: the client-wins re-send. If-Match is ignored.
-      return { status: 200, body: write(fields, false) };
+      return write(200, fields, false);
     case 'PATCH':
     case 'DELETE': {
       if (!live) return error(404, `No ${entity} record with id "${id}"${current ? ' (it was deleted)' : ''}`);
       if (ifMatch !== null && ifMatch !== '*' && ifMatch !== live.record.version) {
         return { status: 409, body: live.record };
       }
-      if (method === 'DELETE') return { status: 200, body: write({}, true) };
-      return { status: 200, body: write({ ...appFields(live.record), ...fields }, false) };
+      if (method === 'DELETE') return write(200, {}, true);
+      return write(200, { ...appFields(live.record), ...fields }, false);
     }
   }
 }
 
 /**
  * One page of changes of an entity after a checkpoint, oldest change first: records in their
- * latest state and tombstones `{ id, deleted: true, version, updatedAt }`.
+ * latest state and tombstones `{ id, deleted: true, version, updatedAt }`. A page ends early
+ * (with `hasMore`) where its JSON would pass `maxResponseBytes`; it always holds one change.
  */
-export function pullChanges(db: ServerDb, entity: string, query: PullQuery): ProtocolResponse {
+export async function pullChanges(db: SyncStore, entity: string, query: PullQuery, limits: ProtocolLimits = DEFAULT_LIMITS): Promise<ProtocolResponse> {
   const sinceText = query.since ?? '';
-  let since = 0;
-  if (sinceText !== '') {
-    if (!/^\d{1,15}$/.test(sinceText)) {
-      return error(400, `"since" must be a checkpoint this server returned (a decimal integer), got ${JSON.stringify(sinceText)}`);
-    }
-    since = Number(sinceText);
+  if (sinceText !== '' && !db.isCheckpoint(sinceText)) {
+    return error(400, `"since" must be a checkpoint this server returned, got ${JSON.stringify(sinceText)}`);
   }
   let limit = DEFAULT_PAGE_SIZE;
   const limitText = query.limit ?? '';
@@ -228,15 +339,15 @@ export function pullChanges(db: ServerDb, entity: string, query: PullQuery): Pro
     }
     limit = Math.min(Number(limitText), MAX_PAGE_SIZE);
   }
-
-  return db.transaction(() => {
-    const rows = db.changesSince(entity, since, limit + 1);
-    const page = rows.slice(0, limit);
-    const last = page[page.length - 1];
-    const checkpoint = last ? last.seq : sinceText !== '' ? since : db.currentSeq();
-    const body: PullPage = { items: page.map((row) => row.record), checkpoint: String(checkpoint), hasMore: rows.length > limit };
-    return { status: 200, body };
-  });
+  // Room for the envelope ({"items":[...],"checkpoint":"…","hasMore":true}) besides the items.
+  let budget = limits.maxResponseBytes - 100;
+  const fits = (record: StoredRecord) => {
+    budget -= jsonBytes(record) + 1;
+    return budget >= 0;
+  };
+  const page = await db.changesSince(entity, sinceText === '' ? undefined : sinceText, limit, fits);
+  const body: PullPage = { items: page.records, checkpoint: page.checkpoint, hasMore: page.hasMore };
+  return { status: 200, body };
 }
 
 /** One sub-request of `POST /_batch`. */
@@ -256,16 +367,36 @@ export interface BatchResult {
 
 export const MAX_BATCH_SIZE = 1000;
 
-/** Runs each sub-request exactly as the single request would run, each in its own transaction. */
-export function applyBatch(db: ServerDb, items: unknown[], now: () => Date = () => new Date()): BatchResult[] {
-  return items.map((item, index) => {
+/**
+ * Runs each sub-request exactly as the single request would run, each in its own transaction.
+ * Results are kept within `maxResponseBytes`: once the next result might not fit, the remaining
+ * sub-requests are not applied and answer 503 each, so the client sends them again.
+ */
+export async function applyBatch(db: SyncStore, items: unknown[], context: ProtocolContext): Promise<BatchResult[]> {
+  let budget = context.limits.maxResponseBytes - 100;
+  const results: BatchResult[] = [];
+  for (const [index, item] of items.entries()) {
     const key = isPlainObject(item) && typeof item.key === 'string' ? item.key : null;
-    const response = applyBatchItem(db, item, index, now);
-    return { key, status: response.status, body: response.body };
-  });
+    let response: ProtocolResponse;
+    // The largest result is a record at the size limit.
+    if (budget < context.limits.maxRecordBytes + 1024) {
+      response = error(503, `Batch item ${index} was not applied: the answer to this batch is full; send it again`);
+    } else {
+      try {
+        response = await applyBatchItem(db, item, index, context);
+      } catch (cause) {
+        if (!db.isBusy(cause)) throw cause;
+        response = error(503, `Batch item ${index} was not applied: the database is busy; send it again`);
+      }
+    }
+    const result = { key, status: response.status, body: response.body };
+    budget -= jsonBytes(result) + 1;
+    results.push(result);
+  }
+  return results;
 }
 
-function applyBatchItem(db: ServerDb, item: unknown, index: number, now: () => Date): ProtocolResponse {
+async function applyBatchItem(db: SyncStore, item: unknown, index: number, context: ProtocolContext): Promise<ProtocolResponse> {
   const where = `Batch item ${index}`;
   if (!isPlainObject(item)) return error(400, `${where} must be an object { key?, method, path, body?, ifMatch? }`);
   if (item.key !== undefined && item.key !== null && typeof item.key !== 'string') {
@@ -296,6 +427,6 @@ function applyBatchItem(db: ServerDb, item: unknown, index: number, now: () => D
       ifMatch: (item.ifMatch as string | number | undefined) ?? null,
       idempotencyKey: (item.key as string | undefined) ?? null,
     },
-    now,
+    context,
   );
 }

@@ -1,6 +1,9 @@
-/** Serves files of one directory (the demo page) for GET/HEAD on non-API paths. */
+/**
+ * Serves files of one directory (the demo page) for GET/HEAD on non-API paths. Never a dotfile or
+ * dot-directory (`.env`, `.git/`), never a file reached through a symlink that leads out of the root.
+ */
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { realpath, stat } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extname, isAbsolute, join, relative, resolve } from 'node:path';
 
@@ -16,11 +19,19 @@ const CONTENT_TYPES: Record<string, string> = {
   '.ico': 'image/x-icon',
 };
 
-async function fileAt(path: string): Promise<{ path: string; size: number } | undefined> {
+function isInside(root: string, target: string): boolean {
+  const inside = relative(root, target);
+  return inside === '' || (!inside.startsWith('..') && !isAbsolute(inside));
+}
+
+async function fileAt(root: string, path: string): Promise<{ path: string; size: number } | undefined> {
   try {
-    const info = await stat(path);
-    if (info.isFile()) return { path, size: info.size };
-    if (info.isDirectory()) return await fileAt(join(path, 'index.html'));
+    // The real path, so that a symlink inside the root cannot hand out a file outside it.
+    const real = await realpath(path);
+    if (!isInside(root, real)) return undefined;
+    const info = await stat(real);
+    if (info.isFile()) return { path: real, size: info.size };
+    if (info.isDirectory()) return await fileAt(root, join(real, 'index.html'));
   } catch {
     // missing or unreadable: not a static file
   }
@@ -38,11 +49,16 @@ export async function serveStatic(dir: string, pathname: string, req: IncomingMe
   } catch {
     return false;
   }
-  const root = resolve(dir);
+  if (decoded.includes('\0') || decoded.split(/[/\\]/).some((segment) => segment.startsWith('.'))) return false;
+  let root: string;
+  try {
+    root = await realpath(resolve(dir));
+  } catch {
+    return false;
+  }
   const target = resolve(root, `.${decoded}`);
-  const inside = relative(root, target);
-  if (inside.startsWith('..') || isAbsolute(inside) || decoded.includes('\0')) return false;
-  const file = await fileAt(target);
+  if (!isInside(root, target)) return false;
+  const file = await fileAt(root, target);
   if (!file) return false;
   res.writeHead(200, {
     'Content-Type': CONTENT_TYPES[extname(file.path).toLowerCase()] ?? 'application/octet-stream',

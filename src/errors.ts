@@ -12,7 +12,19 @@ abstract class RxsyncError extends Error {
 /** A write the engine cannot accept; nothing was queued. */
 export class SyncInputError extends RxsyncError {
   override readonly name = 'SyncInputError';
-  constructor(message: string, readonly write?: unknown) {
+  constructor(
+    message: string,
+    /** The write as it was handed in. */
+    readonly write?: unknown,
+  ) {
+    super(message);
+  }
+}
+
+/** An option is missing or unusable; thrown when the engine or transport is built, before anything runs. */
+export class SyncOptionsError extends RxsyncError {
+  override readonly name = 'SyncOptionsError';
+  constructor(message: string) {
     super(message);
   }
 }
@@ -22,8 +34,11 @@ export class SyncHttpError extends RxsyncError {
   override readonly name = 'SyncHttpError';
   constructor(
     message: string,
+    /** The HTTP status; 0 when no response arrived. */
     readonly status: number,
+    /** The answer's parsed body, when there was one. */
     readonly body?: unknown,
+    /** What the server asked for in `Retry-After`, in milliseconds. */
     readonly retryAfterMs?: number,
   ) {
     super(message);
@@ -38,7 +53,11 @@ export class SyncHttpError extends RxsyncError {
 /** The server holds a different version of the record (HTTP 409). */
 export class SyncConflictError extends RxsyncError {
   override readonly name = 'SyncConflictError';
-  constructor(message: string, readonly remoteData: unknown) {
+  constructor(
+    message: string,
+    /** The record as the server holds it (the 409's body). */
+    readonly remoteData: unknown,
+  ) {
     super(message);
   }
 }
@@ -46,11 +65,20 @@ export class SyncConflictError extends RxsyncError {
 /** The storage refused a read or write; `key` names what was being touched. */
 export class SyncStorageError extends RxsyncError {
   override readonly name = 'SyncStorageError';
-  constructor(message: string, readonly key?: string, cause?: unknown) {
+  constructor(
+    message: string,
+    /** The storage key that was being read or written. */
+    readonly key?: string,
+    cause?: unknown,
+  ) {
     super(message, { cause });
   }
 }
 
+/**
+ * Whether an HTTP status is worth retrying: 408, 425, 429, every 5xx, and 0 (no response
+ * at all). Every other status is final: the engine dead-letters the write.
+ */
 export function isTransientStatus(status: number): boolean {
   return status === 0 || status === 408 || status === 425 || status === 429 || status >= 500;
 }
@@ -75,4 +103,9 @@ export function preview(value: unknown, max = 80): string {
   }
   text ??= String(value);
   return text.length > max ? `${text.slice(0, max)}…` : text;
+}
+
+/** `: <body>` to end a message with what the server said, cut to 200 characters; nothing for an empty body. */
+export function bodySuffix(body: unknown): string {
+  return body === undefined || body === '' ? '' : `: ${preview(body, 200)}`;
 }

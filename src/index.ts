@@ -1,16 +1,31 @@
 export { createSyncEngine } from './engine.js';
-export { httpTransport, parseRetryAfter, type HttpTransportOptions } from './httpTransport.js';
-export { browserOnline$ } from './onlineManager.js';
+export { httpTransport, parseRetryAfter, DEFAULT_MAX_RETRY_AFTER_MS, type HttpTransportOptions } from './httpTransport.js';
+export { classifyResponse, remoteRecord, type PushOutcome, type PushOutcomeKind } from './classifyResponse.js';
+export type { HttpPullOptions } from './http/pullListing.js';
+export {
+  arrayPage,
+  dataPage,
+  feedPage,
+  linkNext,
+  type CheckpointPlacement,
+  type DataPageOptions,
+  type PageReader,
+  type PullResponse,
+  type ReadPage,
+} from './http/pullAdapters.js';
+export type { RecordId, SnapshotOptions, SynthesizedTombstone } from './http/snapshot.js';
+export { browserOnline$ } from './browser/browserOnline.js';
 export { memoryStorage } from './memoryStorage.js';
-export { defaultStorage } from './defaultStorage.js';
+export { defaultStorage } from './browser/defaultStorage.js';
 export { validateWrite } from './validateWrite.js';
-export { SyncInputError, SyncHttpError, SyncConflictError, SyncStorageError, isTransientStatus } from './errors.js';
+export { SyncInputError, SyncHttpError, SyncConflictError, SyncStorageError, SyncOptionsError, isTransientStatus } from './errors.js';
 export type {
   Conflict,
   ConflictResolution,
   ConflictStrategy,
   EntityConfig,
   PullPage,
+  PullRequest,
   PushRequest,
   SyncEngine,
   SyncEngineOptions,

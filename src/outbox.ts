@@ -1,3 +1,4 @@
+import { coalesce } from './coalesce.js';
 import { versionOf } from './recordVersion.js';
 import type { SyncItem } from './types.js';
 
@@ -11,6 +12,11 @@ export type OutboxCommand =
    * is moved onto it so it does not conflict with its own predecessor.
    */
   | { type: 'ack'; id: string; version?: string | number }
+  /**
+   * A conflict was decided for the client: the item, still in flight, becomes an overwrite
+   * of `data`. Durable before the overwrite is sent, so a restart resumes it, not the original.
+   */
+  | { type: 'resolve'; id: string; data: unknown }
   /** A transient failure: the item stays in flight, its retry count goes up. */
   | { type: 'retried'; id: string; error: string }
   /** Given up on: the item moves to the dead-letter list. */
@@ -22,17 +28,24 @@ export type OutboxCommand =
   /** The persisted outbox, loaded at start. Loaded items may have been sent already, so they are never merged into. */
   | { type: 'load'; queue: readonly SyncItem[]; failed: readonly SyncItem[] };
 
+/** The two lists of the outbox: the queue (to send) and the dead letters (given up on). */
 export type OutboxList = 'queue' | 'failed';
 
 /** One item put into (`item` set) or taken out of (`item` undefined) a list; `previous` makes it undoable. */
 export interface OutboxChange {
+  /** The list changed. */
   list: OutboxList;
+  /** The item's id. */
   id: string;
+  /** The item as it is now in `list`, or undefined when it left it. */
   item: SyncItem | undefined;
+  /** The item as it was in `list` before, or undefined when it was not there. */
   previous: SyncItem | undefined;
 }
 
+/** What one command did to the outbox, as `dedupe` emits it and `Outbox.apply` returns it. */
 export interface OutboxTransition {
+  /** The command applied. */
   command: OutboxCommand;
   /** What the command did, in order; empty when it changed nothing (an identical duplicate, an unknown id). */
   changes: readonly OutboxChange[];
@@ -47,10 +60,6 @@ const recordKeyOf = (item: SyncItem): string | undefined => {
 
 // Only id-less creates need this index: they have no record to coalesce on, only exact duplicates.
 const contentKeyOf = (item: SyncItem): string => `${item.entity}\u0000${JSON.stringify(item.data)}`;
-
-const sameData = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
-
-const mergeData = (a: unknown, b: unknown): unknown => ({ ...(a as object), ...(b as object) });
 
 /**
  * The outbox: queue and dead-letter list, with every index the engine needs kept up to
@@ -77,18 +86,22 @@ export class Outbox {
   private queueCache: { version: number; items: readonly SyncItem[] } | undefined;
   private failedCache: { version: number; items: readonly SyncItem[] } | undefined;
 
+  /** Items in the queue, in flight included. */
   get size(): number {
     return this.queue.size;
   }
 
+  /** Dead letters. */
   get failedCount(): number {
     return this.failed.size;
   }
 
+  /** Items being sent. */
   get inFlightCount(): number {
     return this.inFlight.size;
   }
 
+  /** The queued item with this id, if there is one. */
   get(id: string): SyncItem | undefined {
     return this.queue.get(id);
   }
@@ -101,6 +114,7 @@ export class Outbox {
     return this.queueCache.items;
   }
 
+  /** The dead letters in the order they failed; the same array until that list changes. */
   failedItems(): readonly SyncItem[] {
     if (this.failedCache?.version !== this.failedVersion) {
       this.failedCache = { version: this.failedVersion, items: Object.freeze([...this.failed.values()]) };
@@ -108,6 +122,7 @@ export class Outbox {
     return this.failedCache.items;
   }
 
+  /** Applies one command with the coalescing rules and says what it changed. */
   apply(command: OutboxCommand): OutboxTransition {
     const changes: OutboxChange[] = [];
     const put = (list: OutboxList, id: string, item: SyncItem | undefined): void => {
@@ -127,6 +142,11 @@ export class Outbox {
         if (next && command.version !== undefined && base !== undefined && versionOf(next.data) === base) {
           put('queue', next.id, { ...next, data: { ...(next.data as object), version: command.version } });
         }
+        break;
+      }
+      case 'resolve': {
+        const item = this.queue.get(command.id);
+        if (item) put('queue', item.id, { ...item, data: command.data, overwrite: true });
         break;
       }
       case 'retried': {
@@ -288,12 +308,23 @@ export class Outbox {
     }
   }
 
+  /**
+   * Puts an item into its record's chain in the order the app wrote: a new write goes last,
+   * a requeued dead letter (or a reloaded item) goes back before later writes of its record
+   * that are not in flight yet.
+   */
   private link(item: SyncItem): void {
     const key = recordKeyOf(item);
     if (key === undefined) return;
     const chain = this.chains.get(key);
-    if (chain) chain.push(item.id);
-    else this.chains.set(key, [item.id]);
+    if (!chain) {
+      this.chains.set(key, [item.id]);
+      return;
+    }
+    let at = chain.length;
+    while (at > 0 && !this.inFlight.has(chain[at - 1]) && this.queue.get(chain[at - 1])!.timestamp > item.timestamp) at--;
+    chain.splice(at, 0, item.id);
+    if (at === 0 && chain.length > 1) this.refresh(chain[1]);
   }
 
   private unlink(item: SyncItem): void {
@@ -324,22 +355,4 @@ export class Outbox {
     if (isReady) this.ready.add(id);
     else this.ready.delete(id);
   }
-}
-
-/** The dedupe table of DESIGN.md §2 for an open queued item and a new write of the same record. */
-function coalesce(queued: SyncItem, next: SyncItem): SyncItem | 'cancel' | 'append' {
-  const sameOp = queued.operation === next.operation;
-  if (sameOp && sameData(queued.data, next.data)) return queued;
-  if (next.operation === 'delete') {
-    if (queued.operation === 'create') return 'cancel';
-    return { ...queued, operation: 'delete', data: next.data, timestamp: next.timestamp };
-  }
-  if (next.operation === 'update' && queued.operation !== 'delete') {
-    return { ...queued, data: mergeData(queued.data, next.data), timestamp: next.timestamp };
-  }
-  if (sameOp) {
-    // A second create of a record never sent: the later one describes it better.
-    return { ...queued, data: mergeData(queued.data, next.data), timestamp: next.timestamp };
-  }
-  return 'append';
 }

@@ -1,5 +1,6 @@
 import { describeError, preview, SyncStorageError } from './errors.js';
 import type { OutboxChange } from './outbox.js';
+import { decodePosition, encodePosition, type PullPosition } from './pullPosition.js';
 import type { SyncItem, SyncStorage } from './types.js';
 
 /** Log entries since the last snapshot before the next batch compacts, at least. */
@@ -260,13 +261,13 @@ export class OutboxStore {
     await Promise.all(this.places.map((place) => place.dropUpTo(seq)));
   }
 
-  async loadCheckpoint(entity: string): Promise<string | undefined> {
-    const value = await this.storage.getItem<unknown>(this.checkpointKey(entity));
-    return typeof value === 'string' ? value : undefined;
+  async loadCheckpoint(entity: string): Promise<PullPosition> {
+    return decodePosition(await this.storage.getItem<unknown>(this.checkpointKey(entity)));
   }
 
-  async saveCheckpoint(entity: string, checkpoint: string): Promise<void> {
-    await this.storage.setItem(this.checkpointKey(entity), checkpoint);
+  /** Checkpoint and transport state in one key, so a crash never keeps one without the other. */
+  async saveCheckpoint(entity: string, position: PullPosition): Promise<void> {
+    await this.storage.setItem(this.checkpointKey(entity), encodePosition(position));
   }
 
   /**

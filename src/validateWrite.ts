@@ -31,7 +31,9 @@ export function validateWrite(write: unknown, entities: readonly string[]): Sync
   if (data === null || typeof data !== 'object' || Array.isArray(data)) {
     throw new SyncInputError(`The data of a ${operation as string} on "${entity}" must be an object, got ${describe(data)}.`, write);
   }
-  const id = (data as { id?: unknown }).id;
+  const copied = jsonCopy(data, entity) as { id?: unknown };
+  // Read from the copy: only its own keys are sent, so only they may name the record.
+  const id = copied.id;
   const hasId = (typeof id === 'string' && id !== '') || (typeof id === 'number' && Number.isFinite(id));
   if (operation !== 'create' && !hasId) {
     throw new SyncInputError(
@@ -42,7 +44,46 @@ export function validateWrite(write: unknown, entities: readonly string[]): Sync
   if (operation === 'create' && id !== undefined && !hasId) {
     throw new SyncInputError(`data.id of a create on "${entity}" must be a non-empty string or a number, got ${describe(id)}.`, write);
   }
-  return { entity, operation: operation as SyncOperation, data: jsonCopy(data, entity) };
+  const problem = hasId ? idProblem(id as string | number) : undefined;
+  if (problem !== undefined) {
+    throw new SyncInputError(`data.id of a ${operation as string} on "${entity}" ${problem}`, write);
+  }
+  return { entity, operation: operation as SyncOperation, data: copied };
+}
+
+/** Half of a UTF-16 pair on its own: with the `u` flag a whole pair is one code point and does not match. */
+const LONE_SURROGATE = /\p{Cs}/u;
+const nativeWellFormed = (String.prototype as { isWellFormed?: () => boolean }).isWellFormed;
+/** `isWellFormed` where the runtime has it (faster: it runs on every string of every write), else the regex. */
+const hasLoneSurrogate: (text: string) => boolean =
+  nativeWellFormed === undefined ? (text) => LONE_SURROGATE.test(text) : (text) => !nativeWellFormed.call(text);
+const LONE_SURROGATE_PROBLEM = 'contains a lone surrogate (half of a UTF-16 pair, e.g. an emoji cut in two by slice()), which UTF-8 and URLs cannot carry. Fix the string, e.g. slice by code points with Array.from(text).';
+
+/**
+ * Why a record id cannot name its record in a URL (`{endpoint}/{id}`), or `undefined` when
+ * it can. `.` and `..` are path steps to URL parsing, percent-encoded or not (`%2e%2e`), so
+ * the request would reach the collection or its parent instead of the record.
+ */
+export function idProblem(id: string | number): string | undefined {
+  if (typeof id === 'number') return Number.isFinite(id) ? undefined : `is ${id}, which cannot name a record. Use a finite number or a string.`;
+  if (id === '') return 'is empty, which cannot name a record. Use a non-empty string or a number.';
+  if (hasLoneSurrogate(id)) return LONE_SURROGATE_PROBLEM;
+  let decoded = id;
+  // Servers and proxies may decode more than once; stop when nothing changes.
+  for (let i = 0; i < 3 && decoded.includes('%'); i++) {
+    let next: string;
+    try {
+      next = decodeURIComponent(decoded);
+    } catch {
+      break;
+    }
+    if (next === decoded) break;
+    decoded = next;
+  }
+  if (decoded === '.' || decoded === '..') {
+    return `is ${JSON.stringify(id)}, which a URL cannot carry: URL parsing reads it as "this folder" or "the parent folder", so the request would reach another address. Use another id (e.g. a UUID).`;
+  }
+  return undefined;
 }
 
 /** Where a deep copy is: the entity for messages, the path and the objects above it. */
@@ -64,6 +105,7 @@ function jsonCopy(data: object, entity: string): unknown {
 function copy(value: unknown, walk: Walk): unknown {
   switch (typeof value) {
     case 'string':
+      return hasLoneSurrogate(value) ? refuse(walk, LONE_SURROGATE_PROBLEM) : value;
     case 'boolean':
       return value;
     case 'number':
@@ -94,11 +136,16 @@ function copy(value: unknown, walk: Walk): unknown {
       refuse(walk, `is a ${proto?.constructor?.name ?? 'class instance'}, which JSON cannot carry faithfully. Convert it to a plain object or array.`);
     }
     const out: Record<string, unknown> = {};
-    for (const key in object) {
+    for (const key of Object.keys(object)) {
       walk.path.push(key);
+      if (hasLoneSurrogate(key)) refuse(walk, `(the key) ${LONE_SURROGATE_PROBLEM}`);
       const copied = copy((object as Record<string, unknown>)[key], walk);
       walk.path.pop();
-      if (copied !== undefined) out[key] = copied;
+      if (copied === undefined) continue;
+      // Plain assignment of "__proto__" would set the copy's prototype (and drop the key);
+      // JSON.parse makes it an own key, and so must the copy.
+      if (key === '__proto__') Object.defineProperty(out, key, { value: copied, enumerable: true, writable: true, configurable: true });
+      else out[key] = copied;
     }
     result = out;
   }

@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { httpTransport } from '../src/index.js';
 import { drained, testEngine } from './support/engineHarness.js';
-import { restApi } from './support/restApi.js';
+import { API, restApi } from './support/restApi.js';
 
 const api = restApi();
 beforeAll(() => api.server.listen({ onUnhandledRequest: 'error' }));
@@ -22,9 +23,23 @@ const bad: [string, unknown, RegExp][] = [
   ['a Map', { entity: 'todos', operation: 'create', data: { id: '1', tags: new Map() } }, /data\.tags of a write to "todos" is a Map, which JSON cannot carry faithfully/],
   ['NaN', { entity: 'todos', operation: 'create', data: { id: '1', n: Number.NaN } }, /data\.n of a write to "todos" is NaN/],
   ['data not an object', { entity: 'todos', operation: 'create', data: [1, 2] }, /must be an object, got an array/],
+  ['id ".."', { entity: 'todos', operation: 'delete', data: { id: '..' } }, /data\.id of a delete on "todos" is "\.\.", which a URL cannot carry.*Use another id/],
+  ['id "."', { entity: 'todos', operation: 'update', data: { id: '.' } }, /data\.id of a update on "todos" is "\.", which a URL cannot carry/],
+  ['id "%2e%2e"', { entity: 'todos', operation: 'update', data: { id: '%2e%2e' } }, /is "%2e%2e", which a URL cannot carry/],
+  ['an empty id', { entity: 'todos', operation: 'create', data: { id: '' } }, /data\.id of a create on "todos" must be a non-empty string or a number, got ""/],
+  ['an id with a lone surrogate', { entity: 'todos', operation: 'update', data: { id: '👍x'.slice(1) } }, /data\.id of a write to "todos" contains a lone surrogate.*Fix the string/],
 ];
 
 describe('engine: bad input', () => {
+  it('an entity that is not configured does not compile in write() or push()', async () => {
+    const engine = testEngine({ startOnline: false });
+    // @ts-expect-error 'todo' is not one of the configured entities ('todos' | 'notes')
+    await expect(engine.write({ entity: 'todo', operation: 'create', data: { id: '1' } })).rejects.toThrow(/Unknown entity "todo"/);
+    // @ts-expect-error the same for push()
+    await expect(engine.push('todo', { id: '1' })).rejects.toThrow(/Unknown entity "todo"/);
+    engine.destroy();
+  });
+
   it.each(bad)('write() rejects %s with a SyncInputError that says what to do; other writes are kept', async (_name, write, message) => {
     const engine = testEngine({ startOnline: false });
     await engine.write({ entity: 'todos', operation: 'create', data: { id: 'good' } });
@@ -82,6 +97,35 @@ describe('engine: bad input', () => {
     engine.destroy();
     await expect(engine.push('todos', { id: '1' })).rejects.toMatchObject({ name: 'SyncInputError' });
     expect(() => engine.writes$.next({ entity: 'todos', operation: 'create', data: { id: '1' } })).not.toThrow();
+  });
+
+  it('a __proto__ key parsed from JSON goes on the wire as data and never changes the id or version', async () => {
+    api.records.set('todos/a', { id: 'a' });
+    const engine = testEngine({ startOnline: false });
+    await engine.write({ entity: 'todos', operation: 'update', data: JSON.parse('{"id":"a","__proto__":{"id":"b","version":3}}') });
+    engine.network.next(true);
+    await drained(engine);
+    expect(api.requests.map((r) => ({ method: r.method, path: r.path, ifMatch: r.ifMatch, body: JSON.stringify(r.body) }))).toEqual([
+      { method: 'PATCH', path: '/todos/a', ifMatch: null, body: '{"id":"a","__proto__":{"id":"b","version":3}}' },
+    ]);
+    engine.destroy();
+  });
+
+  it('a headers getter that throws once fails one attempt only: that write is retried and delivered, the others flow', async () => {
+    let calls = 0;
+    const headers = () => {
+      if (++calls === 1) throw new Error('token store not ready');
+      return { Authorization: 'Bearer t' };
+    };
+    const engine = testEngine({ transport: httpTransport({ baseUrl: API, headers }) });
+    await Promise.all(['1', '2'].map((id) => engine.write({ entity: 'todos', operation: 'create', data: { id } })));
+    await drained(engine);
+    expect([...api.records.keys()].sort()).toEqual(['todos/1', 'todos/2']);
+    expect(engine.seen.filter((e) => e.type === 'retried')).toEqual([
+      expect.objectContaining({ error: '[rxsync] options.headers failed, so the request was not sent: token store not ready.' }),
+    ]);
+    expect(engine.getStatus()).toMatchObject({ failedCount: 0, queueLength: 0 });
+    engine.destroy();
   });
 
   it('push() and delete() are write() with defaults', async () => {

@@ -106,12 +106,26 @@ describe('engine: pull', () => {
     engine.destroy();
   });
 
-  it('without a server checkpoint, the time the request was sent becomes the checkpoint', async () => {
-    const asked = serve({ 'todos?': { items: [] } });
+  it('without a server checkpoint, no since is ever sent: the device clock is not a checkpoint', async () => {
+    const asked = serve({ 'todos?': { items: [{ id: '1' }] } });
     const engine = testEngine({ now: () => Date.parse('2026-03-01T10:00:00.000Z') });
-    await engine.pull();
-    await engine.pull();
-    expect(asked.filter((a) => a.startsWith('todos'))).toEqual(['todos?', 'todos?2026-03-01T10:00:00.000Z']);
+    expect(await engine.pull()).toMatchObject({ success: true, pulled: 1 });
+    expect(await engine.pull()).toMatchObject({ success: true, pulled: 1 });
+    expect(asked.filter((a) => a.startsWith('todos'))).toEqual(['todos?', 'todos?']);
+    engine.destroy();
+  });
+
+  it('a server that says hasMore without moving its checkpoint fails that entity\'s pull instead of looping', async () => {
+    const asked = serve({ 'todos?': { items: [{ id: '1' }], checkpoint: 'c1', hasMore: true }, 'todos?c1': { items: [{ id: '1' }], checkpoint: 'c1', hasMore: true } });
+    const engine = testEngine();
+    const result = await engine.pull();
+    expect(result).toMatchObject({ success: false, errors: 1 });
+    expect(asked.filter((a) => a.startsWith('todos'))).toEqual(['todos?', 'todos?c1']);
+    expect(engine.seen.find((e) => e.type === 'pull-failed')).toMatchObject({
+      entity: 'todos',
+      error: expect.stringMatching(/hasMore but did not move the checkpoint \(still "c1"\).*stopped pulling "todos"/),
+    });
+    expect(engine.getStatus().status).not.toBe('syncing');
     engine.destroy();
   });
 

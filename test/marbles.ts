@@ -1,11 +1,13 @@
-import { TestScheduler } from 'rxjs/testing';
+import { configure } from 'rxjs-marbles';
 import { expect } from 'vitest';
 import type { SyncItem, SyncOperation } from '../src/index.js';
 
-/** A TestScheduler that asserts with vitest. */
-export function testScheduler(): TestScheduler {
-  return new TestScheduler((actual, expected) => expect(actual).toStrictEqual(expected));
-}
+/**
+ * rxjs-marbles' `marbles()` for vitest (the package has no vitest entry): each spec runs in
+ * `TestScheduler.run` mode (one character is 1 ms, `10ms` progressions work) and a mismatch
+ * fails as a vitest diff of the notifications.
+ */
+export const { marbles } = configure({ assertDeepEqual: (actual, expected) => expect(actual).toStrictEqual(expected), frameworkMatcher: true });
 
 let seq = 0;
 /** A queued item, as the engine makes them; `key` is its id (idempotency key). */

@@ -4,7 +4,7 @@ import { BehaviorSubject, filter, firstValueFrom } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { createSyncEngine, memoryStorage } from '../src/index.js';
 import type { SyncEngine, SyncStorage } from '../src/index.js';
-import { SimulatedServer } from './reliability/simulatedServer.js';
+import { overHttp, SimulatedServer } from './reliability/simulatedServer.js';
 
 let dbCount = 0;
 
@@ -63,7 +63,7 @@ function plainStorage() {
 
 function engineOn(storage: SyncStorage, server = new SimulatedServer()) {
   const online$ = new BehaviorSubject(false);
-  const engine = createSyncEngine({ entities: { todos: { endpoint: '/todos' } }, transport: server, storage, online$, retryJitter: 0 });
+  const engine = createSyncEngine({ entities: { todos: { endpoint: '/todos' } }, transport: overHttp(server), storage, online$, retryJitter: 0 });
   return { engine, online$, server };
 }
 

@@ -2,6 +2,7 @@ import { defer, Observable, type ObservableInput, type OperatorFunction } from '
 
 /** One storage write and the values it covered. */
 export interface PersistedBatch<T> {
+  /** The values this write covered, in arrival order. */
   values: readonly T[];
   /** Set when the write failed; then nothing in `values` is durable. */
   error?: unknown;

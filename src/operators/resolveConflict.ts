@@ -14,6 +14,7 @@ import {
 import { describeError } from '../errors.js';
 import type { Conflict, ConflictResolution, ConflictStrategy } from '../types.js';
 
+/** Options of {@link resolveConflict}. */
 export interface ResolveConflictConfig {
   /** A strategy for all conflicts, or one per conflict (e.g. by entity). */
   strategy: ConflictStrategy | ((conflict: Conflict) => ConflictStrategy);
@@ -25,6 +26,7 @@ export interface ResolveConflictConfig {
   onConflict?: (conflict: Conflict) => unknown;
 }
 
+/** A conflict with the decision taken on it, as `resolveConflict` emits it. */
 export type ResolvedConflict = Conflict & { resolution: ConflictResolution };
 
 /**

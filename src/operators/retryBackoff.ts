@@ -1,6 +1,9 @@
 import {
+  defer,
   type MonoTypeOperatorFunction,
+  type Observable,
   type ObservableInput,
+  race,
   retry,
   type SchedulerLike,
   throwError,
@@ -8,11 +11,20 @@ import {
 } from 'rxjs';
 import { SyncHttpError } from '../errors.js';
 
+/** Options of {@link retryBackoff} (and, in part, {@link backoffDelay}). */
 export interface RetryBackoffConfig {
-  /** Retries after the first attempt. */
+  /** Retries after the first attempt (only those that `counts` counts). */
   maxRetries: number;
   /** Retries already spent, e.g. before a restart: attempts continue from here. Default 0. */
   retriesUsed?: number;
+  /**
+   * Which retries use up `maxRetries`. Default: all. Errors it does not count (e.g. no answer
+   * at all, which is nobody's fault) are retried for as long as the subscription lasts, at the
+   * capped backoff.
+   */
+  counts?: (error: unknown) => boolean;
+  /** Each emission cuts every pending wait short: e.g. the network came back. */
+  retryNow$?: Observable<unknown>;
   /** Default 1000. */
   baseDelayMs?: number;
   /** Default 30000. */
@@ -25,8 +37,8 @@ export interface RetryBackoffConfig {
   scheduler?: SchedulerLike;
   /** Which errors are worth another try. Default: transient `SyncHttpError`s and anything that is not an HTTP error (network failures). */
   shouldRetry?: (error: unknown) => boolean;
-  /** Called just before each wait. */
-  onRetry?: (retry: { error: unknown; attempt: number; delayMs: number }) => void;
+  /** Called just before each wait; `counted` says whether this retry used up one of `maxRetries`. */
+  onRetry?: (retry: { error: unknown; attempt: number; delayMs: number; counted: boolean }) => void;
 }
 
 /**
@@ -63,17 +75,26 @@ const defaultShouldRetry = (error: unknown): boolean => !(error instanceof SyncH
  * ```
  */
 export function retryBackoff<T>(config: RetryBackoffConfig): MonoTypeOperatorFunction<T> {
-  const used = config.retriesUsed ?? 0;
   const shouldRetry = config.shouldRetry ?? defaultShouldRetry;
-  return retry<T>({
-    count: Math.max(0, config.maxRetries - used),
-    delay: (error: unknown, retryCount: number): ObservableInput<unknown> => {
-      if (!shouldRetry(error)) return throwError(() => error);
-      const attempt = used + retryCount;
-      const retryAfterMs = error instanceof SyncHttpError ? error.retryAfterMs : undefined;
-      const delayMs = backoffDelay(attempt, config, retryAfterMs);
-      config.onRetry?.({ error, attempt, delayMs });
-      return timer(delayMs, config.scheduler);
-    },
-  });
+  const counts = config.counts ?? (() => true);
+  return (source) =>
+    defer(() => {
+      let attempt = config.retriesUsed ?? 0;
+      let counted = attempt;
+      return source.pipe(
+        retry<T>({
+          delay: (error: unknown): ObservableInput<unknown> => {
+            const isCounted = counts(error);
+            if (!shouldRetry(error) || (isCounted && counted >= config.maxRetries)) return throwError(() => error);
+            if (isCounted) counted++;
+            attempt++;
+            const retryAfterMs = error instanceof SyncHttpError ? error.retryAfterMs : undefined;
+            const delayMs = backoffDelay(attempt, config, retryAfterMs);
+            config.onRetry?.({ error, attempt, delayMs, counted: isCounted });
+            const wait = timer(delayMs, config.scheduler);
+            return config.retryNow$ ? race(wait, config.retryNow$) : wait;
+          },
+        }),
+      );
+    });
 }

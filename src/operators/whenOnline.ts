@@ -10,6 +10,7 @@ import {
   take,
 } from 'rxjs';
 
+/** Options of {@link whenOnline}. */
 export interface WhenOnlineConfig {
   /**
    * What happens to values that arrive while offline: `'all'` (default) holds every one and

@@ -45,6 +45,7 @@ describe('bench server', () => {
     expect((await post('a')).status).toBe(201);
     const batch = await fetch(`${server.url}/_batch`, {
       method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
       body: JSON.stringify([{ key: 'b', method: 'POST', path: '/todos', body: { id: 'b' } }, { key: 'a', method: 'POST', path: '/todos', body: { id: 'a' } }]),
     });
     expect(batch.status).toBe(200);

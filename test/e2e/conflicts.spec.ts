@@ -3,15 +3,14 @@
  * the same todo. Page B edits a stale copy (its update carries the version it pulled, sent as
  * If-Match), the server answers 409 with its current record, and B's strategy decides. The
  * conflict shows on B's `conflicts$` and in its conflict panel; both pages end up showing the
- * server's state. The last case also takes the screenshot docs/demo.png.
+ * server's state. The last case also takes the README's screenshot when RXSYNC_SCREENSHOT names
+ * a file (`npm run screenshot` refreshes docs/demo.png); a plain test run writes nothing.
  */
-import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { ConflictStrategy } from '../../src/index.js';
-import { describeE2E, startE2E, until, waitForDrained, type E2E, type ServerRecord, type WriteLogEntry } from './harness.js';
-
-const SCREENSHOT = fileURLToPath(new URL('../../docs/demo.png', import.meta.url));
+import { describeE2E, serverRecord, startE2E, until, waitForDrained, type E2E, type ServerRecord, type WriteLogEntry } from './harness.js';
 
 interface Case {
   strategy: ConflictStrategy;
@@ -36,8 +35,7 @@ describeE2E('a conflict between two pages resolves per strategy and shows on con
     await e2e?.close();
   });
 
-  const record = async (id: string): Promise<ServerRecord | undefined> =>
-    (await e2e.get<ServerRecord[]>('/__records/todos')).find((r) => r.id === id);
+  const record = (id: string): Promise<ServerRecord | undefined> => serverRecord(e2e, id);
 
   const titleOf = (page: Page, id: string) => page.evaluate((id) => window.rxsyncDemo!.todos().find((t) => t.id === id)?.title, id);
 
@@ -152,7 +150,8 @@ describeE2E('a conflict between two pages resolves per strategy and shows on con
       await demo.rename(demo.todos().find((t) => t.title === 'Book the dentist')!.id, 'Book the dentist for Tuesday');
     });
     await b.waitForFunction(() => document.querySelectorAll('#queue li.item').length === 3 && document.querySelectorAll('li.todo.pending').length === 3);
-    if (process.env.RXSYNC_E2E_SCREENSHOT !== '0') await b.screenshot({ path: SCREENSHOT, fullPage: true });
+    const screenshot = process.env.RXSYNC_SCREENSHOT;
+    if (screenshot) await b.screenshot({ path: resolve(screenshot), fullPage: true });
 
     await contextB.setOffline(false);
     await waitForDrained(b);

@@ -84,6 +84,7 @@ export async function startE2E(): Promise<E2E> {
     port: 0,
     db: ':memory:',
     staticDir: built.dir,
+    admin: true,
     log: (line) => requests.push({ at: Date.now(), line }),
   });
   const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
@@ -155,6 +156,11 @@ export async function until<T>(read: () => Promise<T>, holds: (value: T) => bool
     if (Date.now() > deadline) throw new Error(`Timed out after ${timeout} ms waiting for ${what}; last value: ${JSON.stringify(last)?.slice(0, 500)}`);
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
+}
+
+/** A todo as the server holds it now (admin route GET /__records/todos), or undefined. */
+export async function serverRecord(e2e: E2E, id: string): Promise<ServerRecord | undefined> {
+  return (await e2e.get<ServerRecord[]>('/__records/todos')).find((r) => r.id === id);
 }
 
 /** The app fields of a todo (what the user edits), sorted by id, for comparing states. */

@@ -149,7 +149,7 @@ describeE2E('offline writes survive a reload and sync exactly once (Chromium)', 
     expect(appState(await page.evaluate(() => window.rxsyncDemo!.todos()))).toEqual(expected);
 
     const before = await page.evaluate(() => window.rxsyncDemo!.queue());
-    // The dedupe table of DESIGN.md §2 turns the 50 writes into 13 requests:
+    // The dedupe table (README, "Dedupe") turns the 50 writes into 13 requests:
     // s0 delete + create, s1 update, s2 delete, s3 update, s4 delete + create, s5 update, creates of n0 n1 n3 n4 n5.
     expect(before.map((item) => `${item.operation} ${(item.data as { id: string }).id}`).sort()).toEqual(
       ['delete s0', 'create s0', 'update s1', 'delete s2', 'update s3', 'delete s4', 'create s4', 'update s5', 'create n0', 'create n1', 'create n3', 'create n4', 'create n5'].sort(),

@@ -1,178 +1,111 @@
-import { map } from 'rxjs';
-import { describe, expect, it } from 'vitest';
-import { dedupe, Outbox, type OutboxCommand } from '../../src/operators/index.js';
+import { map, merge, tap, timer } from 'rxjs';
+import { describe, it } from 'vitest';
+import { dedupe, Outbox, type OutboxCommand, type OutboxTransition, persist } from '../../src/operators/index.js';
+import type { Context } from 'rxjs-marbles';
 import type { SyncItem } from '../../src/index.js';
-import { item, testScheduler } from '../marbles.js';
+import { item, marbles } from '../marbles.js';
+
+// The coalescing table itself is a plain table over the reducer: test/outbox.spec.ts.
+// These specs show what the operator does in time.
 
 const enqueue = (queued: SyncItem): OutboxCommand => ({ type: 'enqueue', item: queued });
-/** What a user of the queue sees after each command: operation and data of every queued item. */
+/** What the queue holds: id, operation and data of each item, in send order. */
 const view = (outbox: Outbox) => outbox.items().map((i) => `${i.id}:${i.operation}:${JSON.stringify(i.data)}`);
+/** The items one storage write holds: the last change of each item in the batch. */
+const written = (batch: readonly OutboxTransition[]) => {
+  const items = new Map(batch.flatMap((t) => t.changes).map((c) => [c.id, c.item] as const));
+  return [...items.values()].map((i) => (i ? `${i.id}:${i.operation}:${JSON.stringify(i.data)}` : 'removed'));
+};
+/** What one transition asks storage to do: `+` put in, `~` replace, `-` take out, per item. */
+const changes = ({ changes }: OutboxTransition) => changes.map((c) => `${c.item ? (c.previous ? '~' : '+') : '-'}${c.id}`).join(' ');
 
-function run(commands: Record<string, OutboxCommand>, marble: string, expected: string, values: Record<string, string[]>) {
-  testScheduler().run(({ cold, expectObservable }) => {
-    const outbox = new Outbox();
-    const durable = cold(marble, commands).pipe(
-      dedupe({ outbox }),
-      map((transition) => {
-        outbox.persisted([transition]);
-        return view(outbox);
-      }),
-    );
-    expectObservable(durable).toBe(expected, values);
-  });
-}
+const c1 = item('k1', 'create', { id: '1', title: 'milk' });
+const c1Again = item('k5', 'create', { id: '1', title: 'milk' });
+const u1 = item('k2', 'update', { id: '1', done: true });
+const u1b = item('k3', 'update', { id: '1', title: 'oat milk' });
+const d1 = item('k4', 'delete', { id: '1' });
+const c2 = item('k7', 'create', { id: '2', title: 'eggs' });
 
 describe('dedupe', () => {
-  const c1 = item('k1', 'create', { id: '1', title: 'milk' });
-  const u1 = item('k2', 'update', { id: '1', done: true });
-  const u1b = item('k3', 'update', { id: '1', title: 'oat milk' });
-  const d1 = item('k4', 'delete', { id: '1' });
+  it(
+    'emits one transition per command, in the frame the command arrived; one that changes nothing emits an empty one',
+    marbles((m) => {
+      const commands = { a: enqueue(c1), b: enqueue(c1Again), c: enqueue(u1), d: enqueue(d1) };
+      const transitions$ = m.cold('a-b--c-d|', commands).pipe(dedupe(), map(changes));
+      // The duplicate create changes nothing; the update replaces k1 in place; the delete cancels the create.
+      m.expect(transitions$).toBeObservable('a-b--c-d|', { a: '+k1', b: '', c: '~k1', d: '-k1' });
+    }),
+  );
 
-  it('create then update: one create, fields shallow-merged', () => {
-    run({ a: enqueue(c1), b: enqueue(u1) }, 'a-b|', 'a-b|', {
-      a: ['k1:create:{"id":"1","title":"milk"}'],
-      b: ['k1:create:{"id":"1","title":"milk","done":true}'],
-    });
-  });
+  it(
+    'behind persist, a burst that arrives during a storage write collapses: 4 commands, 2 storage writes, one item per record',
+    marbles((m) => {
+      const commands = { a: enqueue(c1), b: enqueue(u1), c: enqueue(u1b), d: enqueue(c2) };
+      const stored$ = m.cold('abcd------|', commands).pipe(
+        dedupe(),
+        // Each storage write takes 3 ms; what arrives meanwhile goes into the next one.
+        persist(() => timer(3)),
+        map(({ values }) => written(values)),
+      );
+      m.expect(stored$).toBeObservable('---x--y---|', {
+        x: ['k1:create:{"id":"1","title":"milk"}'],
+        y: ['k1:create:{"id":"1","title":"oat milk","done":true}', 'k7:create:{"id":"2","title":"eggs"}'],
+      });
+    }),
+  );
 
-  it('create then delete: nothing is left to send', () => {
-    run({ a: enqueue(c1), b: enqueue(d1) }, 'a-b|', 'a-b|', { a: ['k1:create:{"id":"1","title":"milk"}'], b: [] });
-  });
+  interface Timing {
+    when: string;
+    sends: string;
+    expected: string;
+    queue: Record<string, string[]>;
+  }
+  const created = 'k1:create:{"id":"1","title":"milk"}';
+  const merged = 'k1:create:{"id":"1","title":"milk","done":true}';
+  it.each<Timing>([
+    {
+      when: 'sent after both writes, the update is merged into the create',
+      sends: '---s',
+      expected: 'a-bs--c',
+      queue: { a: [created], b: [merged], s: [`${merged} sending`], c: [`${merged} sending`, 'k3:update:{"id":"1","title":"oat milk"}'] },
+    },
+    {
+      when: 'sent between them, the create is sealed and the update queues behind it',
+      sends: '-s',
+      expected: 'asb---c',
+      queue: {
+        a: [created],
+        s: [`${created} sending`],
+        b: [`${created} sending`, 'k2:update:{"id":"1","done":true}'],
+        c: [`${created} sending`, 'k2:update:{"id":"1","done":true,"title":"oat milk"}'],
+      },
+    },
+  ])(
+    'an item in flight is never merged into: $when',
+    marbles((m: Context, { sends, expected, queue }: Timing) => {
+      const outbox = new Outbox();
+      const sending = new Set<string>();
+      const show = () => view(outbox).map((line, i) => (sending.has(outbox.items()[i].id) ? `${line} sending` : line));
+      const commands$ = m.cold('a-b---c', { a: enqueue(c1), b: enqueue(u1), c: enqueue(u1b) }).pipe(
+        dedupe({ outbox }),
+        // Durable at once: every item is ready to send.
+        tap((transition) => outbox.persisted([transition])),
+        map(show),
+      );
+      const sends$ = m.cold(sends).pipe(
+        tap(() => outbox.take(10).forEach((sent) => sending.add(sent.id))),
+        map(show),
+      );
+      m.expect(merge(commands$, sends$)).toBeObservable(expected, queue);
+    }),
+  );
 
-  it('update then update: one update, fields shallow-merged', () => {
-    run({ a: enqueue(u1), b: enqueue(u1b) }, 'a-b|', 'a-b|', {
-      a: ['k2:update:{"id":"1","done":true}'],
-      b: ['k2:update:{"id":"1","done":true,"title":"oat milk"}'],
-    });
-  });
-
-  it('update then delete: one delete', () => {
-    run({ a: enqueue(u1), b: enqueue(d1) }, 'a-b|', 'a-b|', {
-      a: ['k2:update:{"id":"1","done":true}'],
-      b: ['k2:delete:{"id":"1"}'],
-    });
-  });
-
-  it('the same operation with the same data: one item', () => {
-    const again = item('k5', 'update', { id: '1', done: true });
-    run({ a: enqueue(u1), b: enqueue(again) }, 'a-b|', 'a-b|', {
-      a: ['k2:update:{"id":"1","done":true}'],
-      b: ['k2:update:{"id":"1","done":true}'],
-    });
-  });
-
-  it('delete then create: both, in order', () => {
-    const recreate = item('k6', 'create', { id: '1', title: 'new' });
-    run({ a: enqueue(d1), b: enqueue(recreate) }, 'a-b|', 'a-b|', {
-      a: ['k4:delete:{"id":"1"}'],
-      b: ['k4:delete:{"id":"1"}', 'k6:create:{"id":"1","title":"new"}'],
-    });
-  });
-
-  it('creates without an id are never merged, except an identical duplicate', () => {
-    const a = item('ka', 'create', { title: 'milk' });
-    const b = item('kb', 'create', { title: 'bread' });
-    const aTwice = item('kc', 'create', { title: 'milk' });
-    run({ a: enqueue(a), b: enqueue(b), c: enqueue(aTwice) }, 'abc|', 'abc|', {
-      a: ['ka:create:{"title":"milk"}'],
-      b: ['ka:create:{"title":"milk"}', 'kb:create:{"title":"bread"}'],
-      c: ['ka:create:{"title":"milk"}', 'kb:create:{"title":"bread"}'],
-    });
-  });
-
-  it('writes to different records are independent', () => {
-    const c2 = item('k7', 'create', { id: '2', title: 'eggs' });
-    run({ a: enqueue(c1), b: enqueue(c2), c: enqueue(u1) }, 'abc|', 'abc|', {
-      a: ['k1:create:{"id":"1","title":"milk"}'],
-      b: ['k1:create:{"id":"1","title":"milk"}', 'k7:create:{"id":"2","title":"eggs"}'],
-      c: ['k1:create:{"id":"1","title":"milk","done":true}', 'k7:create:{"id":"2","title":"eggs"}'],
-    });
-  });
-
-  it('an item in flight is never changed; the next write for its record waits behind it', () => {
-    const outbox = new Outbox();
-    const apply = (command: OutboxCommand) => outbox.persisted([outbox.apply(command)]);
-    apply(enqueue(c1));
-    const [sending] = outbox.take(10);
-    expect(sending.id).toBe('k1');
-    apply(enqueue(u1));
-    apply(enqueue(u1b));
-    expect(view(outbox)).toEqual([
-      'k1:create:{"id":"1","title":"milk"}',
-      'k2:update:{"id":"1","done":true,"title":"oat milk"}',
-    ]);
-    // Per-record order: the update is not ready while the create is in flight …
-    expect(outbox.take(10)).toEqual([]);
-    // … and is once the create is acknowledged.
-    apply({ type: 'ack', id: 'k1' });
-    expect(outbox.take(10).map((i) => i.id)).toEqual(['k2']);
-  });
-
-  it('a record in flight does not hold up other records (no head-of-line blocking)', () => {
-    const outbox = new Outbox();
-    const apply = (command: OutboxCommand) => outbox.persisted([outbox.apply(command)]);
-    apply(enqueue(c1));
-    outbox.take(1);
-    apply(enqueue(u1));
-    apply(enqueue(item('k8', 'create', { id: '2' })));
-    expect(outbox.take(10).map((i) => i.id)).toEqual(['k8']);
-  });
-
-  it('an item is not sent before its latest change is durable', () => {
-    const outbox = new Outbox();
-    const first = outbox.apply(enqueue(c1));
-    expect(outbox.take(10)).toEqual([]);
-    outbox.persisted([first]);
-    const merged = outbox.apply(enqueue(u1));
-    expect(outbox.take(10)).toEqual([]);
-    outbox.persisted([merged]);
-    expect(outbox.take(10).map((i) => i.data)).toEqual([{ id: '1', title: 'milk', done: true }]);
-  });
-
-  it('items loaded from storage may have been sent: never merged into', () => {
-    const outbox = new Outbox();
-    outbox.apply({ type: 'load', queue: [c1], failed: [] });
-    outbox.apply(enqueue(u1));
-    expect(view(outbox)).toEqual(['k1:create:{"id":"1","title":"milk"}', 'k2:update:{"id":"1","done":true}']);
-  });
-
-  it('rollback takes back writes that could not be persisted, and only those', () => {
-    const outbox = new Outbox();
-    outbox.persisted([outbox.apply(enqueue(c1))]);
-    const failedWrites = [outbox.apply(enqueue(u1)), outbox.apply(enqueue(item('k9', 'create', { id: '3' })))];
-    expect(outbox.rollback(failedWrites)).toEqual(['k9']);
-    expect(view(outbox)).toEqual(['k1:create:{"id":"1","title":"milk"}']);
-    expect(outbox.take(10).map((i) => i.data)).toEqual([{ id: '1', title: 'milk' }]);
-  });
-
-  it('an ack with the server\'s new version moves the next write of the record onto it', () => {
-    const outbox = new Outbox();
-    const apply = (command: OutboxCommand) => outbox.persisted([outbox.apply(command)]);
-    apply(enqueue(item('v1', 'update', { id: '1', title: 'a', version: 3 })));
-    outbox.take(1);
-    apply(enqueue(item('v2', 'update', { id: '1', done: true, version: 3 })));
-    apply(enqueue(item('v3', 'update', { id: '2', version: 3 })));
-    apply({ type: 'ack', id: 'v1', version: 4 });
-    expect(outbox.get('v2')?.data).toEqual({ id: '1', done: true, version: 4 });
-    expect(outbox.get('v3')?.data).toEqual({ id: '2', version: 3 });
-  });
-
-  it('ack, retried, dead-letter, requeue and clear', () => {
-    const outbox = new Outbox();
-    const apply = (command: OutboxCommand) => outbox.persisted([outbox.apply(command)]);
-    apply(enqueue(c1));
-    apply(enqueue(item('k2', 'create', { id: '2' })));
-    outbox.take(10);
-    apply({ type: 'retried', id: 'k1', error: '503' });
-    expect(outbox.get('k1')).toMatchObject({ retryCount: 1, lastError: '503' });
-    apply({ type: 'dead-letter', id: 'k1', error: '400' });
-    apply({ type: 'ack', id: 'k2' });
-    expect(outbox.size).toBe(0);
-    expect(outbox.failedItems().map((i) => [i.id, i.lastError])).toEqual([['k1', '400']]);
-    apply({ type: 'requeue' });
-    expect(outbox.failedCount).toBe(0);
-    expect(outbox.items()).toEqual([{ ...c1, retryCount: 0 }]);
-    apply({ type: 'clear' });
-    expect(outbox.size + outbox.failedCount).toBe(0);
-  });
+  it(
+    'each subscription gets a fresh outbox unless one is passed',
+    marbles((m) => {
+      const transitions$ = m.cold('a-b|', { a: enqueue(c1), b: enqueue(u1) }).pipe(dedupe(), map(changes));
+      m.expect(transitions$).toBeObservable('a-b|', { a: '+k1', b: '~k1' });
+      m.expect(transitions$).toBeObservable('a-b|', { a: '+k1', b: '~k1' });
+    }),
+  );
 });

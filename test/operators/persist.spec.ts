@@ -1,42 +1,44 @@
 import { describe, expect, it } from 'vitest';
 import { map, of, throwError, timer } from 'rxjs';
 import { persist } from '../../src/operators/index.js';
-import { testScheduler } from '../marbles.js';
+import { marbles } from '../marbles.js';
 
 describe('persist', () => {
-  it('emits each value only once its write has finished', () => {
-    testScheduler().run(({ cold, expectObservable }) => {
-      const writes$ = cold('a----|').pipe(persist(() => timer(3)));
-      expectObservable(writes$.pipe(map((b) => b.values.join('')))).toBe('---a-|');
-    });
-  });
+  it(
+    'emits each value only once its write has finished',
+    marbles((m) => {
+      const writes$ = m.cold('a----|').pipe(persist(() => timer(3)));
+      m.expect(writes$.pipe(map((b) => b.values.join('')))).toBeObservable('---a-|');
+    }),
+  );
 
   it('batches what arrives while a write is under way: a burst costs few writes', () => {
     const batches: string[][] = [];
-    testScheduler().run(({ cold, expectObservable }) => {
-      const writes$ = cold('abcd------|').pipe(
+    marbles((m) => {
+      const writes$ = m.cold('abcd------|').pipe(
         persist((batch) => {
           batches.push([...batch]);
           return timer(3);
         }),
       );
-      expectObservable(writes$.pipe(map((b) => b.values.join('')))).toBe('---a--b---|', { a: 'a', b: 'bcd' });
-    });
+      m.expect(writes$.pipe(map((b) => b.values.join('')))).toBeObservable('---a--b---|', { a: 'a', b: 'bcd' });
+    })();
     expect(batches).toEqual([['a'], ['b', 'c', 'd']]);
   });
 
-  it('a failed write fails its batch and what queued behind it, then the stream goes on', () => {
-    testScheduler().run(({ cold, expectObservable }) => {
+  it(
+    'a failed write fails its batch and what queued behind it, then the stream goes on',
+    marbles((m) => {
       let calls = 0;
-      const writes$ = cold('ab-----c---|').pipe(
+      const writes$ = m.cold('ab-----c---|').pipe(
         persist(() => (++calls === 1 ? timer(2).pipe(map(() => { throw new Error('quota'); })) : of(true))),
       );
-      expectObservable(writes$.pipe(map((b) => `${b.values.join('')}${b.error ? '!' : ''}`))).toBe('--x----y---|', {
+      m.expect(writes$.pipe(map((b) => `${b.values.join('')}${b.error ? '!' : ''}`))).toBeObservable('--x----y---|', {
         x: 'ab!',
         y: 'c',
       });
-    });
-  });
+    }),
+  );
 
   it('a write that throws synchronously is a failed write, not a dead stream', () => {
     const seen: string[] = [];
@@ -46,10 +48,11 @@ describe('persist', () => {
     expect(seen).toEqual(['1:sync', '2:x']);
   });
 
-  it('writes what is collected before completing', () => {
-    testScheduler().run(({ cold, expectObservable }) => {
-      const writes$ = cold('ab|').pipe(persist(() => timer(2)));
-      expectObservable(writes$.pipe(map((b) => b.values.join('')))).toBe('--a-(b|)');
-    });
-  });
+  it(
+    'writes what is collected before completing',
+    marbles((m) => {
+      const writes$ = m.cold('ab|').pipe(persist(() => timer(2)));
+      m.expect(writes$.pipe(map((b) => b.values.join('')))).toBeObservable('--a-(b|)');
+    }),
+  );
 });

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { map, of, throwError } from 'rxjs';
 import { resolveConflict, type ResolveConflictConfig } from '../../src/operators/index.js';
 import type { Conflict } from '../../src/index.js';
-import { item, testScheduler } from '../marbles.js';
+import { item, marbles } from '../marbles.js';
 
 const remote = { id: '1', title: 'server', owner: 'ann', updatedAt: '2026-01-01T00:00:30.000Z' };
 const conflictAt = (timestamp: string): Conflict => ({
@@ -71,20 +71,21 @@ describe('resolveConflict', () => {
     expect(resolution).toMatchObject({ outcome: 'client-wins', data: { id: '1', title: 'later' } });
   });
 
-  it('manual: an Observable answer is awaited; a slow one does not hold up the next conflict', () => {
-    testScheduler().run(({ cold, expectObservable }) => {
+  it(
+    'manual: an Observable answer is awaited; a slow one does not hold up the next conflict',
+    marbles((m) => {
       const slow = { ...older, localItem: { ...older.localItem, id: 'slow' } };
       const fast = { ...older, localItem: { ...older.localItem, id: 'fast' } };
-      const decided$ = cold('ab|', { a: slow, b: fast }).pipe(
+      const decided$ = m.cold('ab|', { a: slow, b: fast }).pipe(
         resolveConflict({
           strategy: 'manual',
-          onConflict: (c) => cold(c.localItem.id === 'slow' ? '----r|' : '-r|', { r: { id: '1', by: c.localItem.id } }),
+          onConflict: (c) => m.cold(c.localItem.id === 'slow' ? '----r|' : '-r|', { r: { id: '1', by: c.localItem.id } }),
         }),
       );
       const ids = { s: 'slow', f: 'fast' };
-      expectObservable(decided$.pipe(resolveIds())).toBe('--f-(s|)', ids);
-    });
-  });
+      m.expect(decided$.pipe(resolveIds())).toBeObservable('--f-(s|)', ids);
+    }),
+  );
 
   it('a strategy function picks per conflict', () => {
     expect(outcomes({ strategy: (c) => (c.entity === 'todos' ? 'client-wins' : 'server-wins') }, older)).toMatchObject({

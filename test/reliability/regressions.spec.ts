@@ -2,7 +2,14 @@ import { BehaviorSubject } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { createSyncEngine, memoryStorage } from '../../src/index.js';
 import type { SyncEngineOptions } from '../../src/index.js';
-import { SimulatedServer } from './simulatedServer.js';
+import { runScenario, type Scenario } from './scenario.js';
+import { overHttp, SimulatedServer } from './simulatedServer.js';
+
+/** Replays a scenario of the model (see scenario.ts) in virtual time: the same run every time. */
+async function replay(scenario: Scenario): Promise<void> {
+  const { violations } = await runScenario(scenario);
+  expect(violations).toEqual([]);
+}
 
 /** Shrunk failures of the model-based suite (model.spec.ts), kept as plain scenarios. */
 describe('reliability regressions', () => {
@@ -11,7 +18,7 @@ describe('reliability regressions', () => {
     const online$ = new BehaviorSubject(false);
     const options: SyncEngineOptions<'todos'> = {
       entities: { todos: { endpoint: '/todos' } },
-      transport: server,
+      transport: overHttp(server),
       storage: memoryStorage(),
       online$,
       retryBaseDelayMs: 1,
@@ -64,4 +71,96 @@ describe('reliability regressions', () => {
     expect(server.record('b')).toEqual({ id: 'b', title: 'eggs' });
     third.destroy();
   });
+
+  // Found by the soak (seed 42, shrunk). The engine sent PATCH w1.3 (update of "b"); the server
+  // answered 409 (another client edited "b"); client-wins sent PUT under w1.3:put with the local
+  // write over the remote record (version 2), and the server applied it. The crash came before
+  // the ack was durable, and the resolution lived only in memory: the restarted engine loaded
+  // w1.3 as the PATCH it was, sent it again (409 answers are not stored, so the server judged it
+  // afresh: 409 again, now with the record the PUT made, version 3) and resolved the conflict
+  // again: PUT w1.3:put with another body. The key replayed the first answer, so nothing was
+  // doubled, but one key went out as two different requests: a server that fingerprints bodies
+  // answers 422, and a delivered write becomes a dead letter.
+  it('a client-wins PUT re-sent after a crash is the same request: same key, same body', () =>
+    replay({
+      strategy: 'client-wins',
+      startOnline: false,
+      commands: [
+        { k: 'write', rec: 'b', op: 'delete' },
+        { k: 'online', on: true },
+        { k: 'tick', ms: 4 },
+        { k: 'write', rec: 'a', op: 'update' },
+        { k: 'remoteEdit', rec: 'b' },
+        { k: 'write', rec: 'b', op: 'update' },
+        { k: 'restart', crash: true, after: 1 },
+      ],
+    }),
+  );
+
+  // Reported by a 25,000-scenario soak as "write #3 applied twice" (PUT w1.3:put, then PATCH w1.3).
+  // Replayed in virtual time, the PATCH that landed second came from the crashed engine: a slow
+  // request the server received before the crash and processed after the restarted engine had
+  // re-sent it (409), sent the client-wins PUT, and deleted the record. The simulated server then
+  // applied a PATCH to a deleted record; the protocol answers 404 and changes nothing, and so does
+  // the simulated server now.
+  it('a crashed engine\'s late PATCH, processed after its record was deleted, changes nothing', () =>
+    replay({
+      strategy: 'client-wins',
+      startOnline: true,
+      commands: [
+        { k: 'write', rec: 'c', op: 'delete' }, { k: 'write', rec: 'b', op: 'update' }, { k: 'tick', ms: 0 },
+        { k: 'fault', kind: 'refused', n: 1 }, { k: 'flush' }, { k: 'tick', ms: 2 }, { k: 'tick', ms: 2 },
+        { k: 'fault', kind: 'slow', n: 3 }, { k: 'tick', ms: 3 }, { k: 'write', rec: 'b', op: 'update' },
+        { k: 'tick', ms: 3 }, { k: 'write', rec: 'b', op: 'delete' }, { k: 'write', rec: 'p', op: 'delete' },
+        { k: 'fault', kind: '503', n: 1 }, { k: 'fullSync' }, { k: 'online', on: true },
+        { k: 'write', rec: 'a', op: 'update' }, { k: 'write', rec: 'p', op: 'update' },
+        { k: 'restart', crash: true, after: 0 }, { k: 'fault', kind: '503', n: 3 },
+        { k: 'write', rec: 'a', op: 'update' }, { k: 'fault', kind: 'lost', n: 1 }, { k: 'online', on: true },
+        { k: 'remoteEdit', rec: 'b' }, { k: 'flush' }, { k: 'storageFail', n: 1 }, { k: 'write', rec: 'a', op: 'update' },
+      ],
+    }),
+  );
+
+  // The "out of order" a real-time soak once reported ([1,8,14,9], scenario not kept) has this
+  // shape: the crashed engine's slow PATCH (#2) reaches the server after the restarted engine
+  // re-sent it (409, server-wins: dropped) and deleted the record (#3). A server that applied a
+  // PATCH to a deleted record logged #2 after #3; the protocol answers 404 and changes nothing.
+  it('a crashed engine\'s late PATCH after a server-wins drop and a delete does not land out of order', () =>
+    replay({
+      strategy: 'server-wins',
+      startOnline: true,
+      commands: [
+        { k: 'write', rec: 'b', op: 'create' },
+        { k: 'tick', ms: 4 },
+        { k: 'fault', kind: 'slow', n: 1 },
+        { k: 'write', rec: 'b', op: 'update' },
+        { k: 'tick', ms: 3 },
+        { k: 'write', rec: 'b', op: 'delete' },
+        { k: 'restart', crash: true, after: 0 },
+        { k: 'remoteEdit', rec: 'b' },
+      ],
+    }),
+  );
+
+  // Found by the soak on the engine that stores a client-wins decision before sending its PUT
+  // (seed 3002, shrunk): PATCH w1.2 gets 409, the decision is to be stored, and that one storage
+  // write fails (quota; the next one succeeds). The engine dead-lettered the write at once,
+  // although the server never refused it and storage recovered. Now the item goes again from
+  // its original request after a backoff, and stores the decision then.
+  it('a client-wins decision that storage refuses once is not a dead letter', () =>
+    replay({
+      strategy: 'client-wins',
+      startOnline: true,
+      commands: [
+        { k: 'write', rec: 'b', op: 'update' },
+        { k: 'tick', ms: 3 },
+        { k: 'fault', kind: 'slow', n: 3 },
+        { k: 'write', rec: 'b', op: 'update' },
+        { k: 'tick', ms: 4 },
+        { k: 'remoteEdit', rec: 'b' },
+        { k: 'storageFail', n: 1 },
+        { k: 'tick', ms: 2 },
+      ],
+    }),
+  );
 });

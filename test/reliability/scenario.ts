@@ -1,18 +1,22 @@
 /**
  * The command model of the reliability suite: random scenarios of writes, connectivity,
- * engine actions, crashes/restarts and injected server/storage faults, run against the
- * real engine and a {@link SimulatedServer}, then checked against an exact model:
+ * engine actions, pulls, crashes/restarts and injected server/storage/app faults, run
+ * against the real engine and its real `httpTransport`, talking over msw to a
+ * {@link SimulatedServer}, all in virtual time ({@link VirtualClock}): a scenario does the
+ * same thing on every run, so any failure replays exactly.
  *
  * Every write carries a unique marker (its number `n`: field `f{n}` on creates/updates,
  * `del` on deletes), so the server's log tells exactly which writes arrived, in which
- * order and how often, however the outbox coalesced them.
+ * order and how often, however the outbox coalesced them. The model also holds the app's
+ * copy of the pulled records, and judges every dead letter by what the server answered.
  */
 import fc from 'fast-check';
 import { BehaviorSubject, filter, firstValueFrom, type Subscription } from 'rxjs';
 import { createSyncEngine } from '../../src/index.js';
 import type { ConflictStrategy, SyncEngine, SyncItem, SyncOperation } from '../../src/index.js';
 import { FaultyStorage, storageDevice } from './faultyStorage.js';
-import { FAULT_KINDS, type FaultKind, markersOf, POISON_ID, SimulatedServer } from './simulatedServer.js';
+import { FAULT_KINDS, type FaultKind, markersOf, overHttp, POISON_ID, SimulatedServer } from './simulatedServer.js';
+import { Stuck, VirtualClock } from './virtualClock.js';
 
 export const RECORDS = ['a', 'b', 'c', POISON_ID] as const;
 export type RecordId = (typeof RECORDS)[number];
@@ -30,6 +34,8 @@ export type Command =
   | { k: 'tick'; ms: number }
   | { k: 'fault'; kind: FaultKind; n: number }
   | { k: 'storageFail'; n: number }
+  /** The app's onPull rejects the next `n` pages. */
+  | { k: 'pullFail'; n: number }
   | { k: 'remoteEdit'; rec: RecordId };
 
 export interface Scenario {
@@ -51,6 +57,14 @@ export interface ScenarioStats {
   doubled: number;
   reordered: number;
   stuck: number;
+  /** Dead letters the server's answers do not justify. */
+  unjustified: number;
+  /** The queue did not empty by itself once online with a healthy server. */
+  undrained: number;
+  /** Pulls that skipped a change, or left the app's copy unlike the server's. */
+  missedPulls: number;
+  /** Breaches of the wire protocol (keys, headers). */
+  wire: number;
 }
 
 export interface ScenarioReport {
@@ -59,6 +73,10 @@ export interface ScenarioReport {
   /** What the server applied, for debugging a failure. */
   serverLog: SimulatedServer['log'];
   writes: readonly WriteRecord[];
+  /** Timers still scheduled once every engine was destroyed and the server idle. */
+  timersLeft: number;
+  /** HTTP requests the server received. */
+  requests: number;
 }
 
 // ── arbitraries ─────────────────────────────────────────────────────────────────────────
@@ -77,6 +95,7 @@ export const commandArb: fc.Arbitrary<Command> = fc.oneof(
   { weight: 5, arbitrary: fc.record({ k: fc.constant('tick' as const), ms: fc.integer({ min: 0, max: 4 }) }) },
   { weight: 4, arbitrary: fc.record({ k: fc.constant('fault' as const), kind: fc.constantFrom(...FAULT_KINDS), n: fc.integer({ min: 1, max: 3 }) }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant('storageFail' as const), n: fc.integer({ min: 1, max: 2 }) }) },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant('pullFail' as const), n: fc.integer({ min: 1, max: 2 }) }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant('remoteEdit' as const), rec: recordArb }) },
 );
 
@@ -99,32 +118,56 @@ interface WriteRecord {
   clearable: boolean;
 }
 
-const SETTLE_TIMEOUT_MS = 5000;
+const MAX_RETRIES = 3;
+/** Virtual time the engine gets to empty its queue by itself once online with a healthy server and storage. */
+const SELF_DRAIN_BUDGET_MS = 2000;
 
-class Stuck extends Error {}
+/** A record as the app holds it from pulls (and from server-wins conflicts, which hand on the remote record). */
+interface Pulled {
+  id: string;
+  version: number;
+  deleted?: boolean;
+}
 
-async function guard<T>(promise: Promise<T>, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
+export async function runScenario(scenario: Scenario): Promise<ScenarioReport> {
+  const clock = new VirtualClock();
   try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Stuck(`${what} did not settle within ${SETTLE_TIMEOUT_MS} ms`)), SETTLE_TIMEOUT_MS);
-      }),
-    ]);
+    return await run(scenario, clock);
   } finally {
-    clearTimeout(timer);
+    clock.uninstall();
   }
 }
 
-const tick = (ms: number): Promise<void> =>
-  new Promise((resolve) => (ms === 0 ? setImmediate(resolve) : setTimeout(resolve, ms)));
-
-export async function runScenario(scenario: Scenario): Promise<ScenarioReport> {
+async function run(scenario: Scenario, clock: VirtualClock): Promise<ScenarioReport> {
   const violations: string[] = [];
   const device = storageDevice();
-  const server = new SimulatedServer();
+  /** Every item any engine queued, by id: a DELETE has no body, so the server asks here which writes it carries. */
+  const queuedData = new Map<string, unknown>();
+  const server = new SimulatedServer((key) => markersOf(queuedData.get(key.replace(/:put$/, ''))));
   const online$ = new BehaviorSubject(scenario.startOnline);
+  /** The app's copy of the server's records, from onPull. */
+  const replica = new Map<string, Pulled>();
+  let pullFailures = 0;
+  /**
+   * Transient answers (503, 429: a network error counts for nothing, the engine retries it for as
+   * long as it runs) an item had when it last left the dead-letter list: reprocessFailed() starts
+   * its count afresh.
+   */
+  const spentTransients = new Map<string, number>();
+  const answersOf = (id: string) => [...(server.answers.get(id) ?? []), ...(server.answers.get(`${id}:put`) ?? [])];
+  const transientsOf = (id: string) => answersOf(id).filter((a) => a === 'transient').length;
+  server.onPullRequest = (since) => {
+    // A pull from checkpoint C promises the app has applied every change up to C.
+    const upTo = since === undefined ? 0 : Number(since);
+    for (const r of server.versions()) {
+      if (r.changedAt > 0 && r.changedAt <= upTo && replica.get(r.id)?.version !== r.version) {
+        stats.missedPulls++;
+        violations.push(`pull skipped a change: GET since=${since}, but the app never got version ${r.version} of "${r.id}" (change #${r.changedAt})`);
+      }
+    }
+  };
+  const tick = (ms: number): Promise<void> => clock.advance(ms);
+  const guard = <T>(promise: Promise<T>, what: string, budgetMs?: number): Promise<T> => clock.until(promise, what, budgetMs);
   const writes: WriteRecord[] = [];
   /** Records whose writes were refused by storage only after the app had made later writes on them. */
   const ambiguous = new Set<string>();
@@ -133,7 +176,7 @@ export async function runScenario(scenario: Scenario): Promise<ScenarioReport> {
   const remotelyEdited = new Set<string>();
   const stats: ScenarioStats = {
     commands: scenario.commands.length, writes: 0, resolved: 0, rejected: 0, uncertain: 0, restarts: 0, crashes: 0,
-    faults: {}, lost: 0, doubled: 0, reordered: 0, stuck: 0,
+    faults: {}, lost: 0, doubled: 0, reordered: 0, stuck: 0, unjustified: 0, undrained: 0, missedPulls: 0, wire: 0,
   };
   let storageFailuresInjected = 0;
   let cleared = false;
@@ -143,7 +186,9 @@ export async function runScenario(scenario: Scenario): Promise<ScenarioReport> {
   let generation = 0;
   let destroyedUpTo = 0;
   let lastFailed: readonly SyncItem[] = [];
+  const lastFailedOf = new Map<number, readonly SyncItem[]>();
   let tracked: Promise<unknown>[] = [];
+  let ids = 0;
   const subscriptions: Subscription[] = [];
 
   /** A new engine: after a crash on a fresh view of the device, after a clean destroy() on the same storage object. */
@@ -153,21 +198,49 @@ export async function runScenario(scenario: Scenario): Promise<ScenarioReport> {
     if (!reuseStorage) storage = new FaultyStorage(device);
     engine = createSyncEngine({
       entities: { todos: { endpoint: '/todos', conflictStrategy: scenario.strategy } },
-      transport: server,
+      transport: overHttp(server, gen),
       storage,
       online$,
-      maxRetries: 3,
+      maxRetries: MAX_RETRIES,
       retryBaseDelayMs: 1,
       retryMaxDelayMs: 10,
       retryJitter: 0,
       concurrency: 2,
+      createId: () => `w${gen}.${++ids}`,
+      onPull: async (_entity, items) => {
+        if (pullFailures > 0) {
+          pullFailures--;
+          throw new Error('the app could not store the pulled records (injected)');
+        }
+        for (const item of items as Pulled[]) {
+          // Like any app: a record older than the copy it holds does not replace it.
+          if ((replica.get(item.id)?.version ?? -1) <= item.version) replica.set(item.id, item);
+        }
+      },
     });
     tracked = [];
     const current = engine;
     subscriptions.push(
       current.failed$.subscribe((failed) => {
+        for (const left of lastFailedOf.get(gen) ?? []) if (!failed.some((f) => f.id === left.id)) spentTransients.set(left.id, transientsOf(left.id));
+        lastFailedOf.set(gen, failed);
         if (gen === generation) lastFailed = failed;
         for (const item of failed) for (const m of markersOf(item.data)) everDeadMarkers.add(m);
+      }),
+      current.queue$.subscribe((queue) => {
+        for (const item of queue) queuedData.set(item.id, item.data);
+      }),
+      current.events$.subscribe((event) => {
+        if (event.type !== 'dead-lettered') return;
+        const id = event.item.id;
+        const answers = answersOf(id);
+        // An item dead-lettered before a crash that did not make it durable comes back with its retry count: still justified.
+        const transients = transientsOf(id) - (spentTransients.get(id) ?? 0);
+        const justified = answers.includes('permanent') || (server.answers.get(`${id}:put`) ?? []).includes('conflict') || transients > MAX_RETRIES;
+        if (!justified) {
+          stats.unjustified++;
+          violations.push(`dead letter without cause: ${id} (${JSON.stringify(event.item.data)}) after answers ${JSON.stringify(answers)}: ${event.error}`);
+        }
       }),
       current.conflicts$.subscribe((conflict) => {
         if (conflict.resolution.outcome === 'server-wins') for (const m of markersOf(conflict.localItem.data)) serverWinsMarkers.add(m);
@@ -276,25 +349,47 @@ export async function runScenario(scenario: Scenario): Promise<ScenarioReport> {
           storageFailuresInjected += command.n;
           storage.failNextSetItems += command.n;
           break;
+        case 'pullFail':
+          pullFailures += command.n;
+          break;
         case 'remoteEdit':
           if (server.remoteEdit(command.rec)) remotelyEdited.add(command.rec);
           break;
       }
     }
 
-    // ── settle: online, healthy server and storage, flush until only dead letters remain ──
+    // ── settle: online, healthy server and storage; the engine must empty its queue by itself ──
     server.clearFaults();
     storage.failNextSetItems = 0;
+    pullFailures = 0;
     online$.next(true);
     await guard(engine.ready, 'engine.ready');
+    try {
+      const drained = firstValueFrom(engine.status$.pipe(filter((s) => s.queueLength === 0 && s.inFlight === 0)));
+      await guard(drained, 'the queue emptying by itself once online', SELF_DRAIN_BUDGET_MS);
+    } catch (error) {
+      if (!(error instanceof Stuck)) throw error;
+      stats.undrained++;
+      violations.push(`not drained by itself: ${error.message}; status ${JSON.stringify(engine.getStatus())}`);
+    }
+    // Then flush by hand until only dead letters remain, so the checks below still see where every write went.
     for (let i = 0; i < 40 && engine.getQueueLength() > 0; i++) {
       await guard(engine.flush(), 'flush() while settling');
-      if (engine.getQueueLength() > 0) await server.idle();
+      if (engine.getQueueLength() > 0) await guard(server.idle(), 'the server');
     }
-    await server.idle();
+    await guard(server.idle(), 'the server');
     await guard(Promise.all(tracked), 'the scenario\'s flush/pull/clear promises');
     await guard(firstValueFrom(engine.status$.pipe(filter((s) => s.status !== 'syncing'))), 'status leaving syncing');
     await guard(storage.idle(), 'storage');
+    // A last pull must leave the app holding exactly what the server holds.
+    const pulled = await guard(engine.pull(), 'the final pull');
+    if (!pulled.success) violations.push(`the final pull failed: ${JSON.stringify(pulled)} (${engine.getStatus().lastError})`);
+    for (const r of server.versions()) {
+      if (r.changedAt > 0 && replica.get(r.id)?.version !== r.version) {
+        stats.missedPulls++;
+        violations.push(`after the final pull the app holds version ${replica.get(r.id)?.version} of "${r.id}", the server ${r.version}`);
+      }
+    }
   } catch (error) {
     if (!(error instanceof Stuck)) throw error;
     stats.stuck++;
@@ -383,9 +478,15 @@ export async function runScenario(scenario: Scenario): Promise<ScenarioReport> {
     }
   }
 
+  stats.wire = server.violations.length;
+  violations.push(...server.violations);
+
   engine.destroy();
   for (const subscription of subscriptions) subscription.unsubscribe();
-  await server.idle();
+  await guard(server.idle(), 'the server').catch(() => undefined);
+  // What a crash left hanging (a frozen storage write) is a promise, not a timer; every timer must be gone.
+  await clock.advance(0);
+  const timersLeft = clock.pendingTimers;
 
   stats.writes = writes.length;
   stats.resolved = writes.filter((w) => w.state === 'resolved').length;
@@ -394,7 +495,7 @@ export async function runScenario(scenario: Scenario): Promise<ScenarioReport> {
   for (const [kind, n] of server.injected) stats.faults[kind] = n;
   if (storageFailuresInjected > 0) stats.faults['storage-setItem'] = storageFailuresInjected;
   if (stats.crashes > 0) stats.faults['crash'] = stats.crashes;
-  return { violations, stats, serverLog: server.log, writes };
+  return { violations, stats, serverLog: server.log, writes, timersLeft, requests: server.requests };
 }
 
 function sortKeys(value: Record<string, unknown> | undefined): unknown {

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { createSyncEngine, SyncStorageError } from '../../src/index.js';
 import type { SyncStorage } from '../../src/index.js';
 import { FaultyStorage, storageDevice } from './faultyStorage.js';
-import { SimulatedServer } from './simulatedServer.js';
+import { overHttp, SimulatedServer } from './simulatedServer.js';
 
 describe('reliability: storage failures', () => {
   it('a failing setItem rejects write() with SyncStorageError; stored writes stay; the engine recovers', async () => {
@@ -14,7 +14,7 @@ describe('reliability: storage failures', () => {
     const storage = new FaultyStorage(device);
     const server = new SimulatedServer();
     const online$ = new BehaviorSubject(false);
-    const options = { entities: { todos: { endpoint: '/todos' } }, transport: server, storage, online$, retryBaseDelayMs: 1, retryMaxDelayMs: 10, retryJitter: 0 };
+    const options = { entities: { todos: { endpoint: '/todos' } }, transport: overHttp(server), storage, online$, retryBaseDelayMs: 1, retryMaxDelayMs: 10, retryJitter: 0 };
     const engine = createSyncEngine(options);
     await engine.ready;
 

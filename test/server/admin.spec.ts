@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startSyncServer } from '../../server/index.js';
-import { call, useServer } from './helpers.js';
+import { startSyncServer, type SqliteStore } from '../../server/index.js';
+import { call, storeKind, useServer } from './helpers.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'rxsync-server-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -19,7 +19,7 @@ describe('reference server: admin endpoints', () => {
     await call(fixture.server, 'POST', '/todos', { body: { id: 'a' } });
     await call(fixture.server, 'DELETE', '/todos/b');
     const live = await call(fixture.server, 'GET', '/__records/todos');
-    expect(live.body).toEqual([fixture.server.db.record('todos', 'a')]);
+    expect(live.body).toEqual([(await fixture.server.db.record('todos', 'a'))]);
     const all = await call(fixture.server, 'GET', '/__records/todos?includeDeleted=true');
     expect(all.body.map((r: any) => [r.id, r.deleted ?? false])).toEqual([['a', false], ['b', true]]);
     expect((await call(fixture.server, 'GET', '/__records/nothing')).body).toEqual([]);
@@ -70,20 +70,23 @@ describe('reference server: admin endpoints', () => {
     expect((await call(fixture.server, 'POST', '/__writes')).status).toBe(405);
   });
 
-  it('answers CORS preflight and adds CORS headers to every answer', async () => {
+  it('answers CORS preflight of a loopback origin and adds CORS headers to every answer to it', async () => {
+    const origin = 'http://localhost:5173';
     const preflight = await fetch(`${fixture.server.url}/todos/1`, {
       method: 'OPTIONS',
-      headers: { Origin: 'http://example.test', 'Access-Control-Request-Method': 'PATCH', 'Access-Control-Request-Headers': 'if-match, idempotency-key' },
+      headers: { Origin: origin, 'Access-Control-Request-Method': 'PATCH', 'Access-Control-Request-Headers': 'if-match, idempotency-key' },
     });
     expect(preflight.status).toBe(204);
-    expect(preflight.headers.get('access-control-allow-origin')).toBe('*');
+    expect(preflight.headers.get('access-control-allow-origin')).toBe(origin);
+    expect(preflight.headers.get('vary')).toBe('Origin');
     expect(preflight.headers.get('access-control-allow-methods')).toMatch(/PATCH/);
-    for (const name of ['Content-Type', 'Idempotency-Key', 'If-Match']) {
+    for (const name of ['Content-Type', 'Idempotency-Key', 'If-Match', 'Authorization']) {
       expect(preflight.headers.get('access-control-allow-headers')).toContain(name);
     }
     expect(preflight.headers.get('access-control-expose-headers')).toContain('Retry-After');
-    for (const res of [await call(fixture.server, 'GET', '/todos'), await call(fixture.server, 'GET', '/nope/a/b'), await call(fixture.server, 'GET', '/__stats')]) {
-      expect(res.headers.get('access-control-allow-origin')).toBe('*');
+    const headers = { Origin: origin };
+    for (const res of [await call(fixture.server, 'GET', '/todos', { headers }), await call(fixture.server, 'GET', '/nope/a/b', { headers }), await call(fixture.server, 'GET', '/__stats', { headers })]) {
+      expect(res.headers.get('access-control-allow-origin')).toBe(origin);
     }
   });
 
@@ -150,29 +153,29 @@ describe('reference server: staticDir', () => {
   });
 });
 
-describe('reference server: SQLite file', () => {
+describe.skipIf(storeKind() !== 'sqlite')('reference server: SQLite file', () => {
   it('uses WAL and keeps data, keys and the sequence across restarts', async () => {
     const file = join(tmp, 'sync.sqlite');
     const first = await startSyncServer({ db: file });
-    expect(first.db.sqlite.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect((first.db as SqliteStore).sqlite.pragma('journal_mode', { simple: true })).toBe('wal');
     const created = await call(first, 'POST', '/todos', { body: { id: 'a' }, headers: { 'Idempotency-Key': 'k' } });
     await first.close();
     await first.close(); // idempotent
 
     const second = await startSyncServer({ db: file });
     try {
-      expect(second.db.records('todos')).toEqual([created.body]);
+      expect(await second.db.records('todos')).toEqual([created.body]);
       const replay = await call(second, 'POST', '/todos', { body: { id: 'a' }, headers: { 'Idempotency-Key': 'k' } });
       expect(replay).toMatchObject({ status: 201, body: created.body });
       expect((await call(second, 'PATCH', '/todos/a', { body: { n: 1 } })).body.version).toBe(2);
-      expect(second.db.writeLog().map((w) => w.seq)).toEqual([1, 2]);
+      expect((await second.db.writeLog()).map((w) => w.seq)).toEqual([1, 2]);
     } finally {
       await second.close();
     }
   });
 });
 
-describe('reference server: CLI (server/main.ts)', () => {
+describe.skipIf(storeKind() !== 'sqlite')('reference server: CLI (server/main.ts)', () => {
   it('prints its URL, serves, and exits 0 on SIGTERM', async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts', '--port', '0', '--quiet'], {
       cwd: join(import.meta.dirname, '..', '..'),
@@ -180,18 +183,23 @@ describe('reference server: CLI (server/main.ts)', () => {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    const lines = createInterface({ input: child.stdout! });
-    const url = await new Promise<string>((resolve, reject) => {
-      lines.on('line', (line) => {
-        const match = /listening on (http:\/\/\S+)/.exec(line);
-        if (match) resolve(match[1]);
+    try {
+      const lines = createInterface({ input: child.stdout! });
+      const url = await new Promise<string>((resolve, reject) => {
+        lines.on('line', (line) => {
+          const match = /listening on (http:\/\/\S+)/.exec(line);
+          if (match) resolve(match[1]);
+        });
+        child.once('exit', (code) => reject(new Error(`server exited early with ${code}`)));
       });
-      child.once('exit', (code) => reject(new Error(`server exited early with ${code}`)));
-    });
-    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
-    const res = await fetch(`${url}/todos`, { method: 'POST', body: JSON.stringify({ id: 'a' }) });
-    expect(res.status).toBe(201);
-    child.kill('SIGTERM');
+      expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      const res = await fetch(`${url}/todos`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ id: 'a' }) });
+      expect(res.status).toBe(201);
+      // Admin routes are off unless --admin.
+      expect((await fetch(`${url}/__stats`)).status).toBe(404);
+    } finally {
+      child.kill('SIGTERM');
+    }
     expect(await exited).toBe(0);
   });
 });

@@ -37,9 +37,9 @@ describe('reference server: POST /_batch', () => {
     expect(results[1].body).toMatchObject({ id: 'taken', v: 'server', version: 1 });
     expect(results[5].body).toMatchObject({ id: 'x', done: true, version: 2 });
     expect(results[3].body.error).toMatch(/JSON object/);
-    expect(fixture.server.db.record('todos', 'x')).toMatchObject({ done: true, version: 2 });
-    expect(fixture.server.db.records('notes')).toMatchObject([{ id: 'n1', text: 'hi' }]);
-    expect(fixture.server.db.record('todos', 'taken')).toMatchObject({ deleted: true });
+    expect(await fixture.server.db.record('todos', 'x')).toMatchObject({ done: true, version: 2 });
+    expect(await fixture.server.db.records('notes')).toMatchObject([{ id: 'n1', text: 'hi' }]);
+    expect(await fixture.server.db.record('todos', 'taken')).toMatchObject({ deleted: true });
   });
 
   it('reports malformed sub-requests per item without failing the others', async () => {
@@ -59,7 +59,7 @@ describe('reference server: POST /_batch', () => {
     expect(res.status).toBe(200);
     expect(res.body.results.map((r: any) => r.status)).toEqual([400, 400, 400, 404, 405, 405, 400, 400, 201]);
     for (const result of res.body.results.slice(0, -1)) expect(typeof result.body.error).toBe('string');
-    expect(fixture.server.db.writeLog()).toHaveLength(1);
+    expect(await fixture.server.db.writeLog()).toHaveLength(1);
   });
 
   it('honours idempotency keys per item, shared with single requests', async () => {
@@ -74,8 +74,8 @@ describe('reference server: POST /_batch', () => {
     expect(first.body.results[2]).toEqual(first.body.results[1]);
     const again = await call(fixture.server, 'POST', '/_batch', { body: batch });
     expect(again.body).toEqual(first.body);
-    expect(fixture.server.db.writeLog().map((w) => w.idempotencyKey)).toEqual(['s', 'b']);
-    expect(fixture.server.db.records('todos')).toHaveLength(2);
+    expect((await fixture.server.db.writeLog()).map((w) => w.idempotencyKey)).toEqual(['s', 'b']);
+    expect(await fixture.server.db.records('todos')).toHaveLength(2);
   });
 
   it('answers 400 when the body is not an array or not JSON, 405 for other methods', async () => {

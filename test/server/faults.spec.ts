@@ -45,12 +45,12 @@ describe('reference server: fault injection', () => {
     it('failureRate answers 503 with Retry-After and applies nothing', async () => {
       await call(fixture.server, 'POST', '/__faults', { body: { failureRate: 1, retryAfterSeconds: 7 } });
       random = scripted(0.99);
-      const res = await call(fixture.server, 'POST', '/todos', { body: { id: 'a' }, headers: { 'Idempotency-Key': 'k' } });
+      const res = await call(fixture.server, 'POST', '/todos', { body: { id: 'a' }, headers: { 'Idempotency-Key': 'k', Origin: 'http://localhost:5173' } });
       expect(res.status).toBe(503);
       expect(res.headers.get('retry-after')).toBe('7');
       expect(res.headers.get('access-control-expose-headers')).toMatch(/Retry-After/);
       expect(res.body.error).toMatch(/Injected fault/);
-      expect(fixture.server.db.writeLog()).toEqual([]);
+      expect(await fixture.server.db.writeLog()).toEqual([]);
       // the key was not consumed: the retry is applied once the fault is gone
       fixture.server.faults.set({ failureRate: 0 });
       expect((await call(fixture.server, 'POST', '/todos', { body: { id: 'a' }, headers: { 'Idempotency-Key': 'k' } })).status).toBe(201);
@@ -72,7 +72,7 @@ describe('reference server: fault injection', () => {
       const statuses = [];
       for (let i = 0; i < 4; i++) statuses.push((await call(fixture.server, 'POST', '/todos', { body: {} })).status);
       expect(statuses).toEqual([503, 201, 503, 201]);
-      expect(fixture.server.db.writeLog()).toHaveLength(2);
+      expect(await fixture.server.db.writeLog()).toHaveLength(2);
     });
 
     it('a dropped response: fetch rejects, the write is applied once, a retry with the key gets the stored response', async () => {
@@ -93,7 +93,7 @@ describe('reference server: fault injection', () => {
       const retry = await send();
       expect(retry.status).toBe(201);
       expect(retry.headers.get('idempotent-replayed')).toBe('true');
-      expect(await retry.json()).toEqual(fixture.server.db.records('todos')[0]);
+      expect(await retry.json()).toEqual((await fixture.server.db.records('todos'))[0]);
       expect((await call(fixture.server, 'GET', '/__writes')).body).toHaveLength(1);
       expect((await call(fixture.server, 'GET', '/__stats')).body).toMatchObject({ records: 1, writes: 1, idempotentReplays: 1 });
     });
@@ -118,16 +118,16 @@ describe('reference server: fault injection', () => {
       const failed = await call(fixture.server, 'POST', '/_batch', { body: batch });
       expect(failed.status).toBe(503);
       expect(failed.headers.get('retry-after')).toBe('1');
-      expect(fixture.server.db.writeLog()).toEqual([]);
+      expect(await fixture.server.db.writeLog()).toEqual([]);
 
       fixture.server.faults.set({ dropNext: 1 });
       await expect(call(fixture.server, 'POST', '/_batch', { body: batch })).rejects.toThrow();
-      expect(fixture.server.db.writeLog()).toHaveLength(2);
+      expect(await fixture.server.db.writeLog()).toHaveLength(2);
 
       const retry = await call(fixture.server, 'POST', '/_batch', { body: batch });
       expect(retry.body.results.map((r: any) => r.status)).toEqual([201, 201]);
-      expect(fixture.server.db.writeLog()).toHaveLength(2);
-      expect(fixture.server.db.stats().idempotentReplays).toBe(2);
+      expect(await fixture.server.db.writeLog()).toHaveLength(2);
+      expect((await fixture.server.db.stats()).idempotentReplays).toBe(2);
     });
 
     it('never applies to /__ admin routes or CORS preflight', async () => {

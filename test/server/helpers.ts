@@ -1,6 +1,6 @@
 /** Shared helpers of the reference-server specs: a fresh server per test and a small JSON client. */
 import { afterEach, beforeEach } from 'vitest';
-import { startSyncServer, type StartSyncServerOptions, type SyncServer } from '../../server/index.js';
+import { startSyncServer, type StartSyncServerOptions, type SyncServer, type SyncStore } from '../../server/index.js';
 
 export interface Answer<T = any> {
   status: number;
@@ -8,16 +8,48 @@ export interface Answer<T = any> {
   body: T;
 }
 
-/** Starts a fresh in-memory server on a random port before each test and closes it after. */
+let storeFactory: (() => SyncStore) | undefined;
+
+/**
+ * Makes every server of `useServer`/`withServer` that names no `db` run on a store from
+ * `factory` (the PostgreSQL suite: a fresh schema per server). Default: SQLite in memory.
+ */
+export function runOnStore(factory: () => SyncStore): void {
+  storeFactory = factory;
+}
+
+/** The store the protocol specs run on in this file. */
+export function storeKind(): 'sqlite' | 'postgres' {
+  return storeFactory ? 'postgres' : 'sqlite';
+}
+
+function withStore(options: StartSyncServerOptions): StartSyncServerOptions {
+  return options.db === undefined && storeFactory ? { ...options, db: storeFactory() } : options;
+}
+
+/**
+ * Starts a fresh in-memory server on a random port before each test and closes it after.
+ * The admin routes are on unless the options say `admin: false`.
+ */
 export function useServer(options: StartSyncServerOptions | (() => StartSyncServerOptions) = {}): { readonly server: SyncServer } {
   const fixture = {} as { server: SyncServer };
   beforeEach(async () => {
-    fixture.server = await startSyncServer(typeof options === 'function' ? options() : options);
+    fixture.server = await startSyncServer(withStore({ admin: true, ...(typeof options === 'function' ? options() : options) }));
   });
   afterEach(async () => {
     await fixture.server.close();
   });
   return fixture;
+}
+
+/** Runs `test` against a fresh server with these options and closes it afterwards. */
+export async function withServer(options: StartSyncServerOptions, test: (server: SyncServer) => Promise<void>): Promise<void> {
+  const server = await startSyncServer(withStore(options));
+  try {
+    await test(server);
+  } finally {
+    await server.close();
+  }
 }
 
 export interface CallOptions {

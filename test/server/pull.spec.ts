@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { SyncServer } from '../../server/index.js';
-import { call, pullAll, useServer } from './helpers.js';
+import { call, pullAll, storeKind, useServer } from './helpers.js';
 
 async function seed(server: SyncServer, entity: string, count: number) {
   const batch = Array.from({ length: count }, (_, i) => ({ method: 'POST', path: `/${entity}`, body: { id: `r${String(i).padStart(4, '0')}`, i } }));
@@ -14,8 +14,8 @@ function applyPages(pages: { items: any[] }[], into = new Map<string, any>()) {
   return into;
 }
 
-function serverState(server: SyncServer, entity: string) {
-  return new Map(server.db.records(entity, { includeDeleted: true }).map((r) => [r.id, r]));
+async function serverState(server: SyncServer, entity: string) {
+  return new Map((await server.db.records(entity, { includeDeleted: true })).map((r) => [r.id, r]));
 }
 
 describe('reference server: pull (GET /{entity}?since=)', () => {
@@ -29,8 +29,9 @@ describe('reference server: pull (GET /{entity}?since=)', () => {
     expect(res.status).toBe(200);
     expect(res.body.items.map((r: any) => [r.id, r.version])).toEqual([['a', 1], ['b', 2]]);
     expect(res.body.hasMore).toBe(false);
-    expect(res.body.checkpoint).toBe('3');
     expect(typeof res.body.checkpoint).toBe('string');
+    // SQLite numbers changes 1, 2, 3…; PostgreSQL's checkpoints are transaction ids.
+    if (storeKind() === 'sqlite') expect(res.body.checkpoint).toBe('3');
   });
 
   it('pages with hasMore across several pages, including tombstones', async () => {
@@ -49,7 +50,7 @@ describe('reference server: pull (GET /{entity}?since=)', () => {
     const checkpoints = pages.map((p) => Number(p.checkpoint));
     expect(checkpoints).toEqual([...checkpoints].sort((a, b) => a - b));
     expect(new Set(checkpoints).size).toBe(3);
-    expect(applyPages(pages)).toEqual(serverState(fixture.server, 'todos'));
+    expect(applyPages(pages)).toEqual(await serverState(fixture.server, 'todos'));
   });
 
   it('from a checkpoint returns only what changed after it', async () => {
@@ -64,9 +65,15 @@ describe('reference server: pull (GET /{entity}?since=)', () => {
   it('an empty page keeps the given checkpoint; without since it answers the current position', async () => {
     await seed(fixture.server, 'todos', 3);
     await call(fixture.server, 'POST', '/notes', { body: { id: 'n' } });
-    expect((await call(fixture.server, 'GET', '/todos?since=3')).body).toEqual({ items: [], checkpoint: '3', hasMore: false });
-    expect((await call(fixture.server, 'GET', '/empty')).body).toEqual({ items: [], checkpoint: '4', hasMore: false });
+    const end = (await call(fixture.server, 'GET', '/todos')).body.checkpoint;
+    expect((await call(fixture.server, 'GET', `/todos?since=${end}`)).body).toEqual({ items: [], checkpoint: end, hasMore: false });
+    const empty = (await call(fixture.server, 'GET', '/empty')).body;
+    expect(empty).toEqual({ items: [], checkpoint: expect.any(String), hasMore: false });
+    if (storeKind() === 'sqlite') expect(empty.checkpoint).toBe('4');
     expect((await call(fixture.server, 'GET', '/todos?since=')).body.items).toHaveLength(3);
+    // The current position sees what comes next and nothing before.
+    await call(fixture.server, 'POST', '/empty', { body: { id: 'e' } });
+    expect((await call(fixture.server, 'GET', `/empty?since=${empty.checkpoint}`)).body.items.map((r: any) => r.id)).toEqual(['e']);
   });
 
   it('only returns the asked entity', async () => {
@@ -129,7 +136,7 @@ describe('reference server: pull (GET /{entity}?since=)', () => {
     }
     expect(round).toBeGreaterThan(3);
     for (let i = 1; i < checkpoints.length; i++) expect(checkpoints[i]).toBeGreaterThan(checkpoints[i - 1]);
-    expect(map).toEqual(serverState(fixture.server, 'todos'));
+    expect(map).toEqual(await serverState(fixture.server, 'todos'));
   });
 
   it('skips nothing when concurrent writes race a paging loop', async () => {
@@ -156,6 +163,28 @@ describe('reference server: pull (GET /{entity}?since=)', () => {
     await Promise.all([writes, paging]);
     applyPages(await pullAll(fixture.server, 'todos', since, 5), map);
     for (let i = 1; i < checkpoints.length; i++) expect(checkpoints[i]).toBeGreaterThanOrEqual(checkpoints[i - 1]);
-    expect(map).toEqual(serverState(fixture.server, 'todos'));
+    expect(map).toEqual(await serverState(fixture.server, 'todos'));
+  });
+
+  it('never serves a change of a transaction that is still open and then rolls back', async () => {
+    const db = fixture.server.db;
+    const change = (id: string) => ({ entity: 'todos', id, data: {}, basedOn: null, updatedAt: new Date().toISOString(), deleted: false, method: 'PUT', idempotencyKey: null });
+    let fail!: () => void;
+    let written!: () => void;
+    const isWritten = new Promise<void>((resolve) => (written = resolve));
+    const doomed = db.write(async (tx) => {
+      await tx.writeRecord(change('ghost'));
+      written();
+      await new Promise<void>((resolve) => (fail = resolve));
+      throw new Error('rolled back');
+    });
+    await isWritten;
+    const during = db.changesSince('todos', undefined, 100, () => true);
+    fail();
+    await expect(doomed).rejects.toThrow('rolled back');
+    const page = await during;
+    expect(page.records).toEqual([]);
+    await db.write((tx) => tx.writeRecord(change('real')));
+    expect((await db.changesSince('todos', page.checkpoint, 100, () => true)).records.map((r) => r.id)).toEqual(['real']);
   });
 });

@@ -15,7 +15,7 @@ describe('reference server: records', () => {
       expect(res.body).toEqual({ id: 'a', title: 'milk', version: 1, updatedAt: '2030-01-01T00:00:00.000Z' });
       expect(res.headers.get('etag')).toBe('"1"');
       expect(res.headers.get('location')).toBe('/todos/a');
-      expect(fixture.server.db.records('todos')).toEqual([res.body]);
+      expect(await fixture.server.db.records('todos')).toEqual([res.body]);
     });
 
     it('assigns a UUID when the body has no id', async () => {
@@ -37,7 +37,7 @@ describe('reference server: records', () => {
       const second = await call(fixture.server, 'POST', '/todos', { body: { id: 'a', title: 'second' } });
       expect(second.status).toBe(409);
       expect(second.body).toEqual(first.body);
-      expect(fixture.server.db.writeLog()).toHaveLength(1);
+      expect(await fixture.server.db.writeLog()).toHaveLength(1);
     });
 
     it('revives a tombstone; the version continues', async () => {
@@ -52,8 +52,8 @@ describe('reference server: records', () => {
     it('keeps entities apart: the same id may live in two entities', async () => {
       expect((await call(fixture.server, 'POST', '/todos', { body: { id: 'a' } })).status).toBe(201);
       expect((await call(fixture.server, 'POST', '/notes', { body: { id: 'a' } })).status).toBe(201);
-      expect(fixture.server.db.records('todos')).toHaveLength(1);
-      expect(fixture.server.db.records('notes')).toHaveLength(1);
+      expect(await fixture.server.db.records('todos')).toHaveLength(1);
+      expect(await fixture.server.db.records('notes')).toHaveLength(1);
     });
 
     it('accepts an integer id as its decimal string', async () => {
@@ -98,7 +98,7 @@ describe('reference server: records', () => {
       const res = await call(fixture.server, 'PATCH', '/todos/a', { body: { title: 'client' }, headers: { 'If-Match': '"1"' } });
       expect(res.status).toBe(409);
       expect(res.body).toEqual(current.body);
-      expect(fixture.server.db.record('todos', 'a')).toEqual(current.body);
+      expect(await fixture.server.db.record('todos', 'a')).toEqual(current.body);
     });
 
     it.each(['2', '"2"', 'W/"2"', '*'])('applies when If-Match is %s and the version is 2', async (ifMatch) => {
@@ -154,8 +154,8 @@ describe('reference server: records', () => {
       const res = await call(fixture.server, 'DELETE', '/todos/a');
       expect(res.status).toBe(200);
       expect(res.body).toEqual({ id: 'a', deleted: true, version: 2, updatedAt: '2030-01-01T00:00:01.000Z' });
-      expect(fixture.server.db.records('todos')).toEqual([]);
-      expect(fixture.server.db.records('todos', { includeDeleted: true })).toEqual([res.body]);
+      expect(await fixture.server.db.records('todos')).toEqual([]);
+      expect(await fixture.server.db.records('todos', { includeDeleted: true })).toEqual([res.body]);
       expect((await call(fixture.server, 'GET', '/todos/a')).status).toBe(404);
     });
 
@@ -164,7 +164,7 @@ describe('reference server: records', () => {
       await call(fixture.server, 'POST', '/todos', { body: { id: 'a' } });
       expect((await call(fixture.server, 'DELETE', '/todos/a')).status).toBe(200);
       expect((await call(fixture.server, 'DELETE', '/todos/a')).status).toBe(404);
-      expect(fixture.server.db.writeLog().map((w) => w.method)).toEqual(['POST', 'DELETE']);
+      expect((await fixture.server.db.writeLog()).map((w) => w.method)).toEqual(['POST', 'DELETE']);
     });
 
     it('honours If-Match: stale answers 409 with the current record, current deletes', async () => {
@@ -234,7 +234,7 @@ describe('reference server: records', () => {
       await call(fixture.server, 'POST', '/todos', { raw: 'nope' });
       await call(fixture.server, 'PATCH', '/todos/x', { body: { a: 1 } });
       await call(fixture.server, 'POST', '/todos/x', { body: { a: 1 } });
-      expect(fixture.server.db.writeLog()).toEqual([]);
+      expect(await fixture.server.db.writeLog()).toEqual([]);
     });
   });
 });

@@ -35,7 +35,7 @@ export function testEngine(options: Partial<SyncEngineOptions<'todos' | 'notes'>
 }
 
 /** Resolves when the engine has nothing left to send. */
-export async function drained(engine: SyncEngine): Promise<unknown> {
+export async function drained<E extends string>(engine: SyncEngine<E>): Promise<unknown> {
   await engine.ready;
   return firstValueFrom(engine.status$.pipe(filter((s) => s.queueLength === 0 && s.inFlight === 0)));
 }

@@ -24,7 +24,12 @@ export function restApi() {
   /** How many times the server changed something for each idempotency key. */
   const applied = new Map<string, number>();
   let override: Override | undefined;
+  let loseAnswer: ((request: RecordedRequest, attempt: number) => boolean) | undefined;
   let nextId = 1;
+
+  /** 1 for the first request with this key and method, 2 for its first retry, … */
+  const attemptOf = (recorded: RecordedRequest): number =>
+    requests.filter((r) => r.key === recorded.key && r.method === recorded.method).length;
 
   const answer = (key: string | null, status: number, body: JsonBodyType): Response => {
     if (key) {
@@ -44,8 +49,7 @@ export function restApi() {
       body: text ? JSON.parse(text) : undefined,
     };
     requests.push(recorded);
-    const attempt = requests.filter((r) => r.key === recorded.key && r.method === recorded.method).length;
-    const custom = await override?.(recorded, attempt);
+    const custom = await override?.(recorded, attemptOf(recorded));
     if (custom) return custom;
     const replay = recorded.key ? replies.get(recorded.key) : undefined;
     if (replay) return HttpResponse.json(replay.body, { status: replay.status });
@@ -75,6 +79,14 @@ export function restApi() {
     return HttpResponse.json({ error: 'method' }, { status: 405 });
   };
 
+  /** The backend's answer, unless the test wants it lost on the way back (the server did the work all the same). */
+  const serve = async (request: Request, params: { entity: string; id?: string }) => {
+    const key = request.headers.get('Idempotency-Key');
+    const response = await handle(request, params);
+    const recorded = requests.findLast((r) => r.key === key && r.method === request.method);
+    return recorded && loseAnswer?.(recorded, attemptOf(recorded)) ? HttpResponse.error() : response;
+  };
+
   const batches: number[] = [];
   const server = setupServer(
     http.post(`${API}/_batch`, async ({ request }) => {
@@ -91,8 +103,8 @@ export function restApi() {
       }
       return HttpResponse.json({ results });
     }),
-    http.all(`${API}/:entity/:id`, ({ request, params }) => handle(request, params as { entity: string; id: string })),
-    http.post(`${API}/:entity`, ({ request, params }) => handle(request, params as { entity: string })),
+    http.all(`${API}/:entity/:id`, ({ request, params }) => serve(request, params as { entity: string; id: string })),
+    http.post(`${API}/:entity`, ({ request, params }) => serve(request, params as { entity: string })),
   );
 
   return {
@@ -106,6 +118,10 @@ export function restApi() {
     override(fn: Override | undefined) {
       override = fn;
     },
+    /** Lose the answer to the requests `fn` picks: the server applies them, the client sees a network error. */
+    loseAnswers(fn: ((request: RecordedRequest, attempt: number) => boolean) | undefined) {
+      loseAnswer = fn;
+    },
     reset() {
       records.clear();
       replies.clear();
@@ -113,6 +129,7 @@ export function restApi() {
       batches.length = 0;
       applied.clear();
       override = undefined;
+      loseAnswer = undefined;
       server.resetHandlers();
     },
   };

@@ -1,0 +1,237 @@
+import { BehaviorSubject, defer, delayWhen, distinctUntilChanged, map, merge, type Observable, shareReplay, Subject, tap } from 'rxjs';
+import { describeError, SyncInputError, SyncStorageError } from './errors.js';
+import { Outbox, type OutboxCommand, type OutboxTransition } from './outbox.js';
+import type { LoadedOutbox, OutboxStore } from './outboxStore.js';
+import { dedupe } from './operators/dedupe.js';
+import { persist, type PersistedBatch } from './operators/persist.js';
+import type { SyncEvent, SyncItem } from './types.js';
+
+/** An item that left the queue, and why. */
+export interface Settled {
+  id: string;
+  outcome: 'pushed' | 'failed' | 'dropped';
+}
+
+/** The outbox's numbers, as status shows them. */
+export interface OutboxCounts {
+  queueLength: number;
+  inFlight: number;
+  failedCount: number;
+  /** Writes accepted before the stored outbox was loaded, waiting to be applied. */
+  held: number;
+  loaded: boolean;
+}
+
+interface Ticket {
+  resolve: (transition: OutboxTransition) => void;
+  reject: (error: unknown) => void;
+}
+
+export interface DurableOutboxOptions {
+  store: OutboxStore;
+  /** Resolves when this engine may load the stored outbox (no other engine is using it). */
+  turn: Promise<void>;
+  report: (event: SyncEvent, error?: unknown) => void;
+}
+
+/**
+ * The durable outbox: the only writer of the {@link Outbox}. Every change is a command on one
+ * stream, held until the stored outbox has loaded, applied in order by `dedupe` and written
+ * behind by `persist`. A write's promise settles when its batch is durable (or failed), and
+ * an item becomes ready to send only then.
+ */
+export class DurableOutbox {
+  /** Resolves once the stored outbox has been loaded (or could not be). */
+  readonly loaded: Promise<void>;
+  /** Resolves once every command accepted before `close()` has been stored. */
+  readonly drained: Promise<void>;
+  /** Items leaving the queue. */
+  readonly settled$: Observable<Settled>;
+  /** Emits when items may have become ready to send. */
+  readonly ready$: Observable<void>;
+  /** The queue, once per stored batch; the dead letters, whenever they change. */
+  readonly queue$: Observable<readonly SyncItem[]>;
+  readonly failed$: Observable<readonly SyncItem[]>;
+  readonly counts$: Observable<OutboxCounts>;
+  /** Emits once when `clear` has been applied. */
+  readonly cleared$: Observable<void>;
+
+  private readonly outbox = new Outbox();
+  private readonly commands = new Subject<OutboxCommand>();
+  private readonly tickets = new Map<OutboxCommand, Ticket>();
+  private readonly settled = new Subject<Settled>();
+  private readonly stored = new BehaviorSubject<void>(undefined);
+  private readonly changed = new BehaviorSubject<void>(undefined);
+  private readonly counts: BehaviorSubject<OutboxCounts>;
+  private readonly cleared = new Subject<void>();
+  /** Commands waiting for the stored outbox to load. */
+  private readonly held = new Set<OutboxCommand>();
+  private isLoaded = false;
+  private markLoaded!: () => void;
+  private closed = false;
+
+  constructor(private readonly options: DurableOutboxOptions) {
+    this.counts = new BehaviorSubject(this.currentCounts());
+    this.settled$ = this.settled.asObservable();
+    this.counts$ = this.counts.asObservable();
+    this.cleared$ = this.cleared.asObservable();
+    this.ready$ = this.stored.pipe(map(() => undefined));
+    this.queue$ = this.stored.pipe(map(() => this.outbox.items()), distinctUntilChanged());
+    this.failed$ = this.changed.pipe(map(() => this.outbox.failedItems()), distinctUntilChanged());
+
+    const load$ = defer(() => this.load()).pipe(shareReplay(1));
+    let drained!: () => void;
+    this.drained = new Promise((resolve) => (drained = resolve));
+    this.loaded = new Promise((resolve) => (this.markLoaded = resolve));
+    merge(
+      load$,
+      // Commands that arrive before the stored outbox is loaded wait for it, in order.
+      this.commands.pipe(
+        delayWhen(() => load$),
+        tap((command) => this.held.delete(command)),
+      ),
+    )
+      .pipe(
+        dedupe({ outbox: this.outbox }),
+        tap((transition) => this.applied(transition)),
+        persist((batch) =>
+          this.options.store.write(
+            batch.flatMap((t) => t.changes),
+            this.outbox.size + this.outbox.failedCount,
+            () => ({ queue: this.outbox.items(), failed: this.outbox.failedItems() }),
+          ),
+        ),
+      )
+      .subscribe({ next: (batch) => this.persisted(batch), complete: () => drained() });
+  }
+
+  /** Queued writes, counting those waiting for the stored outbox to load. */
+  get size(): number {
+    return this.outbox.size + this.held.size;
+  }
+
+  get(id: string): SyncItem | undefined {
+    return this.outbox.get(id);
+  }
+
+  items(): readonly SyncItem[] {
+    return this.outbox.items();
+  }
+
+  /** Applies a command in turn; its effect becomes durable with the batch it lands in. */
+  dispatch(command: OutboxCommand): void {
+    if (this.closed) return;
+    if (this.isLoaded || command.type !== 'enqueue') {
+      this.commands.next(command);
+      return;
+    }
+    this.held.add(command);
+    this.commands.next(command);
+    this.publish();
+  }
+
+  /** Applies a command and resolves once it is durable (rejects when storage refused it). */
+  dispatchDurably(command: OutboxCommand): Promise<OutboxTransition> {
+    if (this.closed) return Promise.reject(destroyedError());
+    return new Promise((resolve, reject) => {
+      this.tickets.set(command, { resolve, reject });
+      this.dispatch(command);
+    });
+  }
+
+  /** The next ready items, at most `limit`, marked in flight. */
+  take(limit: number): SyncItem[] {
+    const items = this.outbox.take(limit);
+    if (items.length > 0) this.publish();
+    return items;
+  }
+
+  /** Ends the command stream: what is in it still lands in storage, then `drained` resolves. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.commands.complete();
+    void this.drained.then(() => {
+      for (const subject of [this.settled, this.stored, this.changed, this.counts, this.cleared]) subject.complete();
+    });
+  }
+
+  private async load(): Promise<OutboxCommand> {
+    await this.options.turn;
+    const loaded = await this.options.store.load().catch(
+      (error: unknown): LoadedOutbox => ({
+        queue: [],
+        failed: [],
+        problems: [{ key: 'outbox', error: new SyncStorageError(describeError(error), undefined, error) }],
+      }),
+    );
+    for (const problem of loaded.problems) {
+      this.options.report({ type: 'storage-error', error: problem.error.message, key: problem.key, keptAs: problem.keptAs }, problem.error);
+    }
+    return { type: 'load', queue: loaded.queue, failed: loaded.failed };
+  }
+
+  private applied({ command }: OutboxTransition): void {
+    if (command.type === 'load') this.isLoaded = true;
+    // Counts first: whatever reacts to this command (a cleared delivery) sees the outbox as it is now.
+    this.publish();
+    if (command.type === 'clear') this.cleared.next();
+  }
+
+  private persisted({ values, error }: PersistedBatch<OutboxTransition>): void {
+    // Acks, dead letters and clears stand even when their batch failed to store (they are facts about
+    // delivery); a write that cancelled a queued one is undone with its batch.
+    for (const { command, changes } of values) {
+      for (const change of changes) {
+        if (change.list !== 'queue' || change.item || (error && command.type === 'enqueue')) continue;
+        this.settled.next({ id: change.id, outcome: command.type === 'ack' ? 'pushed' : command.type === 'dead-letter' ? 'failed' : 'dropped' });
+      }
+    }
+    const dropped = error ? this.outbox.rollback(values) : [];
+    if (!error) this.outbox.persisted(values);
+    this.publish();
+    this.stored.next();
+    for (const id of dropped) this.settled.next({ id, outcome: 'dropped' });
+    if (error) {
+      const storageError =
+        error instanceof SyncStorageError ? error : new SyncStorageError(`[rxsync] Storage failed: ${describeError(error)}`, undefined, error);
+      this.options.report({ type: 'storage-error', error: storageError.message }, storageError);
+      for (const transition of values) this.takeTicket(transition)?.reject(storageError);
+    } else {
+      for (const transition of values) this.takeTicket(transition)?.resolve(transition);
+    }
+    if (values.some(({ command }) => command.type === 'load')) this.markLoaded();
+  }
+
+  private takeTicket(transition: OutboxTransition): Ticket | undefined {
+    const ticket = this.tickets.get(transition.command);
+    this.tickets.delete(transition.command);
+    return ticket;
+  }
+
+  private currentCounts(): OutboxCounts {
+    return {
+      queueLength: this.size,
+      inFlight: this.outbox.inFlightCount,
+      failedCount: this.outbox.failedCount,
+      held: this.held.size,
+      loaded: this.isLoaded,
+    };
+  }
+
+  /**
+   * Shows the outbox as it stands, after every command: `failed$` first, so a status saying
+   * "1 dead letter" is never ahead of it. `queue$` follows the stored batches instead (see
+   * `persisted`): copying the queue costs O(queue), once per batch rather than once per write.
+   */
+  private publish(): void {
+    if (this.counts.closed) return;
+    this.changed.next();
+    this.counts.next(this.currentCounts());
+  }
+}
+
+function destroyedError(): SyncInputError {
+  return new SyncInputError('[rxsync] The engine was destroyed before this write was queued; it was not stored.');
+}
+

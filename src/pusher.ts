@@ -1,0 +1,424 @@
+import {
+  asyncScheduler,
+  BehaviorSubject,
+  catchError,
+  defer,
+  filter,
+  finalize,
+  from,
+  map,
+  merge,
+  mergeMap,
+  type Observable,
+  of,
+  pairwise,
+  type SchedulerLike,
+  Subject,
+  switchMap,
+  take,
+  takeUntil,
+  tap,
+  throwError,
+  throwIfEmpty,
+  timeout,
+  timer,
+} from 'rxjs';
+import { classifyResponse, type PushOutcome, remoteRecord } from './classifyResponse.js';
+import { describeError, SyncHttpError, SyncInputError } from './errors.js';
+import type { OutboxCommand } from './outbox.js';
+import { resolveConflict, type ResolvedConflict } from './operators/resolveConflict.js';
+import { backoffDelay, retryBackoff } from './operators/retryBackoff.js';
+import { whenOnline } from './operators/whenOnline.js';
+import { versionOf } from './recordVersion.js';
+import { requestLimiter } from './requestLimiter.js';
+import type { Conflict, EntityConfig, PushRequest, SyncEvent, SyncItem, SyncTransport, TransportResponse } from './types.js';
+
+/** What the pusher sends from: the outbox, seen through the few things sending needs. */
+export interface PushQueue {
+  /** Emits whenever items may have become ready to send. */
+  readonly ready$: Observable<void>;
+  /** Emits when the queue was cleared: every delivery stops and its request is aborted. */
+  readonly cleared$: Observable<void>;
+  /** Takes up to `limit` ready items and marks them in flight. */
+  take(limit: number): SyncItem[];
+  /** The item as the queue holds it now (its retry count may have grown since it was taken). */
+  get(id: string): SyncItem | undefined;
+  /** Makes a command durable; resolves once it is stored. */
+  commit(command: OutboxCommand): Promise<unknown>;
+}
+
+/** One thing that happened to an item: an event to report and, mostly, the outbox command it implies. */
+export interface PushReport {
+  event: SyncEvent;
+  command?: OutboxCommand;
+}
+
+export interface PusherOptions<E extends string> {
+  entities: Record<E, EntityConfig>;
+  transport: SyncTransport;
+  online$: Observable<boolean>;
+  /** Requests under way at once. */
+  concurrency: number;
+  /** Items per `pushBatch` request; 1 sends each on its own. */
+  batchSize: number;
+  maxRetries: number;
+  /** A request without an answer after this long is aborted and retried. */
+  requestTimeoutMs: number;
+  retryBaseDelayMs: number;
+  retryMaxDelayMs: number;
+  retryJitter: number;
+  scheduler?: SchedulerLike;
+  now: () => number;
+  onConflict?: (conflict: Conflict) => unknown;
+  /** Hands a server's record to the app, as a pull would (a conflict the server won). */
+  applyRemote: (entity: E, record: unknown) => Promise<void>;
+}
+
+/** How one delivery ended. */
+type Settled = { kind: 'pushed'; status: number; body?: unknown; version?: string | number; reason?: string };
+
+/**
+ * Sends the outbox: takes ready items while online, sends them alone or in batches with
+ * backoff retry, resolves conflicts by each entity's strategy, and reports every outcome as
+ * an event plus the outbox command it implies. It keeps no queue and knows nothing of
+ * storage or status, so it can be driven in virtual time.
+ */
+export class Pusher<E extends string> {
+  /** The earliest retry scheduled now, in ms since the epoch, or undefined. */
+  readonly nextRetryAt$: Observable<number | undefined>;
+
+  private readonly limit: <T>(request$: Observable<T>) => Observable<T>;
+  private readonly window: number;
+  private readonly retryAt = new Map<string, number>();
+  private readonly nextRetryAt = new BehaviorSubject<number | undefined>(undefined);
+  private readonly retries = new Subject<PushReport>();
+  /** Client-wins decisions that storage refused, per item, in a row. */
+  private readonly unstored = new Map<string, number>();
+  private inFlight = 0;
+
+  constructor(private readonly options: PusherOptions<E>) {
+    this.limit = requestLimiter(options.concurrency);
+    this.window = options.concurrency * 4 * options.batchSize;
+    this.nextRetryAt$ = this.nextRetryAt.asObservable();
+  }
+
+  /** The push pipeline over `queue`; outcomes come out, nothing else is touched. */
+  push$(queue: PushQueue): Observable<PushReport> {
+    const { online$, entities, batchSize } = this.options;
+    const deliveries$ = merge(queue.ready$, online$.pipe(filter((online) => online))).pipe(
+      whenOnline(online$, { hold: 'latest' }),
+      mergeMap(() => {
+        const items = queue.take(this.window - this.inFlight);
+        // Items of an entity no longer configured go alone: deliver() dead-letters them with the reason.
+        const known = items.filter((item) => item.entity in entities);
+        const unknown = items.filter((item) => !(item.entity in entities));
+        return from([...chunk(known, batchSize), ...unknown.map((item) => [item])]);
+      }),
+      mergeMap((batch) => {
+        this.inFlight += batch.length;
+        const delivery$ = batch.length === 1 ? this.deliver(queue, batch[0]) : this.deliverBatch(queue, batch);
+        return delivery$.pipe(
+          takeUntil(queue.cleared$),
+          finalize(() => {
+            this.inFlight -= batch.length;
+            for (const item of batch) {
+              this.forgetRetry(item.id);
+              this.unstored.delete(item.id);
+            }
+          }),
+        );
+      }),
+    );
+    return merge(this.retries, deliveries$);
+  }
+
+  /** Sends one item until it is delivered, resolved as a conflict, or given up on. */
+  private deliver(queue: PushQueue, item: SyncItem): Observable<PushReport> {
+    const entity: EntityConfig | undefined = this.options.entities[item.entity as E];
+    if (entity === undefined) {
+      return of(
+        this.failed(
+          item,
+          `[rxsync] Entity "${item.entity}" is not configured any more, so this write cannot be sent. Add it back to options.entities and call reprocessFailed(), or clear it.`,
+        ),
+      );
+    }
+    const request = toRequest(item, entity.endpoint);
+    return this.retrying(queue, [item], () => this.options.transport.push(request).pipe(tap((r) => throwIfRetry(request.item, r)))).pipe(
+      mergeMap((response) => this.answered(queue, item, response)),
+      catchError((error: unknown) => of(this.gaveUp(item, error))),
+    );
+  }
+
+  /**
+   * Sends several items in one request. The request as a whole is retried like a single
+   * push; then each item's own answer is handled on its own: a transient one goes back to
+   * single delivery, so one bad item never fails the others. A server without a usable
+   * batch endpoint gets the items one by one.
+   */
+  private deliverBatch(queue: PushQueue, items: readonly SyncItem[]): Observable<PushReport> {
+    const requests = items.map((item) => toRequest(item, this.options.entities[item.entity as E].endpoint));
+    return this.retrying(queue, items, () => this.options.transport.pushBatch!(requests)).pipe(
+      catchError((error: unknown) =>
+        error instanceof SyncHttpError && !error.transient
+          ? of(undefined)
+          : throwError(() => error),
+      ),
+      mergeMap((responses) =>
+        responses === undefined
+          ? from(items).pipe(mergeMap((item) => this.deliver(queue, item)))
+          : from(items.map((item, i) => ({ item, response: responses[i] }))).pipe(
+              mergeMap(({ item, response }) =>
+                readAnswer(item, response).kind === 'retry'
+                  ? this.deliver(queue, item)
+                  : this.answered(queue, item, response).pipe(catchError((error: unknown) => of(this.gaveUp(item, error)))),
+              ),
+            ),
+      ),
+      catchError((error: unknown) => from(items.map((item) => this.gaveUp(item, error)))),
+    );
+  }
+
+  /** A final answer to a push: delivered, refused, or a conflict to resolve. */
+  private answered(queue: PushQueue, item: SyncItem, response: TransportResponse): Observable<PushReport> {
+    const { kind, reason } = readAnswer(item, response);
+    if (kind === 'ack') return of(this.settle(item, { kind: 'pushed', status: response.status, body: response.body, version: versionOf(response.body), reason }));
+    if (kind !== 'conflict') {
+      return of(
+        this.failed(item, `[rxsync] The server refused ${describeItem(item)} with ${reason ?? response.status}. Fix the data and call reprocessFailed(), or clear it.`),
+      );
+    }
+    if (item.overwrite) {
+      return of(this.failed(item, `[rxsync] ${describeItem(item)} still conflicts after the client-wins re-send; kept as a dead letter.`));
+    }
+    const entity = this.options.entities[item.entity as E];
+    // Only a usable record is the server's side of the conflict: an error object is not.
+    const conflict: Conflict = { entity: item.entity, localItem: item, remoteData: remoteRecord(response, item) };
+    return of(conflict).pipe(
+      resolveConflict({ strategy: entity.conflictStrategy ?? 'server-wins', onConflict: this.options.onConflict }),
+      mergeMap((resolved) => merge(of({ event: conflictEvent(resolved) }), this.applyResolution(queue, resolved))),
+    );
+  }
+
+  private applyResolution(queue: PushQueue, resolved: ResolvedConflict): Observable<PushReport> {
+    const { localItem: item, resolution } = resolved;
+    switch (resolution.outcome) {
+      case 'server-wins': {
+        // The server's record is the record now; a 409 without one leaves nothing to hand on.
+        const settled: Settled = { kind: 'pushed', status: 409, body: resolved.remoteData };
+        if (resolved.remoteData === undefined) return of(this.settle(item, settled));
+        return defer(() => this.options.applyRemote(item.entity as E, resolved.remoteData)).pipe(
+          map(() => [this.settle(item, settled)]),
+          catchError((error: unknown) =>
+            of([
+              { event: { type: 'callback-error', callback: 'onPull', error: `[rxsync] onPull threw: ${describeError(error)}` } } as PushReport,
+              this.settle(item, settled),
+            ]),
+          ),
+          mergeMap((outcomes) => from(outcomes)),
+        );
+      }
+      case 'client-wins': {
+        if (item.operation === 'update' && resolved.remoteData === undefined && resolution.strategy !== 'manual') {
+          // An update is partial: without the server's record there is no whole record to PUT.
+          return of(
+            this.failed(
+              item,
+              `[rxsync] The server answered a conflict to ${describeItem(item)} without its current record, so ${resolution.strategy} cannot build the whole record to overwrite it with. Pull, then write the record again; this write stays in failed$.`,
+            ),
+          );
+        }
+        const overwrite: SyncItem = { ...item, data: resolution.data, overwrite: true };
+        return defer(() => queue.commit({ type: 'resolve', id: item.id, data: resolution.data })).pipe(
+          mergeMap(() => this.deliver(queue, queue.get(item.id) ?? overwrite)),
+          catchError((error: unknown) => this.decisionNotStored(queue, item, error)),
+        );
+      }
+      case 'error':
+        return of(this.failed(item, resolution.error));
+    }
+  }
+
+  /**
+   * The decision could not be made durable, so it must not be sent: the item goes again from
+   * its original request (which the server did not apply: it answered a conflict) after a
+   * backoff, and only storage that keeps failing makes it a dead letter.
+   */
+  private decisionNotStored(queue: PushQueue, item: SyncItem, error: unknown): Observable<PushReport> {
+    const attempt = (this.unstored.get(item.id) ?? 0) + 1;
+    const message = `[rxsync] Could not store the client-wins decision for ${describeItem(item)} (${unprefixed(error)}); nothing was re-sent.`;
+    if (attempt > this.options.maxRetries) {
+      this.unstored.delete(item.id);
+      return of(this.failed(item, `${message} Gave up after ${attempt} tries; call reprocessFailed() once storage works.`));
+    }
+    this.unstored.set(item.id, attempt);
+    const delayMs = backoffDelay(attempt, { baseDelayMs: this.options.retryBaseDelayMs, maxDelayMs: this.options.retryMaxDelayMs, jitter: this.options.retryJitter });
+    return merge(
+      of<PushReport>({ event: { type: 'retried', item, attempt, delayMs, error: message } }),
+      timer(delayMs, this.options.scheduler).pipe(mergeMap(() => this.deliver(queue, item))),
+    );
+  }
+
+  /**
+   * A request with retries: waits for online before each attempt and for a free place among
+   * `concurrency` requests; transient failures back off, and coming back online cuts a
+   * backoff wait short. Each retry counts for every item.
+   */
+  private retrying<T>(queue: PushQueue, items: readonly SyncItem[], request: () => Observable<T>): Observable<T> {
+    const { online$, maxRetries, scheduler, requestTimeoutMs } = this.options;
+    const attempt$ = defer(() => {
+      // A retry that starts is no longer scheduled.
+      for (const item of items) this.forgetRetry(item.id);
+      return online$;
+    }).pipe(
+      filter((online) => online),
+      take(1),
+      switchMap(() =>
+        this.limit(
+          defer(request).pipe(
+            timeout({
+              first: requestTimeoutMs,
+              with: () => throwError(() => new SyncHttpError(`[rxsync] No answer to ${describeItems(items)} within ${requestTimeoutMs} ms; the request was aborted.`, 0)),
+              scheduler: scheduler ?? asyncScheduler,
+            }),
+            // Going offline aborts the request; it goes again, same key, once back online.
+            takeUntil(online$.pipe(filter((online) => !online))),
+            throwIfEmpty(() => new SyncHttpError(`[rxsync] Went offline while sending ${describeItems(items)}; the request was aborted.`, 0)),
+          ),
+        ),
+      ),
+      catchError((error: unknown) =>
+        throwError(() =>
+          error instanceof SyncHttpError || error instanceof SyncInputError
+            ? error
+            : new SyncHttpError(`[rxsync] Network error sending ${describeItems(items)}: ${sentence(unprefixed(error))}`, 0),
+        ),
+      ),
+    );
+    return attempt$.pipe(
+      retryBackoff({
+        maxRetries,
+        retriesUsed: Math.max(...items.map((item) => queue.get(item.id)?.retryCount ?? item.retryCount)),
+        baseDelayMs: this.options.retryBaseDelayMs,
+        maxDelayMs: this.options.retryMaxDelayMs,
+        jitter: this.options.retryJitter,
+        scheduler,
+        shouldRetry: (error) => !(error instanceof SyncInputError) && (!(error instanceof SyncHttpError) || error.transient),
+        retryNow$: online$.pipe(pairwise(), filter(([was, is]) => !was && is)),
+        // No answer at all is nobody's fault: an outage of any length never dead-letters a write.
+        counts: (error) => !isNoAnswer(error),
+        onRetry: ({ error, attempt, delayMs, counted }) => {
+          const message = describeError(error);
+          for (const item of items) {
+            this.scheduleRetry(item.id, this.options.now() + delayMs);
+            const event: SyncEvent = { type: 'retried', item, attempt, delayMs, error: message };
+            this.retries.next(counted ? { event, command: { type: 'retried', id: item.id, error: message } } : { event });
+          }
+        },
+      }),
+    );
+  }
+
+  private settle(item: SyncItem, settled: Settled): PushReport {
+    const event: SyncEvent = { type: 'pushed', item, status: settled.status, body: settled.body };
+    if (settled.reason !== undefined) event.reason = settled.reason;
+    return {
+      event,
+      command: { type: 'ack', id: item.id, version: settled.version },
+    };
+  }
+
+  private failed(item: SyncItem, error: string): PushReport {
+    return {
+      event: { type: 'dead-lettered', item: { ...item, lastError: error }, error },
+      command: { type: 'dead-letter', id: item.id, error },
+    };
+  }
+
+  private gaveUp(item: SyncItem, error: unknown): PushReport {
+    if (error instanceof SyncInputError) return this.failed(item, `${error.message} It stays in failed$.`);
+    return this.failed(
+      item,
+      `[rxsync] Gave up on ${describeItem(item)} after ${this.options.maxRetries} retries. Last error: ${sentence(unprefixed(error))} It stays in failed$; call reprocessFailed() to try again.`,
+    );
+  }
+
+  private scheduleRetry(id: string, at: number): void {
+    this.retryAt.set(id, at);
+    this.publishNextRetry();
+  }
+
+  private forgetRetry(id: string): void {
+    if (this.retryAt.delete(id)) this.publishNextRetry();
+  }
+
+  private publishNextRetry(): void {
+    let earliest: number | undefined;
+    for (const at of this.retryAt.values()) if (earliest === undefined || at < earliest) earliest = at;
+    if (earliest !== this.nextRetryAt.value) this.nextRetryAt.next(earliest);
+  }
+}
+
+/** The request for an item: a client-wins decision goes out as an overwrite under its own key. */
+function toRequest(item: SyncItem, endpoint: string): PushRequest {
+  // A new idempotency key: the original one is bound to the 409 answer.
+  return item.overwrite ? { item: { ...item, id: `${item.id}:put` }, endpoint, overwrite: true } : { item, endpoint };
+}
+
+function conflictEvent({ resolution, ...conflict }: ResolvedConflict): SyncEvent {
+  return { type: 'conflict', conflict, resolution };
+}
+
+/** A request that got no answer: the network, a timeout, a request that could not be built. */
+function isNoAnswer(error: unknown): boolean {
+  return error instanceof SyncHttpError && error.status === 0 && !(error instanceof RetryableAnswer);
+}
+
+/** What an answer means: the transport's reading of it, else the default one. */
+function readAnswer(item: SyncItem, response: TransportResponse): PushOutcome {
+  return response.kind ? { kind: response.kind, reason: response.reason } : classifyResponse(response, item);
+}
+
+/** An answer worth sending the same request again for, whatever its status says. */
+class RetryableAnswer extends SyncHttpError {
+  override get transient(): boolean {
+    return true;
+  }
+}
+
+function throwIfRetry(item: SyncItem, response: TransportResponse): void {
+  const { kind, reason } = readAnswer(item, response);
+  if (kind === 'retry') {
+    throw new RetryableAnswer(
+      `[rxsync] The server answered ${reason ?? response.status} to ${describeItem(item)}, a transient failure.`,
+      response.status,
+      response.body,
+      response.retryAfterMs,
+    );
+  }
+}
+
+function chunk<T>(items: readonly T[], size: number): T[][] {
+  const chunks: T[][] = [];
+  for (let i = 0; i < items.length; i += size) chunks.push(items.slice(i, i + size));
+  return chunks;
+}
+
+function describeItems(items: readonly SyncItem[]): string {
+  return items.length === 1 ? describeItem(items[0]) : `a batch of ${items.length} writes`;
+}
+
+function describeItem(item: SyncItem): string {
+  const id = (item.data as { id?: unknown }).id;
+  return `the ${item.operation} of ${item.entity}${id === undefined ? '' : ` "${String(id)}"`}`;
+}
+
+function unprefixed(error: unknown): string {
+  return describeError(error).replace(/^\[rxsync\] /, '');
+}
+
+/** Ends a message with a full stop, so the next sentence of a reason reads as one. */
+function sentence(text: string): string {
+  const trimmed = text.trim();
+  return /[.!?]$/.test(trimmed) ? trimmed : `${trimmed}.`;
+}
