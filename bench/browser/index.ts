@@ -218,11 +218,12 @@ async function runOnce(variant: Variant, built: BuiltBench, server: SyncServer, 
 
 const int = (n: number) => Math.round(n).toLocaleString('en-US');
 const seconds = (ms: number) => (ms >= 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${(ms / 1000).toFixed(2)} s`);
+const requests = (n: number) => `${int(n)} request${n === 1 ? '' : 's'}`;
 const megabytes = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
 
 function row(label: string, runs: RunFigures[], count: number): string {
   const m = (pick: (r: RunFigures) => number) => median(runs.map(pick));
-  return `| ${label} | ${int(count / (m((r) => r.serialMs) / 1000))} | ${int(count / (m((r) => r.burstMs) / 1000))} | ${seconds(m((r) => r.serialDrainMs))} (${int(m((r) => r.serialDrainRequests))} requests) | ${seconds(m((r) => r.burstDrainMs))} (${int(m((r) => r.burstDrainRequests))} requests) | ${megabytes(m((r) => r.growthBytes))} |`;
+  return `| ${label} | ${int(count / (m((r) => r.serialMs) / 1000))} | ${int(count / (m((r) => r.burstMs) / 1000))} | ${seconds(m((r) => r.serialDrainMs))} (${requests(m((r) => r.serialDrainRequests))}) | ${seconds(m((r) => r.burstDrainMs))} (${requests(m((r) => r.burstDrainRequests))}) | ${megabytes(m((r) => r.growthBytes))} |`;
 }
 
 async function main(): Promise<void> {
