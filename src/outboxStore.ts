@@ -177,6 +177,7 @@ export class OutboxStore {
       }
     }
     const live: [seq: number, place: LogPlace][] = [];
+    const stillUnread = new Set<number>();
     for (const [place, placeKeys] of listed) {
       for (const key of placeKeys) {
         const seq = place.seqOf(key);
@@ -186,11 +187,16 @@ export class OutboxStore {
           continue;
         }
         this.seq = Math.max(this.seq, seq);
-        if (this.unread.has(seq)) place.pinned = true;
+        if (this.unread.has(seq)) {
+          place.pinned = true;
+          stillUnread.add(seq);
+        }
         else if (seq <= snapshotSeq) place.deletable.push(seq);
         else live.push([seq, place]);
       }
     }
+    // A key someone repaired by removing it is no longer anything to keep.
+    for (const seq of this.unread) if (!stillUnread.has(seq)) this.unread.delete(seq);
     this.seq = Math.max(this.seq, snapshotSeq);
     for (const [seq, place] of live.sort((a, b) => a[0] - b[0])) {
       const segment = await this.read(place, place.key(seq), isSegment, problems, () => {
