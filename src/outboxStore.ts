@@ -190,8 +190,7 @@ export class OutboxStore {
         if (this.unread.has(seq)) {
           place.pinned = true;
           stillUnread.add(seq);
-        }
-        else if (seq <= snapshotSeq) place.deletable.push(seq);
+        } else if (seq <= snapshotSeq) place.deletable.push(seq);
         else live.push([seq, place]);
       }
     }
