@@ -167,6 +167,8 @@ const engine = createSyncEngine({
   retryBaseDelayMs: numberParam('retryBaseDelayMs', 500),
   retryMaxDelayMs: numberParam('retryMaxDelayMs', 8000),
   productId: 'rxsync-demo',
+  // ?autoPull=off keeps a tab stale on purpose (the conflict tests need a stale edit).
+  autoPull: params.get('autoPull') === 'off' ? false : undefined,
   onPull: async (_entity, items) => {
     for (const record of items) learn(record);
     await saveServer();

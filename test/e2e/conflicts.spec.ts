@@ -43,7 +43,8 @@ describeE2E('a conflict between two pages resolves per strategy and shows on con
   async function twoPages(strategy: ConflictStrategy, id: string, title: string, extra: string[] = []) {
     const contextA = await e2e.newContext();
     const contextB = await e2e.newContext();
-    const a = await e2e.open(contextA, { client: 'a', strategy });
+    // The engine's own pulls would let B learn A's edit first: B must stay stale to conflict.
+    const a = await e2e.open(contextA, { client: 'a', strategy, autoPull: 'off' });
     await a.evaluate(
       async ([id, title, extra]) => {
         for (const other of extra) await window.rxsyncDemo!.add(other);
@@ -53,7 +54,7 @@ describeE2E('a conflict between two pages resolves per strategy and shows on con
     );
     await waitForDrained(a);
     await until(() => record(id), (r) => r?.version === 1, `${id} on the server`);
-    const b = await e2e.open(contextB, { client: 'b', strategy });
+    const b = await e2e.open(contextB, { client: 'b', strategy, autoPull: 'off' });
     await b.waitForFunction((id) => window.rxsyncDemo!.serverTodos().some((t) => t.id === id && t.version === 1), id);
     return { a, b, contextA, contextB };
   }
