@@ -1,9 +1,10 @@
-import { BehaviorSubject, defer, delayWhen, distinctUntilChanged, map, merge, type Observable, shareReplay, Subject, tap } from 'rxjs';
+import { BehaviorSubject, defer, delayWhen, distinctUntilChanged, filter, firstValueFrom, map, merge, type Observable, shareReplay, Subject, takeUntil, tap } from 'rxjs';
 import { describeError, SyncInputError, SyncStorageError } from './errors.js';
 import { Outbox, type OutboxCommand, type OutboxTransition } from './outbox.js';
 import type { LoadedOutbox, OutboxStore } from './outboxStore.js';
 import { dedupe } from './operators/dedupe.js';
 import { persist, type PersistedBatch } from './operators/persist.js';
+import type { PushQueue } from './pusher.js';
 import type { SyncEvent, SyncItem } from './types.js';
 
 /** An item that left the queue, and why. */
@@ -40,7 +41,7 @@ export interface DurableOutboxOptions {
  * behind by `persist`. A write's promise settles when its batch is durable (or failed), and
  * an item becomes ready to send only then.
  */
-export class DurableOutbox {
+export class DurableOutbox implements PushQueue {
   /** Resolves once the stored outbox has been loaded (or could not be). */
   readonly loaded: Promise<void>;
   /** Resolves once every command accepted before `close()` has been stored. */
@@ -61,6 +62,7 @@ export class DurableOutbox {
   private readonly tickets = new Map<OutboxCommand, Ticket>();
   private readonly settled = new Subject<Settled>();
   private readonly stored = new BehaviorSubject<void>(undefined);
+  private readonly nudges = new Subject<void>();
   private readonly changed = new BehaviorSubject<void>(undefined);
   private readonly counts: BehaviorSubject<OutboxCounts>;
   private readonly cleared = new Subject<void>();
@@ -75,7 +77,7 @@ export class DurableOutbox {
     this.settled$ = this.settled.asObservable();
     this.counts$ = this.counts.asObservable();
     this.cleared$ = this.cleared.asObservable();
-    this.ready$ = this.stored.pipe(map(() => undefined));
+    this.ready$ = merge(this.stored, this.nudges).pipe(map(() => undefined));
     this.queue$ = this.stored.pipe(map(() => this.outbox.items()), distinctUntilChanged());
     this.failed$ = this.changed.pipe(map(() => this.outbox.failedItems()), distinctUntilChanged());
 
@@ -144,11 +146,44 @@ export class DurableOutbox {
     });
   }
 
+  /** Makes `ready$` emit: something asks for the ready items to be sent now. */
+  nudge(): void {
+    this.nudges.next();
+  }
+
+  /** {@link dispatchDurably}, as the pusher calls it. */
+  commit(command: OutboxCommand): Promise<OutboxTransition> {
+    return this.dispatchDurably(command);
+  }
+
   /** The next ready items, at most `limit`, marked in flight. */
   take(limit: number): SyncItem[] {
     const items = this.outbox.take(limit);
     if (items.length > 0) this.publish();
     return items;
+  }
+
+  /**
+   * Resolves once every item of `ids` has left the queue (`complete`), or when `stop$` emits
+   * first, with how many were delivered and how many became dead letters.
+   */
+  async whenSettled(ids: ReadonlySet<string>, stop$: Observable<unknown>): Promise<{ complete: boolean; pushed: number; errors: number }> {
+    const left = new Set(ids);
+    const counts = { pushed: 0, errors: 0 };
+    const complete = await firstValueFrom(
+      this.settled$.pipe(
+        filter(({ id }) => left.delete(id)),
+        tap(({ outcome }) => {
+          if (outcome === 'pushed') counts.pushed++;
+          if (outcome === 'failed') counts.errors++;
+        }),
+        filter(() => left.size === 0),
+        map(() => true),
+        takeUntil(stop$),
+      ),
+      { defaultValue: false },
+    );
+    return { complete, ...counts };
   }
 
   /** Ends the command stream: what is in it still lands in storage, then `drained` resolves. */
@@ -157,7 +192,7 @@ export class DurableOutbox {
     this.closed = true;
     this.commands.complete();
     void this.drained.then(() => {
-      for (const subject of [this.settled, this.stored, this.changed, this.counts, this.cleared]) subject.complete();
+      for (const subject of [this.settled, this.stored, this.nudges, this.changed, this.counts, this.cleared]) subject.complete();
     });
   }
 

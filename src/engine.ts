@@ -1,25 +1,16 @@
 import {
   BehaviorSubject,
   distinctUntilChanged,
-  catchError,
-  EMPTY,
   filter,
-  firstValueFrom,
-  from,
-  interval,
   map,
   merge,
   type Observable,
-  pairwise,
   ReplaySubject,
   share,
   Subject,
-  switchMap,
-  take,
   takeUntil,
-  tap,
 } from 'rxjs';
-import { defaultStorage, defaultStorageIsDurable } from './browser/defaultStorage.js';
+import { defaultStorage, defaultStorageIsDurable, memoryStorageNotice } from './browser/defaultStorage.js';
 import { browserOnline$ } from './browser/browserOnline.js';
 import { DurableOutbox } from './durableOutbox.js';
 import { coalesceRuns } from './operators/coalesceRuns.js';
@@ -29,6 +20,7 @@ import type { ResolvedConflict } from './operators/resolveConflict.js';
 import { claimOutbox } from './outboxHandover.js';
 import { OutboxStore } from './outboxStore.js';
 import { Puller } from './puller.js';
+import { pullTriggers$ } from './pullTriggers.js';
 import { Pusher } from './pusher.js';
 import { status$ } from './status.js';
 import { track } from './telemetry.js';
@@ -78,7 +70,6 @@ class Engine<E extends string> implements SyncEngine<E> {
   readonly #puller: Puller<E>;
   readonly #status: BehaviorSubject<SyncStatusInfo>;
   readonly #events = new Subject<SyncEvent>();
-  readonly #kick = new Subject<void>();
   readonly #destroyed$ = new ReplaySubject<void>(1);
   readonly #release: (drained: Promise<unknown>) => void;
   #destroyed = false;
@@ -88,19 +79,12 @@ class Engine<E extends string> implements SyncEngine<E> {
     this.#options = resolved;
     const storage = options.storage ?? defaultStorage();
     const store = new OutboxStore(storage, resolved.storageKey);
-    const claim = claimOutbox(storage, resolved.storageKey, () => this.#outbox.drained);
+    const claim = claimOutbox(storage, resolved.storageKey, () => this.#outbox.drained, (event) => this.#emit(event));
     this.#outbox = new DurableOutbox({ store, turn: claim.ready, report: (event) => this.#emit(event) });
     this.#release = claim.release;
     this.ready = this.#outbox.loaded;
-    if (!options.storage && !defaultStorageIsDurable()) {
-      // Said once loaded, so that subscribers added right after construction hear it.
-      void this.ready.then(() =>
-        this.#emit({
-          type: 'notice',
-          message: '[rxsync] No storage option and no IndexedDB or localStorage here: the outbox lives in memory and is lost when the process ends. Pass a durable storage (see the README, "Durable storage in Node").',
-        }),
-      );
-    }
+    // Said once loaded, so that subscribers added right after construction hear it.
+    if (!options.storage && !defaultStorageIsDurable()) void this.ready.then(() => this.#emit(memoryStorageNotice()));
 
     const online$ = (options.online$ ?? browserOnline$()).pipe(
       distinctUntilChanged(),
@@ -140,22 +124,8 @@ class Engine<E extends string> implements SyncEngine<E> {
       .pipe(takeUntil(this.#destroyed$))
       .subscribe((status) => this.#status.next(status));
 
-    claim.waiting$.pipe(filter(Boolean), takeUntil(this.#destroyed$)).subscribe(() =>
-      this.#emit({
-        type: 'storage-error',
-        key: resolved.storageKey,
-        error: `[rxsync] Another tab or engine is using the outbox "${resolved.storageKey}"; this engine waits until it is closed before loading, and its writes wait with it. Give each engine its own storageKey to run them side by side.`,
-      }),
-    );
-
     pusher
-      .push$({
-        ready$: merge(this.#outbox.ready$, this.#kick),
-        cleared$: this.#outbox.cleared$,
-        take: (limit) => this.#outbox.take(limit),
-        get: (id) => this.#outbox.get(id),
-        commit: (command) => this.#outbox.dispatchDurably(command),
-      })
+      .push$(this.#outbox)
       .pipe(takeUntil(this.#destroyed$))
       .subscribe(({ event, command, record }) => {
         this.#emit(event);
@@ -164,19 +134,16 @@ class Engine<E extends string> implements SyncEngine<E> {
         if (record) void this.#puller.apply(record.entity as E, [record.data]).catch((error: unknown) => this.#emit(onPullThrew(error)));
       });
 
-    const { autoPull } = resolved;
-    merge(
-      autoPull.onStart ? from(this.ready) : EMPTY,
-      autoPull.onReconnect ? online$.pipe(pairwise(), filter(([was, is]) => !was && is)) : EMPTY,
-      autoPull.afterPush ? this.events$.pipe(filter((e) => e.type === 'pushed'), switchMap(() => this.#outbox.counts$.pipe(filter((c) => c.queueLength === 0), take(1)))) : EMPTY,
-      autoPull.intervalMs > 0 ? interval(autoPull.intervalMs, resolved.scheduler) : EMPTY,
-      (options.poke$ ?? EMPTY).pipe(
-        catchError((error: unknown) => {
-          this.#emit({ type: 'callback-error', callback: 'poke$', error: `[rxsync] poke$ failed, so pulls no longer follow it: ${describeError(error)}` });
-          return EMPTY;
-        }),
-      ),
-    )
+    pullTriggers$({
+      autoPull: resolved.autoPull,
+      loaded: this.ready,
+      online$,
+      events$: this.events$,
+      counts$: this.#outbox.counts$,
+      poke$: options.poke$,
+      scheduler: resolved.scheduler,
+      report: (event) => this.#emit(event),
+    })
       .pipe(
         filter(() => this.#canSync()),
         coalesceRuns(() => this.#puller.pull().catch(() => undefined)),
@@ -233,25 +200,13 @@ class Engine<E extends string> implements SyncEngine<E> {
     const ids = new Set(this.#outbox.items().map((item) => item.id));
     if (!this.#canSync()) return this.#result({ success: false });
     if (ids.size === 0) return this.#result({ success: true });
-    const counts = { pushed: 0, errors: 0 };
     const conflicted = new Set<string>();
-    const stopped$ = merge(this.#destroyed$, this.status$.pipe(filter((status) => !status.online)));
     const conflicts = this.conflicts$.subscribe(({ localItem }) => ids.has(localItem.id) && conflicted.add(localItem.id));
-    const done$ = this.#outbox.settled$.pipe(
-      filter(({ id }) => ids.delete(id)),
-      tap(({ outcome }) => {
-        if (outcome === 'pushed') counts.pushed++;
-        if (outcome === 'failed') counts.errors++;
-      }),
-      filter(() => ids.size === 0),
-      map(() => true),
-      takeUntil(stopped$),
-    );
-    const done = firstValueFrom(done$, { defaultValue: false });
-    this.#kick.next();
-    const complete = await done;
+    const settled = this.#outbox.whenSettled(ids, merge(this.#destroyed$, this.status$.pipe(filter((status) => !status.online))));
+    this.#outbox.nudge();
+    const { complete, pushed, errors } = await settled;
     conflicts.unsubscribe();
-    return this.#result({ success: complete && counts.errors === 0, ...counts, conflicts: conflicted.size });
+    return this.#result({ success: complete && errors === 0, pushed, errors, conflicts: conflicted.size });
   }
 
   async pull(): Promise<SyncResult> {
@@ -323,7 +278,7 @@ class Engine<E extends string> implements SyncEngine<E> {
     this.#outbox.close();
     this.#release(this.#outbox.drained);
     this.#puller.close();
-    for (const subject of [this.#status, this.#events, this.#kick]) subject.complete();
+    for (const subject of [this.#status, this.#events]) subject.complete();
   }
 
   // ── results and events ─────────────────────────────────────────────────────────────────

@@ -1,6 +1,6 @@
 import { BehaviorSubject, type Observable } from 'rxjs';
 import { holdWebLock } from './browser/webLock.js';
-import type { SyncStorage } from './types.js';
+import type { SyncEvent, SyncStorage } from './types.js';
 
 /** How long a destroyed engine may take to store its last writes before the next one stops waiting for it. */
 const DRAIN_GRACE_MS = 5_000;
@@ -86,12 +86,20 @@ export interface OutboxClaim {
  * Claims the outbox `storageKey` in `storage` for one engine: after every earlier engine of
  * this realm on the same database (see {@link takeOutbox}), and, in browsers, while holding the
  * Web Lock of the same name, so other tabs wait too. `drained` is when this engine is done
- * with it, which also frees the lock.
+ * with it, which also frees the lock. Waiting is reported (a `storage-error` event) once.
  */
-export function claimOutbox(storage: SyncStorage, storageKey: string, drained: () => Promise<unknown>): OutboxClaim {
+export function claimOutbox(storage: SyncStorage, storageKey: string, drained: () => Promise<unknown>, report: (event: SyncEvent) => void): OutboxClaim {
   const name = outboxName(storage, storageKey);
   const waiting = new BehaviorSubject(false);
-  const wait = (): void => waiting.next(true);
+  const wait = (): void => {
+    if (waiting.value) return;
+    waiting.next(true);
+    report({
+      type: 'storage-error',
+      key: storageKey,
+      error: `[rxsync] Another tab or engine is using the outbox "${storageKey}"; this engine waits until it is closed before loading, and its writes wait with it. Give each engine its own storageKey to run them side by side.`,
+    });
+  };
   const turn = takeOutbox(name);
   if (turn.waited) wait();
   const ready = turn.ready.then(() => holdWebLock(name, drained(), wait));
