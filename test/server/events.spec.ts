@@ -31,9 +31,9 @@ describe('GET /_events', () => {
     expect(await stream.next()).toBe('retry: 1000');
 
     expect((await call(fixture.server, 'PUT', '/todos/a', { body: { title: 'secret' } })).status).toBe(200);
-    const first = positionOf(await stream.next());
+    const first = positionOf(await nextNonHeartbeat(stream));
     expect((await call(fixture.server, 'PATCH', '/todos/a', { body: { title: 'x' } })).status).toBe(200);
-    const second = positionOf(await stream.next());
+    const second = positionOf(await nextNonHeartbeat(stream));
     expect(BigInt(second)).toBeGreaterThan(BigInt(first));
     if (storeKind() === 'sqlite') {
       // On SQLite the position is exactly the checkpoint a pull ends at.
@@ -46,7 +46,7 @@ describe('GET /_events', () => {
     await stream.next();
     const key = { 'Idempotency-Key': 'k1' };
     await call(fixture.server, 'PUT', '/todos/a', { body: { n: 1 }, headers: key });
-    const first = positionOf(await stream.next());
+    const first = positionOf(await nextNonHeartbeat(stream));
     expect((await call(fixture.server, 'PUT', '/todos/a', { body: { n: 1 }, headers: key })).headers.get('idempotent-replayed')).toBe('true');
     expect((await call(fixture.server, 'PATCH', '/todos/a', { body: { n: 2 }, headers: { 'If-Match': '7' } })).status).toBe(409);
     expect((await call(fixture.server, 'DELETE', '/todos/a')).status).toBe(200);
@@ -68,9 +68,9 @@ describe('GET /_events', () => {
     const writer = await events(fixture.server);
     await writer.next();
     await call(fixture.server, 'PUT', '/todos/a', { body: {} });
-    const old = positionOf(await writer.next());
+    const old = positionOf(await nextNonHeartbeat(writer));
     await call(fixture.server, 'PUT', '/todos/b', { body: {} });
-    const current = positionOf(await writer.next());
+    const current = positionOf(await nextNonHeartbeat(writer));
 
     const behind = await events(fixture.server, { headers: { 'Last-Event-ID': old } });
     expect(await behind.next()).toBe('retry: 1000');
