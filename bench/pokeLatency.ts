@@ -36,7 +36,6 @@ const visible = (n: number) => firstValueFrom(reader.pulled$.pipe(filter(({ item
 const streams = async () => ((await (await fetch(`${server.url}/__stats`)).json()) as { eventStreams: number }).eventStreams;
 while ((await streams()) === 0) await new Promise((resolve) => setTimeout(resolve, 10));
 // Warm up.
-
 for (let n = -5; n < 0; n++) {
   const seen = visible(n);
   await put(n);
