@@ -159,7 +159,7 @@ export interface CountingStore {
   /** A real localforage instance running on the counting driver. */
   storage: SyncStorage;
   readonly counters: StorageCounters;
-  /** Zeroes the counters of this database. */
+  /** Zeroes the counters of this database (and of the log database the engine opens beside it). */
   reset(): void;
   /** Number of keys and total JSON bytes currently stored. */
   footprint(): { keys: number; bytes: number };
@@ -180,24 +180,31 @@ export async function createCountingStore(name = `bench-${process.pid}-${++uniqu
   if (instance.driver() !== COUNTING_DRIVER) {
     throw new Error(`localforage picked driver ${String(instance.driver())}, not the counting driver`);
   }
-  const id = `${name}/keyvaluepairs`;
+  // The engine keeps its log in a database of its own named after this one (`{name}:…`): count it too.
+  const ids = (map: Map<string, unknown>) => [...map.keys()].filter((id) => id === `${name}/keyvaluepairs` || id.startsWith(`${name}:`));
   return {
     storage: instance as unknown as SyncStorage,
     get counters() {
-      return counters.get(id)!;
+      const sum = emptyCounters();
+      for (const id of ids(counters)) for (const [k, v] of Object.entries(counters.get(id)!)) sum[k as keyof StorageCounters] += v;
+      return sum;
     },
     reset() {
-      Object.assign(counters.get(id)!, emptyCounters());
+      for (const id of ids(counters)) Object.assign(counters.get(id)!, emptyCounters());
     },
     footprint() {
-      const data = databases.get(id) ?? new Map<string, string>();
+      let keys = 0;
       let bytes = 0;
-      for (const text of data.values()) bytes += text.length;
-      return { keys: data.size, bytes };
+      for (const id of ids(databases)) {
+        const data = databases.get(id)!;
+        keys += data.size;
+        for (const text of data.values()) bytes += text.length;
+      }
+      return { keys, bytes };
     },
     drop() {
-      databases.delete(id);
-      counters.delete(id);
+      for (const id of ids(databases)) databases.delete(id);
+      for (const id of ids(counters)) counters.delete(id);
     },
   };
 }

@@ -114,6 +114,11 @@ export class DurableOutbox {
     return this.outbox.get(id);
   }
 
+  /** The queued writes of one record, in send order. */
+  pendingFor(entity: string, id: string | number): SyncItem[] {
+    return this.outbox.pendingFor(entity, id);
+  }
+
   items(): readonly SyncItem[] {
     return this.outbox.items();
   }

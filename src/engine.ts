@@ -1,20 +1,28 @@
 import {
   BehaviorSubject,
   distinctUntilChanged,
+  catchError,
+  EMPTY,
   filter,
   firstValueFrom,
+  from,
+  interval,
   map,
   merge,
   type Observable,
+  pairwise,
   ReplaySubject,
   share,
   Subject,
+  switchMap,
+  take,
   takeUntil,
   tap,
 } from 'rxjs';
 import { defaultStorage, defaultStorageIsDurable } from './browser/defaultStorage.js';
 import { browserOnline$ } from './browser/browserOnline.js';
 import { DurableOutbox } from './durableOutbox.js';
+import { coalesceRuns } from './operators/coalesceRuns.js';
 import { type ResolvedOptions, resolveOptions } from './engineOptions.js';
 import { describeError, SyncInputError } from './errors.js';
 import type { ResolvedConflict } from './operators/resolveConflict.js';
@@ -24,7 +32,7 @@ import { Puller } from './puller.js';
 import { Pusher } from './pusher.js';
 import { status$ } from './status.js';
 import { track } from './telemetry.js';
-import type { SyncEngine, SyncEngineOptions, SyncEvent, SyncItem, SyncOperation, SyncResult, SyncStatusInfo, SyncWrite } from './types.js';
+import type { PulledBatch, SyncEngine, SyncEngineOptions, SyncEvent, SyncItem, SyncOperation, SyncResult, SyncStatusInfo, SyncWrite } from './types.js';
 import { validateWrite } from './validateWrite.js';
 import { WriteSubject } from './writeSubject.js';
 
@@ -61,7 +69,7 @@ class Engine<E extends string> implements SyncEngine<E> {
   readonly queue$: Observable<readonly SyncItem[]>;
   readonly failed$: Observable<readonly SyncItem[]>;
   readonly conflicts$: Observable<ResolvedConflict>;
-  readonly pulled$: Observable<{ entity: E; items: unknown[] }>;
+  readonly pulled$: Observable<PulledBatch<E>>;
   readonly events$: Observable<SyncEvent>;
   readonly ready: Promise<void>;
 
@@ -105,9 +113,10 @@ class Engine<E extends string> implements SyncEngine<E> {
       store,
       stop$: this.#destroyed$,
       onPull: options.onPull,
+      pendingFor: (entity, id) => this.#outbox.pendingFor(entity, id),
       report: (event) => this.#emit(event),
     });
-    const pusher = new Pusher({ ...resolved, online$, applyRemote: (entity, record) => this.#puller.apply(entity, [record]) });
+    const pusher = new Pusher({ ...resolved, online$ });
 
     this.events$ = this.#events.asObservable();
     this.queue$ = this.#outbox.queue$;
@@ -148,10 +157,32 @@ class Engine<E extends string> implements SyncEngine<E> {
         commit: (command) => this.#outbox.dispatchDurably(command),
       })
       .pipe(takeUntil(this.#destroyed$))
-      .subscribe(({ event, command }) => {
+      .subscribe(({ event, command, record }) => {
         this.#emit(event);
         if (command) this.#outbox.dispatch(command);
+        // The server's answer is the record's new state: the app gets it as a pull would give it.
+        if (record) void this.#puller.apply(record.entity as E, [record.data]).catch((error: unknown) => this.#emit(onPullThrew(error)));
       });
+
+    const { autoPull } = resolved;
+    merge(
+      autoPull.onStart ? from(this.ready) : EMPTY,
+      autoPull.onReconnect ? online$.pipe(pairwise(), filter(([was, is]) => !was && is)) : EMPTY,
+      autoPull.afterPush ? this.events$.pipe(filter((e) => e.type === 'pushed'), switchMap(() => this.#outbox.counts$.pipe(filter((c) => c.queueLength === 0), take(1)))) : EMPTY,
+      autoPull.intervalMs > 0 ? interval(autoPull.intervalMs, resolved.scheduler) : EMPTY,
+      (options.poke$ ?? EMPTY).pipe(
+        catchError((error: unknown) => {
+          this.#emit({ type: 'callback-error', callback: 'poke$', error: `[rxsync] poke$ failed, so pulls no longer follow it: ${describeError(error)}` });
+          return EMPTY;
+        }),
+      ),
+    )
+      .pipe(
+        filter(() => this.#canSync()),
+        coalesceRuns(() => this.#puller.pull().catch(() => undefined)),
+        takeUntil(this.#destroyed$),
+      )
+      .subscribe();
 
     this.writes$ = new WriteSubject((write) => this.#accept(write));
   }
@@ -259,6 +290,10 @@ class Engine<E extends string> implements SyncEngine<E> {
     await this.flush();
   }
 
+  pendingFor(entity: E, id: string | number): readonly SyncItem[] {
+    return this.#outbox.pendingFor(entity, id);
+  }
+
   getStatus(): SyncStatusInfo {
     return this.#status.value;
   }
@@ -314,4 +349,8 @@ class Engine<E extends string> implements SyncEngine<E> {
     const error = client && track(client, this.#options.productId, event);
     if (error) this.#events.next({ type: 'callback-error', callback: 'telemetryClient', error: describeError(error) });
   }
+}
+
+function onPullThrew(error: unknown): SyncEvent {
+  return { type: 'callback-error', callback: 'onPull', error: `[rxsync] onPull threw: ${describeError(error)}` };
 }

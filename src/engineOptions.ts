@@ -24,6 +24,8 @@ export interface ResolvedOptions<E extends string> {
   productId: string;
   onConflict?: (conflict: Conflict) => unknown;
   telemetryClient?: TelemetryClient;
+  /** The pulls the engine makes by itself; `intervalMs` 0 means none on a timer. */
+  autoPull: { onStart: boolean; onReconnect: boolean; afterPush: boolean; intervalMs: number };
 }
 
 /**
@@ -66,6 +68,20 @@ export function resolveOptions<E extends string>(options: SyncEngineOptions<E>):
     productId: text('productId', options.productId, 'rxsync'),
     onConflict: fn('onConflict', options.onConflict),
     telemetryClient: options.telemetryClient,
+    autoPull: autoPull(options.autoPull),
+  };
+}
+
+function autoPull(value: SyncEngineOptions['autoPull']): ResolvedOptions<string>['autoPull'] {
+  if (value === false) return { onStart: false, onReconnect: false, afterPush: false, intervalMs: 0 };
+  if (value !== undefined && (value === null || typeof value !== 'object')) {
+    fail(`options.autoPull must be false or { onStart?, onReconnect?, afterPush?, intervalMs? }; got ${String(value)}.`);
+  }
+  return {
+    onStart: value?.onStart ?? true,
+    onReconnect: value?.onReconnect ?? true,
+    afterPush: value?.afterPush ?? true,
+    intervalMs: number('autoPull.intervalMs', value?.intervalMs, 0, 0, 2 ** 31 - 1),
   };
 }
 

@@ -32,6 +32,8 @@ export type {
   ConflictResolution,
   ConflictStrategy,
   EntityConfig,
+  PullInfo,
+  PulledBatch,
   PullPage,
   PullRequest,
   PushRequest,

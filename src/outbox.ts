@@ -106,6 +106,11 @@ export class Outbox {
     return this.queue.get(id);
   }
 
+  /** The queued writes of one record, in the order they will be sent (empty when none). */
+  pendingFor(entity: string, id: string | number): SyncItem[] {
+    return (this.chains.get(`${entity}\u0000${String(id)}`) ?? []).map((itemId) => this.queue.get(itemId)!);
+  }
+
   /** The queue in send order; the same array until the outbox changes. */
   items(): readonly SyncItem[] {
     if (this.queueCache?.version !== this.version) {

@@ -16,17 +16,74 @@ interface LogSegment {
 }
 interface Snapshot {
   v: 1;
-  /** Log segments up to this number are contained in the snapshot. */
+  /** Log segments up to this number are contained in the snapshot, except those in `unread`. */
   seq: number;
   queue: SyncItem[];
   failed: SyncItem[];
+  /** Segments that could not be read when they were loaded: not contained, never deleted, never replayed. */
+  unread?: number[];
 }
 
 export interface LoadedOutbox {
   queue: SyncItem[];
   failed: SyncItem[];
-  /** Keys that held data the engine could not read; each was moved aside, not deleted. */
+  /** Keys that held data the engine could not read; each was moved aside or left in place, never deleted. */
   problems: { key: string; keptAs?: string; error: SyncStorageError }[];
+}
+
+/** What a localforage instance has beyond {@link SyncStorage}: it can open a sibling store and empty it. */
+interface StoreFactory extends SyncStorage {
+  createInstance(options: { name: string; storeName?: string; driver?: string }): SyncStorage & { clear(): Promise<void> };
+  config(): { name?: string; storeName?: string };
+  ready(): Promise<void>;
+  driver(): string | null;
+}
+
+function isStoreFactory(storage: SyncStorage): storage is StoreFactory {
+  const s = storage as Partial<StoreFactory>;
+  return typeof s.createInstance === 'function' && typeof s.config === 'function' && typeof s.ready === 'function' && typeof s.driver === 'function';
+}
+
+/** One place log segments are kept: the outbox's storage, or a store of the log's own. */
+class LogPlace {
+  /** Segments here that may be deleted once a durable snapshot covers them. */
+  deletable: number[] = [];
+  /** Something here must never be deleted (data that could not be read), so the store is never cleared. */
+  pinned = false;
+
+  constructor(
+    readonly storage: SyncStorage,
+    private readonly keyPrefix: string,
+    /** How messages name a key here. */
+    readonly label: (key: string) => string = (key) => key,
+    /** Empties the whole place in one operation; only for a store holding nothing but this log. */
+    private readonly clearAll?: () => Promise<void>,
+  ) {}
+
+  key(seq: number): string {
+    return this.keyPrefix + seq;
+  }
+
+  /** The segment number a key names, or undefined for a key that is not a segment of this log. */
+  seqOf(key: string): number | undefined {
+    if (!key.startsWith(this.keyPrefix)) return undefined;
+    const seq = Number(key.slice(this.keyPrefix.length));
+    return Number.isSafeInteger(seq) && seq > 0 && this.key(seq) === key ? seq : undefined;
+  }
+
+  /** Deletes the segments a snapshot up to `seq` made redundant: one `clear()` where the place allows it. */
+  async dropUpTo(seq: number): Promise<void> {
+    const gone = this.deletable.filter((s) => s <= seq);
+    if (gone.length === 0) return;
+    this.deletable = this.deletable.filter((s) => s > seq);
+    if (this.clearAll && !this.pinned && this.deletable.length === 0) {
+      // One transaction however long the log; if it fails the segments stay, harmless, for the next compaction.
+      await this.clearAll().catch(() => this.deletable.push(...gone));
+      return;
+    }
+    // A segment left behind is harmless: the snapshot's seq tells the next load to skip it.
+    await Promise.all(gone.map((s) => this.storage.removeItem(this.key(s)).catch(() => undefined)));
+  }
 }
 
 /**
@@ -34,39 +91,72 @@ export interface LoadedOutbox {
  * into a snapshot key once the log outgrows the live outbox. A burst of writes costs one
  * `setItem`; compaction writes each live item once per that many changes, so the cost per
  * write stays flat however long the queue grows.
+ *
+ * Given a localforage instance, the log lives in a localforage database of its own
+ * (`{name}:{storageKey}:outbox-log`), which compaction empties with one `clear()` once the
+ * snapshot is durable: one storage operation however many segments there were, where
+ * removing them one by one costs an IndexedDB transaction each. Other storages keep the
+ * log under `{storageKey}:outbox:log:{n}` and compaction removes its segments one by one.
+ * Segment numbers only grow, past every segment key found, readable or not, so no write
+ * ever lands on a key that still holds data.
  */
 export class OutboxStore {
   private seq = 0;
-  private segments: number[] = [];
   private entriesSinceSnapshot = 0;
   private mustSnapshot = false;
   /** Set when the stored outbox could not even be listed: writing now could cover writes never read. */
   private unlisted: SyncStorageError | undefined;
+  /** Log segments under the outbox's own keys (every log, before logs had a store of their own). */
+  private readonly home: LogPlace;
+  /** Where new segments go: {@link home}, or the log's own store once `load()` opened it. */
+  private appendTo: LogPlace;
+  private places: LogPlace[];
+  /** Segments that could not be read: never replayed later (a snapshot may already hold newer state), never deleted. */
+  private readonly unread = new Set<number>();
 
   constructor(
     private readonly storage: SyncStorage,
     private readonly prefix: string,
-  ) {}
+  ) {
+    this.home = new LogPlace(storage, `${prefix}:outbox:log:`);
+    this.appendTo = this.home;
+    this.places = [this.home];
+  }
 
   private get snapshotKey(): string {
     return `${this.prefix}:outbox:snapshot`;
-  }
-
-  private segmentKey(seq: number): string {
-    return `${this.prefix}:outbox:log:${seq}`;
   }
 
   checkpointKey(entity: string): string {
     return `${this.prefix}:checkpoint:${entity}`;
   }
 
+  /** Opens the log's own store where the storage can make one. */
+  private async openLogStore(): Promise<LogPlace | undefined> {
+    if (!isStoreFactory(this.storage)) return undefined;
+    await this.storage.ready();
+    const { name = 'localforage', storeName } = this.storage.config();
+    const driver = this.storage.driver();
+    const logName = `${name}:${this.prefix}:outbox-log`;
+    const logStore = this.storage.createInstance({ name: logName, storeName, ...(driver ? { driver } : {}) });
+    return new LogPlace(logStore, '', (key) => `${logName}/${key}`, () => logStore.clear());
+  }
+
   async load(): Promise<LoadedOutbox> {
     const problems: LoadedOutbox['problems'] = [];
     const queue = new Map<string, SyncItem>();
     const failed = new Map<string, SyncItem>();
+    const listed: [LogPlace, string[]][] = [];
     let keys: string[];
     try {
       keys = await this.storage.keys();
+      listed.push([this.home, keys]);
+      const logStore = await this.openLogStore();
+      if (logStore) {
+        listed.push([logStore, await logStore.storage.keys()]);
+        this.places = [this.home, logStore];
+        this.appendTo = logStore;
+      }
     } catch (error) {
       this.unlisted = new SyncStorageError(
         `[rxsync] Could not list the stored outbox (${describeError(error)}), so this engine starts empty and stores nothing, lest it write over writes it could not read. Check the storage, then create a new engine.`,
@@ -75,30 +165,45 @@ export class OutboxStore {
       );
       return { queue: [], failed: [], problems: [{ key: this.prefix, error: this.unlisted }] };
     }
-    const logPrefix = `${this.prefix}:outbox:log:`;
-    const segments = keys
-      .filter((key) => key.startsWith(logPrefix))
-      .map((key) => Number(key.slice(logPrefix.length)))
-      .sort((a, b) => a - b);
 
     let snapshotSeq = 0;
     if (keys.includes(this.snapshotKey)) {
-      const snapshot = await this.read(this.snapshotKey, isSnapshot, problems);
+      const snapshot = await this.read(this.home, this.snapshotKey, isSnapshot, problems);
       if (snapshot) {
         snapshotSeq = snapshot.seq;
+        for (const seq of snapshot.unread ?? []) this.unread.add(seq);
         for (const item of snapshot.queue) queue.set(item.id, item);
         for (const item of snapshot.failed) failed.set(item.id, item);
       }
     }
-    for (const seq of segments) {
-      const key = this.segmentKey(seq);
-      if (!Number.isInteger(seq) || seq <= snapshotSeq) {
-        await this.storage.removeItem(key).catch(() => undefined);
-        continue;
+    const live: [seq: number, place: LogPlace][] = [];
+    const stillUnread = new Set<number>();
+    for (const [place, placeKeys] of listed) {
+      for (const key of placeKeys) {
+        const seq = place.seqOf(key);
+        if (seq === undefined) {
+          // Not ours to judge in the outbox's storage; in the log's own store, something clear() must not take.
+          if (place !== this.home) place.pinned = true;
+          continue;
+        }
+        this.seq = Math.max(this.seq, seq);
+        if (this.unread.has(seq)) {
+          place.pinned = true;
+          stillUnread.add(seq);
+        } else if (seq <= snapshotSeq) place.deletable.push(seq);
+        else live.push([seq, place]);
       }
-      const segment = await this.read(key, isSegment, problems);
+    }
+    // A key someone repaired by removing it is no longer anything to keep.
+    for (const seq of this.unread) if (!stillUnread.has(seq)) this.unread.delete(seq);
+    this.seq = Math.max(this.seq, snapshotSeq);
+    for (const [seq, place] of live.sort((a, b) => a[0] - b[0])) {
+      const segment = await this.read(place, place.key(seq), isSegment, problems, () => {
+        this.unread.add(seq);
+        place.pinned = true;
+      });
       if (!segment) continue;
-      this.segments.push(seq);
+      place.deletable.push(seq);
       this.entriesSinceSnapshot += segment.entries.length;
       for (const [list, entry] of segment.entries) {
         const target = list === 'q' ? queue : failed;
@@ -106,8 +211,7 @@ export class OutboxStore {
         else target.set(entry.id, entry);
       }
     }
-    this.seq = Math.max(snapshotSeq, ...this.segments);
-    // Anything unreadable was moved aside: a fresh snapshot makes storage match what was loaded.
+    // Anything unreadable was moved aside or set apart: a fresh snapshot makes storage match what was loaded.
     if (problems.length > 0) this.mustSnapshot = true;
     return { queue: [...queue.values()], failed: [...failed.values()], problems };
   }
@@ -144,22 +248,22 @@ export class OutboxStore {
   }
 
   private async appendSegment(changes: readonly OutboxChange[]): Promise<void> {
+    const place = this.appendTo;
     const seq = ++this.seq;
     const entries = changes.map((c): LogEntry => [c.list === 'queue' ? 'q' : 'f', c.item ?? c.id]);
-    await this.storage.setItem<LogSegment>(this.segmentKey(seq), { v: 1, entries });
-    this.segments.push(seq);
+    await place.storage.setItem<LogSegment>(place.key(seq), { v: 1, entries });
+    place.deletable.push(seq);
     this.entriesSinceSnapshot += entries.length;
   }
 
   private async writeSnapshot(state: { queue: readonly SyncItem[]; failed: readonly SyncItem[] }): Promise<void> {
     const seq = this.seq;
-    await this.storage.setItem<Snapshot>(this.snapshotKey, { v: 1, seq, queue: [...state.queue], failed: [...state.failed] });
+    const unread = this.unread.size > 0 ? { unread: [...this.unread] } : {};
+    await this.storage.setItem<Snapshot>(this.snapshotKey, { v: 1, seq, queue: [...state.queue], failed: [...state.failed], ...unread });
     this.mustSnapshot = false;
     this.entriesSinceSnapshot = 0;
-    const superseded = this.segments.filter((s) => s <= seq);
-    this.segments = this.segments.filter((s) => s > seq);
-    // A segment left behind is harmless: the snapshot's seq tells the next load to skip it.
-    await Promise.all(superseded.map((s) => this.storage.removeItem(this.segmentKey(s)).catch(() => undefined)));
+    // Only now that the snapshot is durable may the segments it covers go.
+    await Promise.all(this.places.map((place) => place.dropUpTo(seq)));
   }
 
   async loadCheckpoint(entity: string): Promise<PullPosition> {
@@ -171,15 +275,27 @@ export class OutboxStore {
     await this.storage.setItem(this.checkpointKey(entity), encodePosition(position));
   }
 
-  /** Reads a key and checks its shape; unreadable data is moved aside under `…:corrupt:…` and reported. */
-  private async read<T>(key: string, valid: (value: unknown) => value is T, problems: LoadedOutbox['problems']): Promise<T | undefined> {
+  /**
+   * Reads a key and checks its shape. Data of the wrong shape is copied aside under
+   * `…:corrupt:…` and reported; a key that cannot be read at all, or not moved, is left where
+   * it is and `unreadable` is told, so that nothing ever deletes or writes over it.
+   */
+  private async read<T>(
+    from: LogPlace,
+    storageKey: string,
+    valid: (value: unknown) => value is T,
+    problems: LoadedOutbox['problems'],
+    unreadable: () => void = () => undefined,
+  ): Promise<T | undefined> {
+    const key = from.label(storageKey);
     let value: unknown;
     try {
-      value = await this.storage.getItem<unknown>(key);
+      value = await from.storage.getItem<unknown>(storageKey);
     } catch (error) {
+      unreadable();
       problems.push({
         key,
-        error: new SyncStorageError(`[rxsync] Could not read "${key}" (${describeError(error)}); its writes are not loaded.`, key, error),
+        error: new SyncStorageError(`[rxsync] Could not read "${key}" (${describeError(error)}); its writes are not loaded, and the key is left in place.`, key, error),
       });
       return undefined;
     }
@@ -188,9 +304,10 @@ export class OutboxStore {
     let moved = true;
     try {
       await this.storage.setItem(keptAs, value);
-      await this.storage.removeItem(key);
+      await from.storage.removeItem(storageKey);
     } catch {
       moved = false;
+      unreadable();
     }
     problems.push({
       key,
@@ -225,6 +342,7 @@ function isSnapshot(value: unknown): value is Snapshot {
   const s = value as Snapshot | null;
   return (
     typeof s === 'object' && s !== null && s.v === 1 && Number.isInteger(s.seq) &&
+    (s.unread === undefined || (Array.isArray(s.unread) && s.unread.every(Number.isSafeInteger))) &&
     Array.isArray(s.queue) && s.queue.every(isSyncItem) && Array.isArray(s.failed) && s.failed.every(isSyncItem)
   );
 }

@@ -2,7 +2,8 @@ import { BehaviorSubject, firstValueFrom, type Observable, Subject, takeUntil } 
 import { describeError } from './errors.js';
 import type { OutboxStore } from './outboxStore.js';
 import type { PullPosition } from './pullPosition.js';
-import type { EntityConfig, SyncEvent, SyncTransport } from './types.js';
+import { recordIdOf, withPendingWrites } from './readYourWrites.js';
+import type { EntityConfig, PullInfo, PulledBatch, SyncEvent, SyncItem, SyncTransport } from './types.js';
 
 export interface PullerOptions<E extends string> {
   entities: Record<E, EntityConfig>;
@@ -12,7 +13,9 @@ export interface PullerOptions<E extends string> {
   /** Aborts the requests under way. */
   stop$: Observable<unknown>;
   /** The app's merge of remote records; the checkpoint moves only once it resolved. */
-  onPull?: (entity: E, items: unknown[]) => void | Promise<void>;
+  onPull?: (entity: E, items: unknown[], info: PullInfo) => void | Promise<void>;
+  /** The app's queued writes of one record, in send order. */
+  pendingFor: (entity: E, id: string | number) => readonly SyncItem[];
   report: (event: SyncEvent, error?: unknown) => void;
 }
 
@@ -26,12 +29,12 @@ export interface PullerOptions<E extends string> {
  */
 export class Puller<E extends string> {
   /** Every batch of remote records, after `onPull` resolved. */
-  readonly pulled$: Observable<{ entity: E; items: unknown[] }>;
+  readonly pulled$: Observable<PulledBatch<E>>;
   /** How many pulls are under way. */
   readonly pulling$: Observable<number>;
 
   private readonly positions = new Map<E, PullPosition>();
-  private readonly pulled = new Subject<{ entity: E; items: unknown[] }>();
+  private readonly pulled = new Subject<PulledBatch<E>>();
   private readonly pulling = new BehaviorSubject(0);
   private readonly applying = new Map<E, Promise<unknown>>();
   private chain: Promise<unknown> = Promise.resolve();
@@ -60,11 +63,23 @@ export class Puller<E extends string> {
     return run;
   }
 
-  /** Hands remote records to the app (`onPull`, then `pulled$`), after whatever it is applying for that entity. */
-  apply(entity: E, items: unknown[]): Promise<void> {
+  /**
+   * Hands remote records to the app (`onPull`, then `pulled$`), after whatever it is applying
+   * for that entity. A record the app still has writes queued for is shown with them applied
+   * (read-your-writes), and its id is listed in `pending`.
+   */
+  apply(entity: E, records: unknown[]): Promise<void> {
     const run = (this.applying.get(entity) ?? Promise.resolve()).then(async () => {
-      await this.options.onPull?.(entity, items);
-      this.pulled.next({ entity, items });
+      const pending: (string | number)[] = [];
+      const items = records.map((record) => {
+        const id = recordIdOf(record);
+        const writes = id === undefined ? [] : this.options.pendingFor(entity, id);
+        if (writes.length === 0) return record;
+        pending.push(id!);
+        return withPendingWrites(record, writes);
+      });
+      await this.options.onPull?.(entity, items, { pending });
+      this.pulled.next({ entity, items, pending });
     });
     const settled = run.catch(() => undefined);
     this.applying.set(entity, settled);

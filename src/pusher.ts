@@ -28,6 +28,7 @@ import type { OutboxCommand } from './outbox.js';
 import { resolveConflict, type ResolvedConflict } from './operators/resolveConflict.js';
 import { backoffDelay, retryBackoff } from './operators/retryBackoff.js';
 import { whenOnline } from './operators/whenOnline.js';
+import { recordIdOf } from './readYourWrites.js';
 import { versionOf } from './recordVersion.js';
 import { requestLimiter } from './requestLimiter.js';
 import type { Conflict, EntityConfig, PushRequest, SyncEvent, SyncItem, SyncTransport, TransportResponse } from './types.js';
@@ -50,6 +51,8 @@ export interface PushQueue {
 export interface PushReport {
   event: SyncEvent;
   command?: OutboxCommand;
+  /** The record as the server now holds it, from its answer to our own write: for the app. */
+  record?: { entity: string; data: unknown };
 }
 
 export interface PusherOptions<E extends string> {
@@ -69,8 +72,6 @@ export interface PusherOptions<E extends string> {
   scheduler?: SchedulerLike;
   now: () => number;
   onConflict?: (conflict: Conflict) => unknown;
-  /** Hands a server's record to the app, as a pull would (a conflict the server won). */
-  applyRemote: (entity: E, record: unknown) => Promise<void>;
 }
 
 /** How one delivery ended. */
@@ -202,21 +203,10 @@ export class Pusher<E extends string> {
   private applyResolution(queue: PushQueue, resolved: ResolvedConflict): Observable<PushReport> {
     const { localItem: item, resolution } = resolved;
     switch (resolution.outcome) {
-      case 'server-wins': {
-        // The server's record is the record now; a 409 without one leaves nothing to hand on.
-        const settled: Settled = { kind: 'pushed', status: 409, body: resolved.remoteData };
-        if (resolved.remoteData === undefined) return of(this.settle(item, settled));
-        return defer(() => this.options.applyRemote(item.entity as E, resolved.remoteData)).pipe(
-          map(() => [this.settle(item, settled)]),
-          catchError((error: unknown) =>
-            of([
-              { event: { type: 'callback-error', callback: 'onPull', error: `[rxsync] onPull threw: ${describeError(error)}` } } as PushReport,
-              this.settle(item, settled),
-            ]),
-          ),
-          mergeMap((outcomes) => from(outcomes)),
-        );
-      }
+      case 'server-wins':
+        // The server's record is the record now: the app gets it once the lost write has left
+        // the outbox (so it is not shown on top); a 409 without one leaves nothing to hand on.
+        return of(this.settle(item, { kind: 'pushed', status: 409, body: resolved.remoteData }));
       case 'client-wins': {
         if (item.operation === 'update' && resolved.remoteData === undefined && resolution.strategy !== 'manual') {
           // An update is partial: without the server's record there is no whole record to PUT.
@@ -318,7 +308,12 @@ export class Pusher<E extends string> {
   private settle(item: SyncItem, settled: Settled): PushReport {
     const event: SyncEvent = { type: 'pushed', item, status: settled.status, body: settled.body };
     if (settled.reason !== undefined) event.reason = settled.reason;
+    // The record as the server now holds it: its answer to our write, or the record that won.
+    const id = recordIdOf(item.data);
+    const data =
+      id === undefined ? undefined : settled.status !== 409 && item.operation === 'delete' ? { id, deleted: true } : remoteRecord({ body: settled.body }, item);
     return {
+      ...(data === undefined ? {} : { record: { entity: item.entity, data } }),
       event,
       command: { type: 'ack', id: item.id, version: settled.version },
     };

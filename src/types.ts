@@ -122,7 +122,7 @@ export type SyncEvent =
   | { type: 'sync-complete'; result: SyncResult }
   | { type: 'input-dropped'; write: unknown; error: string }
   | { type: 'storage-error'; error: string; key?: string; keptAs?: string }
-  | { type: 'callback-error'; callback: 'onPull' | 'onConflict' | 'onStatusChange' | 'telemetryClient'; error: string }
+  | { type: 'callback-error'; callback: 'onPull' | 'onConflict' | 'onStatusChange' | 'telemetryClient' | 'poke$'; error: string }
   /** Worth knowing, not a failure: e.g. that the outbox lives in memory because no durable storage was given. */
   | { type: 'notice'; message: string };
 
@@ -230,6 +230,24 @@ export interface TelemetryClient {
   ): void;
 }
 
+/** What `onPull` is told besides the records. */
+export interface PullInfo {
+  /**
+   * Ids of the records in this batch that the app still has writes queued for: each is shown
+   * with those writes applied on top (a pending delete as `{ id, deleted: true }`), so a pull
+   * never shows a record older than the app's own edit. Mark them as not yet synced.
+   */
+  pending: readonly (string | number)[];
+}
+
+/** One batch of remote records as `pulled$` shows it, after `onPull` resolved. */
+export interface PulledBatch<E extends string = string> extends PullInfo {
+  /** The entity the records belong to. */
+  entity: E;
+  /** The records as handed to `onPull`. */
+  items: unknown[];
+}
+
 /** What `createSyncEngine` takes. `E` is the union of the configured entity names. */
 export interface SyncEngineOptions<E extends string = string> {
   /** The entities to sync, by name: their endpoint and conflict strategy. */
@@ -267,7 +285,22 @@ export interface SyncEngineOptions<E extends string = string> {
    * Takes pulled records (and the server's record of a server-wins conflict) into your app's
    * store. The checkpoint moves on only once it resolved; a throw is reported and retried by the next pull.
    */
-  onPull?: (entity: E, items: unknown[]) => void | Promise<void>;
+  /**
+   * Merges remote records into the app's store: pulled pages, a record that won a conflict,
+   * and the server's answer to each of the app's own writes. Records the app still has writes
+   * queued for come with those applied (see {@link PullInfo}). The checkpoint moves only once
+   * it resolved.
+   */
+  onPull?: (entity: E, items: unknown[], info: PullInfo) => void | Promise<void>;
+  /**
+   * When the engine pulls by itself, besides `pull()` and `fullSync()`: once the outbox has
+   * loaded, when the network comes back, and when a flush has emptied the queue (each
+   * `true` by default), and every `intervalMs` (off by default). `false` turns them all off.
+   * Pulls asked for while one runs collapse into one more.
+   */
+  autoPull?: false | { onStart?: boolean; onReconnect?: boolean; afterPush?: boolean; intervalMs?: number };
+  /** Each emission asks for a pull, coalesced like `autoPull`: e.g. `eventSourcePoke(url)` for pushes from the server. */
+  poke$?: Observable<unknown>;
   /**
    * For the `manual` strategy: the record to keep, as a value, Promise or Observable. Nothing,
    * or the remote record itself, lets the server win; a throw dead-letters the write.
@@ -301,7 +334,7 @@ export interface SyncEngine<E extends string = string> {
   /** Every conflict (409) and how it was resolved. */
   readonly conflicts$: Observable<Conflict & { resolution: ConflictResolution }>;
   /** Every batch of pulled records, after `onPull` resolved. */
-  readonly pulled$: Observable<{ entity: E; items: unknown[] }>;
+  readonly pulled$: Observable<PulledBatch<E>>;
   /** Everything that happens, for logs and telemetry (see {@link SyncEvent}). */
   readonly events$: Observable<SyncEvent>;
   /** Resolves once the persisted outbox is loaded. */
@@ -329,6 +362,11 @@ export interface SyncEngine<E extends string = string> {
   clearQueue(): Promise<void>;
   /** Moves the dead letters back into the queue with fresh retry counts, then flushes. */
   reprocessFailed(): Promise<void>;
+  /**
+   * The app's writes of one record still in the outbox, in send order: empty when the record
+   * is synced. A UI marks unsynced rows with `pendingFor(entity, id).length > 0`.
+   */
+  pendingFor(entity: E, id: string | number): readonly SyncItem[];
   /** The current status (what `status$` last emitted). */
   getStatus(): SyncStatusInfo;
   /** The current `queueLength`. */

@@ -125,7 +125,14 @@ describe('engine: bad data in storage', () => {
 describe('engine: storage failures', () => {
   it('storage that cannot even list its keys: the engine says so, rejects writes, and writes nothing over the stored outbox', async () => {
     const storage = freshStorage();
-    const first = testEngine({ storage, startOnline: false });
+    // A plain SyncStorage (not a localforage instance) keeps the log under the outbox's own keys.
+    const plain: SyncStorage = {
+      getItem: (k) => storage.getItem(k),
+      setItem: (k, v) => storage.setItem(k, v),
+      removeItem: (k) => storage.removeItem(k),
+      keys: () => storage.keys(),
+    };
+    const first = testEngine({ storage: plain, startOnline: false });
     await first.write({ entity: 'todos', operation: 'create', data: { id: 'stored' } });
     first.destroy();
     const stored = await storage.getItem('rxsync:outbox:log:1');

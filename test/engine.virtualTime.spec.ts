@@ -64,6 +64,8 @@ function virtualEngine(vt: VirtualTime, script: Record<string, string[]>, option
     scheduler: vt.scheduler,
     retryBaseDelayMs: 100,
     retryJitter: 0,
+    // Pulls of the engine's own would show in status$; these specs are about pushing.
+    autoPull: false,
     ...options,
   });
   const status = vt.record(engine.status$.pipe(map(label)));

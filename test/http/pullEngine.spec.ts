@@ -44,6 +44,8 @@ function engineWith(pull: HttpPullOptions, storage: SyncStorage = freshStorage()
     transport: httpTransport({ baseUrl: BASE, pull }),
     storage,
     online$: of(true),
+    // These specs count the pulls they make themselves.
+    autoPull: false,
     onPull: (entity, items) => local.onPull(entity, items),
   });
   return { engine, local, storage };

@@ -27,6 +27,7 @@ describe('the transport state the puller keeps with the checkpoint', () => {
       transport,
       storage,
       online$: of(true),
+      autoPull: false,
       onPull: () => {
         if (failing) throw new Error('local db busy');
       },
@@ -39,7 +40,7 @@ describe('the transport state the puller keeps with the checkpoint', () => {
     await engine.pull();
     engine.destroy();
 
-    const restarted = createSyncEngine<'todos'>({ entities: { todos: { endpoint: '/todos' } }, transport, storage, online$: of(true) });
+    const restarted = createSyncEngine<'todos'>({ entities: { todos: { endpoint: '/todos' } }, transport, storage, online$: of(true), autoPull: false });
     await restarted.pull();
     restarted.destroy();
     expect(asked).toEqual([

@@ -27,6 +27,8 @@ export function testEngine(options: Partial<SyncEngineOptions<'todos' | 'notes'>
     retryMaxDelayMs: 5,
     retryJitter: 0,
     maxRetries: 3,
+    // The msw API answers pushes only; specs of pulling turn pulls on themselves.
+    autoPull: false,
     ...options,
   });
   const seen: SyncEvent[] = [];
