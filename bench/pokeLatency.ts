@@ -2,11 +2,11 @@
  * Poke-to-visible latency. Run: `npx tsx bench/pokeLatency.ts [--edits 200]`
  *
  * Writer A edits one record on the reference server (loopback, SQLite in memory) over HTTP, one
- * edit at a time; reader B is an engine that pulls on each poke of `eventSourcePoke` on the
- * server's `/_events`. Measured per edit: from A's write being acked (its answer arrived) to B's
+ * edit at a time; reader B is an engine with `poke$: eventSourcePoke(…/_events)` and no other
+ * pull trigger (`autoPull: false`), never calling `pull()`. Measured per edit: from A's write being acked (its answer arrived) to B's
  * `pulled$` emitting the edited value. Prints p50/p95/max against the 100 ms p95 target.
  */
-import { filter, firstValueFrom, mergeMap } from 'rxjs';
+import { filter, firstValueFrom } from 'rxjs';
 import { startSyncServer } from '../server/index.js';
 import { createSyncEngine, eventSourcePoke, httpTransport, memoryStorage } from '../src/index.js';
 
@@ -19,12 +19,10 @@ const reader = createSyncEngine<'todos'>({
   entities: { todos: { endpoint: '/todos' } },
   transport: httpTransport({ baseUrl: server.url }),
   storage: memoryStorage(),
+  autoPull: false,
+  poke$: eventSourcePoke(`${server.url}/_events`),
 });
 await reader.ready;
-// Until the engine takes `poke$` itself: a pull per poke (edits are sequential, so pulls never overlap).
-const pokes = eventSourcePoke(`${server.url}/_events`)
-  .pipe(mergeMap(() => reader.pull()))
-  .subscribe();
 
 const put = async (n: number) => {
   const response = await fetch(`${server.url}/todos/bench`, { method: 'PUT', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ n }) });
@@ -54,7 +52,6 @@ for (let n = 0; n < edits; n++) {
   latencies.push(Math.max(0, seenAt - ackedAt));
 }
 
-pokes.unsubscribe();
 reader.destroy();
 await server.close();
 
