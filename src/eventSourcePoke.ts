@@ -54,24 +54,28 @@ const CLOSED = 2;
 /** Longer is not a checkpoint this source passes on. */
 const MAX_CHECKPOINT_LENGTH = 1000;
 
-/** The `eventsource` package, through a specifier bundlers leave alone: browsers never load it. */
-async function packagedEventSource(): Promise<EventSourceConstructor> {
+/**
+ * The `eventsource` package, through a specifier bundlers leave alone: browsers never load it.
+ * @param why what the global EventSource lacks, for the error when the package is missing
+ */
+async function packagedEventSource(why: string): Promise<EventSourceConstructor> {
   const name = 'eventsource';
   try {
     const loaded = (await import(/* @vite-ignore */ /* webpackIgnore: true */ name)) as { EventSource: EventSourceConstructor };
     return loaded.EventSource;
   } catch (cause) {
     throw new SyncOptionsError(
-      `[rxsync] eventSourcePoke needs an EventSource: this runtime has none and the eventsource package could not be loaded (${String(cause)}); run npm install eventsource@4, or pass options.EventSource`,
+      `[rxsync] eventSourcePoke needs an EventSource: ${why}, and the eventsource package could not be loaded (${String(cause)}); run npm install eventsource@4, or pass options.EventSource`,
     );
   }
 }
 
 /** The class to use; at once when there is one at hand, so a browser connects on subscribe. */
 function eventSourceClass(options: EventSourcePokeOptions): Observable<EventSourceConstructor> {
+  if (options.EventSource) return of(options.EventSource);
   const native = (globalThis as { EventSource?: EventSourceConstructor }).EventSource;
-  const known = options.EventSource ?? (options.headers ? undefined : native);
-  return known ? of(known) : from(packagedEventSource());
+  if (!native) return from(packagedEventSource('this runtime has none'));
+  return options.headers ? from(packagedEventSource("the runtime's own cannot send headers")) : of(native);
 }
 
 function checkDelay(name: 'reconnectBaseDelayMs' | 'reconnectMaxDelayMs', value: number | undefined): void {
