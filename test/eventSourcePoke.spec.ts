@@ -7,6 +7,7 @@ import { TestScheduler } from 'rxjs/testing';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { startSyncServer, type StartSyncServerOptions, type SyncServer } from '../server/index.js';
 import { eventSourcePoke, SyncOptionsError, type EventSourceInit } from '../src/index.js';
+import { openStreams as streamsOn } from './server/eventStream.js';
 
 const servers: SyncServer[] = [];
 const subscriptions: Subscription[] = [];
@@ -21,10 +22,8 @@ async function server(options: StartSyncServerOptions = {}): Promise<SyncServer>
   return started;
 }
 
-async function openStreams(on: SyncServer): Promise<number> {
-  const answer = await fetch(`${on.url}/__stats`, { headers: { Authorization: 'Bearer ok' } });
-  return ((await answer.json()) as { eventStreams: number }).eventStreams;
-}
+/** Open streams on the server (the token passes the `authorize` hook some tests set). */
+const openStreams = (on: SyncServer) => streamsOn(on, { Authorization: 'Bearer ok' });
 
 function collect(url: string, options?: Parameters<typeof eventSourcePoke>[1]): string[] {
   const pokes: string[] = [];

@@ -7,6 +7,7 @@ import { build } from 'esbuild';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startSyncServer, type SyncServer } from '../../server/index.js';
+import { openStreams } from '../server/eventStream.js';
 import { CHROMIUM_ARGS, CHROMIUM_PATH, describeE2E, until } from './harness.js';
 
 declare global {
@@ -46,7 +47,7 @@ describeE2E('eventSourcePoke in Chromium', () => {
     await server?.close();
   });
 
-  const streams = async () => ((await (await fetch(`${server.url}/__stats`)).json()) as { eventStreams: number }).eventStreams;
+  const streams = () => openStreams(server);
 
   async function listen(): Promise<Page> {
     const page = await (await browser.newContext()).newPage();

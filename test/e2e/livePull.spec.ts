@@ -8,6 +8,7 @@ import { build } from 'esbuild';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startSyncServer, type SyncServer } from '../../server/index.js';
+import { openStreams } from '../server/eventStream.js';
 import { CHROMIUM_ARGS, CHROMIUM_PATH, describeE2E, until } from './harness.js';
 
 declare global {
@@ -78,7 +79,7 @@ describeE2E('live pull through /_events (Chromium, two contexts)', () => {
   it("A's edits appear in B's pulled$ without any call to pull(); latency printed", async () => {
     const b = await app('?listen');
     const a = await app('');
-    await until(async () => ((await (await fetch(`${server.url}/__stats`)).json()) as { eventStreams: number }).eventStreams, (open) => open === 1, "B's event stream");
+    await until(() => openStreams(server), (open) => open === 1, "B's event stream");
 
     const latencies: number[] = [];
     for (let n = 0; n < EDITS; n++) {

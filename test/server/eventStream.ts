@@ -34,3 +34,9 @@ export async function openEvents(server: SyncServer, options: { headers?: Record
 
 /** The frame of a poke at `position`. */
 export const poke = (position: string | number): string => `event: poke\nid: ${position}\ndata: ${position}`;
+
+/** How many `/_events` streams the server has open (admin `GET /__stats`). */
+export async function openStreams(server: SyncServer, headers: Record<string, string> = {}): Promise<number> {
+  const answer = await fetch(`${server.url}/__stats`, { headers });
+  return ((await answer.json()) as { eventStreams: number }).eventStreams;
+}

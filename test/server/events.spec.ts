@@ -1,7 +1,7 @@
 /** GET /_events: a server-sent event stream of pokes (the feed position after each committed change). */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { call, storeKind, useServer, withServer } from './helpers.js';
-import { openEvents, poke, type EventStreamReader } from './eventStream.js';
+import { openEvents, openStreams, poke, type EventStreamReader } from './eventStream.js';
 
 const open: EventStreamReader[] = [];
 afterEach(() => {
@@ -94,9 +94,9 @@ describe('GET /_events', () => {
   it('ends open streams when the server closes, and sees a client leave', async () => {
     const stream = await events(fixture.server);
     await stream.next();
-    expect((await call(fixture.server, 'GET', '/__stats')).body.eventStreams).toBe(1);
+    expect(await openStreams(fixture.server)).toBe(1);
     stream.close();
-    await vi.waitFor(async () => expect((await call(fixture.server, 'GET', '/__stats')).body.eventStreams).toBe(0));
+    await vi.waitFor(async () => expect(await openStreams(fixture.server)).toBe(0));
 
     const other = await events(fixture.server);
     await other.next();
