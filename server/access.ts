@@ -67,7 +67,7 @@ export function corsHeaders(origin: string): Record<string, string> {
   return {
     'Access-Control-Allow-Origin': origin,
     'Access-Control-Allow-Methods': 'GET, HEAD, POST, PATCH, PUT, DELETE, OPTIONS',
-    'Access-Control-Allow-Headers': 'Content-Type, Idempotency-Key, If-Match, Authorization',
+    'Access-Control-Allow-Headers': 'Content-Type, Idempotency-Key, If-Match, Authorization, Last-Event-ID',
     'Access-Control-Expose-Headers': 'Retry-After, ETag, Location, Idempotent-Replayed',
     'Access-Control-Max-Age': '600',
     Vary: 'Origin',

@@ -27,6 +27,7 @@ import {
 } from './protocol.js';
 import { DEFAULT_RATE_LIMIT, RateLimiter, type RateLimitOptions } from './rateLimit.js';
 import { serveStatic } from './static.js';
+import { checkEventStreamOptions, EventStreams, lastEventIdOf, type EventStreamOptions } from './events.js';
 
 /** Limits on what a request may send and an answer may hold. */
 export interface ServerLimits extends ProtocolLimits {
@@ -64,6 +65,8 @@ export interface SyncServerOptions {
   allowedHosts?: readonly string[] | '*';
   /** Requests per caller (the principal, or the client address without `authorize`); false = no limit. */
   rateLimit?: RateLimitOptions | false;
+  /** The `/_events` stream of pokes: heartbeat interval and the reconnection delay asked of clients. */
+  events?: Partial<EventStreamOptions>;
   /** Overrides of the size and lifetime limits. */
   limits?: Partial<ServerLimits>;
   /** How long a write waits for a lock held by another connection (SQLite file), in ms. Default 0: answer 503 at once. */
@@ -87,7 +90,7 @@ export interface SyncApp {
   faults: Faults;
   /** Resolves once the database is ready (its schema exists); rejects if it cannot be opened. */
   ready: Promise<void>;
-  /** Stops handling: pending latency timers are cancelled, the database is closed. */
+  /** Stops handling: pending latency timers are cancelled, `/_events` streams are ended, the database is closed. */
   dispose(): Promise<void>;
 }
 
@@ -122,6 +125,7 @@ export function createSyncServer(options: SyncServerOptions = {}): SyncApp {
   const ready = db.ready();
   // Observed by startSyncServer / the caller; this keeps an early failure from being unhandled here.
   ready.catch(() => undefined);
+  const events = new EventStreams(db, checkEventStreamOptions(options.events));
   const faults = new Faults(options.faults, options.random);
   const now = options.now ?? (() => new Date());
   const limiter = options.rateLimit === false ? undefined : new RateLimiter(options.rateLimit ?? DEFAULT_RATE_LIMIT);
@@ -259,7 +263,7 @@ export function createSyncServer(options: SyncServerOptions = {}): SyncApp {
       return method === 'GET' ? { status: 200, body: await db.writeLog() } : methodNotAllowed('GET');
     }
     if (path === '/__stats') {
-      return method === 'GET' ? { status: 200, body: { ...(await db.stats()), faults: { ...faults.counters } } } : methodNotAllowed('GET');
+      return method === 'GET' ? { status: 200, body: { ...(await db.stats()), faults: { ...faults.counters }, eventStreams: events.size } } : methodNotAllowed('GET');
     }
     const records = /^\/__records\/([^/]+)$/.exec(path);
     if (records) {
@@ -299,7 +303,7 @@ export function createSyncServer(options: SyncServerOptions = {}): SyncApp {
       return 'sent';
     }
     if (path === '/' && method === 'GET') {
-      return { status: 200, body: { server: 'rxsync reference sync server', protocol: 'docs/PROTOCOL.md', routes: ['/{entity}', '/{entity}/{id}', '/_batch', ...(options.admin ? ADMIN_ROUTES : [])] } };
+      return { status: 200, body: { server: 'rxsync reference sync server', protocol: 'docs/PROTOCOL.md', routes: ['/{entity}', '/{entity}/{id}', '/_batch', '/_events', ...(options.admin ? ADMIN_ROUTES : [])] } };
     }
 
     const principal = await principalOf(req);
@@ -310,6 +314,11 @@ export function createSyncServer(options: SyncServerOptions = {}): SyncApp {
       if (wait > 0) return jsonError(429, `Too many requests; send again in ${wait} s`, { 'Retry-After': String(wait) });
     }
 
+    if (path === '/_events') {
+      if (method !== 'GET') return methodNotAllowed('GET');
+      await events.open(res, lastEventIdOf(req, url));
+      return 'sent';
+    }
     if (path === '/_batch') {
       if (method !== 'POST') return methodNotAllowed('POST');
       return batchRoute(req, res, principal);
@@ -391,6 +400,7 @@ export function createSyncServer(options: SyncServerOptions = {}): SyncApp {
         entry.done();
       }
       timers.clear();
+      await events.close();
       await db.close();
     },
   };

@@ -13,6 +13,7 @@ export { DEFAULT_RATE_LIMIT, type RateLimitOptions } from './rateLimit.js';
 export {
   ConcurrentWriteError,
   type ChangePage,
+  type ChangeWatch,
   type DbStats,
   type IdempotencyScope,
   type RecordChange,
@@ -23,6 +24,7 @@ export {
   type WriteLogEntry,
   type WriteTx,
 } from './store.js';
+export { DEFAULT_EVENT_STREAM_OPTIONS, type EventStreamOptions } from './events.js';
 export { SqliteStore } from './sqliteStore.js';
 export { PostgresStore, type PostgresStoreOptions } from './postgresStore.js';
 export { isPostgresUrl, openStore } from './openStore.js';

@@ -13,6 +13,12 @@
  *   (`pg_snapshot_xmin(pg_current_snapshot())`), ordered by transaction id. Every transaction
  *   that commits later has an id at or above that horizon, so it lands after the checkpoint and
  *   is never skipped; a plain sequence would be taken before commit and could be.
+ * - Pokes for `/_events`: after a write commits, its process sends a `NOTIFY` on the store's
+ *   channel whose payload is a fresh transaction id (no record data). Taken after the commit, it
+ *   is above every transaction id handed out before, so the positions every process sees only
+ *   grow, even when transactions commit out of id order. Each process `LISTEN`s on one
+ *   connection of its own, and after that connection was lost and is back it reports the
+ *   current position (a change may have been missed meanwhile).
  */
 import pg from 'pg';
 import {
@@ -22,6 +28,7 @@ import {
   toRecord,
   toWrite,
   type ChangePage,
+  type ChangeWatch,
   type DbStats,
   type RecordChange,
   type RecordRow,
@@ -94,6 +101,9 @@ CREATE TABLE IF NOT EXISTS counters (
 INSERT INTO counters (name, value) VALUES ('idempotent_replays', 0) ON CONFLICT DO NOTHING;
 `;
 
+/** How long the `LISTEN` connection waits before connecting again after it was lost. */
+const LISTEN_RETRY_MS = 1000;
+
 const RECORD_COLUMNS = 'id, data, version, updated_at, deleted, xid::text AS xid';
 
 /** SQLSTATEs (and socket errors) that mean "try again later", answered 503. */
@@ -111,11 +121,16 @@ export class PostgresStore implements SyncStore {
   readonly kind = 'postgres';
   readonly pool: pg.Pool;
   private readonly schemaReady: Promise<void>;
+  private readonly clientConfig: pg.ClientConfig;
+  /** The NOTIFY channel: one per schema, so stores in other schemas of the database stay apart. */
+  private readonly channel: string;
 
   constructor(options: PostgresStoreOptions) {
     const settings = [`-c lock_timeout=${options.lockTimeoutMs ?? 5000}`];
     if (options.schema) settings.push(`-c search_path=${quoteIdent(options.schema)}`);
-    this.pool = new pg.Pool({ connectionString: options.connectionString, max: options.maxConnections ?? 10, options: settings.join(' ') });
+    this.clientConfig = { connectionString: options.connectionString, options: settings.join(' ') };
+    this.channel = `rxsync_changes:${options.schema ?? ''}`;
+    this.pool = new pg.Pool({ ...this.clientConfig, max: options.maxConnections ?? 10 });
     // An idle connection that dies (server restart) must not crash the process.
     this.pool.on('error', () => undefined);
     this.schemaReady = this.createSchema(options.schema);
@@ -148,10 +163,13 @@ export class PostgresStore implements SyncStore {
     return retryConcurrent(async () => {
       const client = await this.pool.connect();
       let broken: Error | undefined;
+      const tx = { changed: false };
       try {
         await client.query('BEGIN');
-        const result = await work(this.writeTx(client));
+        const result = await work(this.writeTx(client, tx));
         await client.query('COMMIT');
+        // A lost poke only delays a pull until the client's next one: the write stands.
+        if (tx.changed) await client.query('SELECT pg_notify($1, pg_current_xact_id()::text)', [this.channel]).catch(() => undefined);
         return result;
       } catch (cause) {
         await client.query('ROLLBACK').catch((failure: Error) => (broken = failure));
@@ -162,7 +180,7 @@ export class PostgresStore implements SyncStore {
     });
   }
 
-  private writeTx(client: pg.PoolClient): WriteTx {
+  private writeTx(client: pg.PoolClient, tx: { changed: boolean }): WriteTx {
     const one = async <R extends pg.QueryResultRow>(sql: string, values: unknown[]) => (await client.query<R>(sql, values)).rows[0];
     return {
       getRecord: async (entity, id) => {
@@ -186,6 +204,7 @@ export class PostgresStore implements SyncStore {
                 [...values, change.basedOn],
               );
         if (!row) throw new ConcurrentWriteError(`${change.entity}/${change.id} changed`);
+        tx.changed = true;
         await client.query('INSERT INTO writes (entity, record_id, method, idempotency_key, version, at) VALUES ($1, $2, $3, $4, $5, $6)', [
           change.entity,
           change.id,
@@ -322,6 +341,53 @@ export class PostgresStore implements SyncStore {
     await this.schemaReady;
     const result = await this.pool.query('DELETE FROM idempotency_keys WHERE expires_at <= $1 AND status <> 0', [nowMs]);
     return result.rowCount ?? 0;
+  }
+
+  async watch(listener: (position: string) => void): Promise<ChangeWatch> {
+    await this.schemaReady;
+    let stopped = false;
+    let client: pg.Client | undefined;
+    let retry: NodeJS.Timeout | undefined;
+    /** Connects, listens, and answers the current position (above every id handed out so far). */
+    const listen = async (): Promise<string> => {
+      const next = new pg.Client(this.clientConfig);
+      client = next;
+      let listening = false;
+      next.on('notification', (message) => {
+        if (message.channel === this.channel && /^\d{1,19}$/.test(message.payload ?? '')) listener(message.payload!);
+      });
+      next.on('error', () => {
+        next.end().catch(() => undefined);
+        if (listening && !stopped && client === next) retry = setTimeout(relisten, LISTEN_RETRY_MS);
+      });
+      try {
+        await next.connect();
+        await next.query(`LISTEN ${quoteIdent(this.channel)}`);
+        const { rows } = await next.query<{ position: string }>('SELECT pg_snapshot_xmax(pg_current_snapshot())::text AS position');
+        listening = true;
+        return rows[0].position;
+      } catch (cause) {
+        await next.end().catch(() => undefined);
+        throw cause;
+      }
+    };
+    const relisten = () => {
+      listen().then(
+        (position) => (stopped ? client?.end().catch(() => undefined) : listener(position)),
+        () => {
+          if (!stopped) retry = setTimeout(relisten, LISTEN_RETRY_MS);
+        },
+      );
+    };
+    const position = await listen();
+    return {
+      position,
+      stop: async () => {
+        stopped = true;
+        clearTimeout(retry);
+        await client?.end().catch(() => undefined);
+      },
+    };
   }
 
   async close(): Promise<void> {

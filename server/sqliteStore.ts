@@ -20,6 +20,7 @@ import {
   toRecord,
   toWrite,
   type ChangePage,
+  type ChangeWatch,
   type DbStats,
   type IdempotencyScope,
   type RecordChange,
@@ -146,6 +147,9 @@ export class SqliteStore implements SyncStore {
   /** The queue of the one connection: one transaction (or read) at a time. */
   private queue: Promise<unknown> = Promise.resolve();
   private readonly tx: WriteTx;
+  /** The change position the open transaction took, if it changed a record. */
+  private written: number | undefined;
+  private readonly watchers = new Set<(position: string) => void>();
 
   /**
    * @param filename a file path, or ':memory:' (the default)
@@ -178,9 +182,11 @@ export class SqliteStore implements SyncStore {
     return this.inTurn(() =>
       retryConcurrent(async () => {
         this.sqlite.exec('BEGIN IMMEDIATE');
+        this.written = undefined;
         try {
           const result = await work(this.tx);
           this.sqlite.exec('COMMIT');
+          if (this.written !== undefined) for (const watcher of this.watchers) watcher(String(this.written));
           return result;
         } catch (cause) {
           if (this.sqlite.inTransaction) this.sqlite.exec('ROLLBACK');
@@ -199,6 +205,7 @@ export class SqliteStore implements SyncStore {
         if ((current?.record.version ?? null) !== change.basedOn) throw new ConcurrentWriteError(`${change.entity}/${change.id} changed`);
         const version = (change.basedOn ?? 0) + 1;
         const seq = stmt.nextSeq.get()!.value;
+        this.written = seq;
         const data = change.deleted ? '{}' : JSON.stringify(change.data);
         stmt.upsertRecord.run(change.entity, change.id, data, version, change.updatedAt, change.deleted ? 1 : 0, seq);
         stmt.logWrite.run(seq, change.entity, change.id, change.method, change.idempotencyKey, version, change.updatedAt);
@@ -288,6 +295,19 @@ export class SqliteStore implements SyncStore {
 
   purgeResponses(nowMs: number): Promise<number> {
     return this.inTurn(() => this.stmt.purgeResponses.run(nowMs).changes);
+  }
+
+  /** This process's own commits: one server process per database file. */
+  async watch(listener: (position: string) => void): Promise<ChangeWatch> {
+    const watcher = (position: string) => listener(position);
+    this.watchers.add(watcher);
+    const position = await this.inTurn(() => String(this.stmt.currentSeq.get()!.value));
+    return {
+      position,
+      stop: async () => {
+        this.watchers.delete(watcher);
+      },
+    };
   }
 
   async close(): Promise<void> {

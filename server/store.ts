@@ -142,7 +142,20 @@ export interface SyncStore {
   reset(): Promise<void>;
   /** Forgets idempotency keys that expired at `nowMs`; returns how many. */
   purgeResponses(nowMs: number): Promise<number>;
+  /**
+   * Follows committed changes, for the `/_events` route: `listener` is called with the feed's
+   * position after every committed change (of every server process sharing the database). The
+   * positions are decimal strings that only grow. Optional: without it `/_events` answers 501.
+   */
+  watch?(listener: (position: string) => void): Promise<ChangeWatch>;
   close(): Promise<void>;
+}
+
+/** A running {@link SyncStore.watch}. */
+export interface ChangeWatch {
+  /** The feed's position when watching began. */
+  position: string;
+  stop(): Promise<void>;
 }
 
 /** Another transaction changed a record between this transaction's read and write. */

@@ -16,6 +16,13 @@ export {
 } from './http/pullAdapters.js';
 export type { RecordId, SnapshotOptions, SynthesizedTombstone } from './http/snapshot.js';
 export { browserOnline$ } from './browser/browserOnline.js';
+export {
+  eventSourcePoke,
+  type EventSourceConstructor,
+  type EventSourceInit,
+  type EventSourceLike,
+  type EventSourcePokeOptions,
+} from './eventSourcePoke.js';
 export { memoryStorage } from './memoryStorage.js';
 export { defaultStorage } from './browser/defaultStorage.js';
 export { validateWrite } from './validateWrite.js';

@@ -4,9 +4,12 @@
  * package; compiled here, inside the repository, `rxsync` would resolve to the work tree instead.
  */
 
-/** Node: both entry points import, one write is flushed to the server at argv[2], then pulled back. */
+/**
+ * Node: both entry points import, one write is flushed to the server at argv[2], then pulled
+ * back; eventSourcePoke without the optional eventsource package says what to install.
+ */
 export const RUN_MJS = `
-import { createSyncEngine, httpTransport, memoryStorage } from 'rxsync';
+import { createSyncEngine, eventSourcePoke, httpTransport, memoryStorage } from 'rxsync';
 import { dedupe, retryBackoff } from 'rxsync/operators';
 
 if (typeof dedupe !== 'function' || typeof retryBackoff !== 'function') throw new Error('rxsync/operators is incomplete');
@@ -21,7 +24,8 @@ await engine.write({ entity: 'todos', operation: 'create', data: { id: 'from-the
 const flushed = await engine.flush();
 const pull = await engine.pull();
 engine.destroy();
-console.log(JSON.stringify({ flushed, pull, pulled }));
+const pokeError = await new Promise((resolve) => eventSourcePoke(process.argv[2] + '/_events').subscribe({ error: (error) => resolve(error.message) }));
+console.log(JSON.stringify({ flushed, pull, pulled, pokeError }));
 `;
 
 /** Types: every use here must resolve through the published .d.ts files of both entry points. */
@@ -30,6 +34,7 @@ import localforage from 'localforage';
 import { Subject, of } from 'rxjs';
 import {
   createSyncEngine,
+  eventSourcePoke,
   httpTransport,
   SyncHttpError,
   type SyncEngine,
@@ -48,6 +53,8 @@ const queued: Promise<{ id: string; retryCount: number }> = engine.write(write);
 const status: (info: SyncStatusInfo) => string = (info) => info.status;
 engine.status$.subscribe((info) => status(info));
 void queued;
+const pokes: import('rxjs').Observable<string> = eventSourcePoke('https://api.example.com/_events', { headers: () => ({ Authorization: 'Bearer t' }) });
+createSyncEngine({ entities: { todos: { endpoint: '/todos' } }, transport: httpTransport({ baseUrl: 'https://api.example.com' }), poke$: pokes });
 
 const commands = new Subject<OutboxCommand>();
 commands.pipe(dedupe({ outbox: new Outbox() })).subscribe();

@@ -46,6 +46,7 @@ describe('reference server: admin endpoints', () => {
       idempotencyKeys: 1,
       seq: 4,
       faults: { delayed: 0, failed: 0, dropped: 0 },
+      eventStreams: 0,
     });
   });
 

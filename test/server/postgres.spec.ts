@@ -11,6 +11,7 @@ import { PostgresStore, startSyncServer, type RecordChange, type StoredRecord, t
 import { createSyncEngine, httpTransport, type SyncEngine, type SyncWrite } from '../../src/index.js';
 import { drained, freshStorage } from '../support/engineHarness.js';
 import { call, runOnStore } from './helpers.js';
+import { openEvents } from './eventStream.js';
 import { postgresBinDir, startPostgresCluster, type PostgresCluster } from './postgresCluster.js';
 
 // In CI (.ci/run installs PostgreSQL) a missing server is a failure, not a skip.
@@ -44,6 +45,7 @@ if (available) {
     await import('./faults.spec.js');
     await import('./admin.spec.js');
     await import('./security.spec.js');
+    await import('./events.spec.js');
   });
 
   describe('PostgreSQL: commit-safe checkpoints', () => {
@@ -141,6 +143,24 @@ if (available) {
       expect(stale).toMatchObject({ status: 409, body: { id: 'x', n: 1, version: 2 } });
       const page = await call(one, 'GET', '/todos');
       expect(page.body.items).toEqual([expect.objectContaining({ id: 'x', n: 1, version: 2 })]);
+    });
+
+    it('poke the /_events streams of both processes after a write on either (LISTEN/NOTIFY)', async () => {
+      const [onOne, onTwo] = await Promise.all([openEvents(one), openEvents(two)]);
+      try {
+        await Promise.all([onOne.next(), onTwo.next()]);
+        await call(one, 'PUT', '/todos/poked', { body: { n: 1 } });
+        const first = await onTwo.next();
+        expect(await onOne.next()).toBe(first);
+        await call(two, 'PATCH', '/todos/poked', { body: { n: 2 } });
+        const second = await onOne.next();
+        expect(await onTwo.next()).toBe(second);
+        const position = (frame?: string) => BigInt(/^event: poke\nid: (\d+)\ndata: \1$/.exec(frame ?? '')![1]);
+        expect(position(second)).toBeGreaterThan(position(first));
+      } finally {
+        onOne.close();
+        onTwo.close();
+      }
     });
 
     it('apply concurrent PATCHes to one record from both processes exactly once each', async () => {
