@@ -98,6 +98,7 @@ class Engine<E extends string> implements SyncEngine<E> {
       stop$: this.#destroyed$,
       onPull: options.onPull,
       pendingFor: (entity, id) => this.#outbox.pendingFor(entity, id),
+      readYourWrites: options.readYourWrites === true,
       report: (event) => this.#emit(event),
     });
     const pusher = new Pusher({ ...resolved, online$ });

@@ -16,6 +16,8 @@ export interface PullerOptions<E extends string> {
   onPull?: (entity: E, items: unknown[], info: PullInfo) => void | Promise<void>;
   /** The app's queued writes of one record, in send order. */
   pendingFor: (entity: E, id: string | number) => readonly SyncItem[];
+  /** Show records with the app's pending writes applied on top, instead of as the server sent them. */
+  readYourWrites: boolean;
   report: (event: SyncEvent, error?: unknown) => void;
 }
 
@@ -65,8 +67,8 @@ export class Puller<E extends string> {
 
   /**
    * Hands remote records to the app (`onPull`, then `pulled$`), after whatever it is applying
-   * for that entity. A record the app still has writes queued for is shown with them applied
-   * (read-your-writes), and its id is listed in `pending`.
+   * for that entity. A record the app still has writes queued for is listed in `pending`, and
+   * with `readYourWrites` shown with those writes applied on top.
    */
   apply(entity: E, records: unknown[]): Promise<void> {
     const run = (this.applying.get(entity) ?? Promise.resolve()).then(async () => {
@@ -76,7 +78,7 @@ export class Puller<E extends string> {
         const writes = id === undefined ? [] : this.options.pendingFor(entity, id);
         if (writes.length === 0) return record;
         pending.push(id!);
-        return withPendingWrites(record, writes);
+        return this.options.readYourWrites ? withPendingWrites(record, writes) : record;
       });
       await this.options.onPull?.(entity, items, { pending });
       this.pulled.next({ entity, items, pending });

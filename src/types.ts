@@ -233,9 +233,9 @@ export interface TelemetryClient {
 /** What `onPull` is told besides the records. */
 export interface PullInfo {
   /**
-   * Ids of the records in this batch that the app still has writes queued for: each is shown
-   * with those writes applied on top (a pending delete as `{ id, deleted: true }`), so a pull
-   * never shows a record older than the app's own edit. Mark them as not yet synced.
+   * Ids of the records in this batch that the app still has writes queued for: mark them as
+   * not yet synced, or keep the local edit. With the `readYourWrites` option each is shown with
+   * those writes applied on top (a pending delete as `{ id, deleted: true }`).
    */
   pending: readonly (string | number)[];
 }
@@ -292,6 +292,15 @@ export interface SyncEngineOptions<E extends string = string> {
    * it resolved.
    */
   onPull?: (entity: E, items: unknown[], info: PullInfo) => void | Promise<void>;
+  /**
+   * Hand remote records with the app's own queued writes applied on top (an update merged, a
+   * pending delete as `{ id, deleted: true }`), so a pull never shows a record older than the
+   * user's edit. Default `false`: records come as the server sent them, and `onPull`'s `pending`
+   * lists the ids that still have queued writes. The catch: should such a write later fail (a
+   * dead letter, `clearQueue()`), the app keeps showing it until the record changes again on
+   * the server, whose version it never saw.
+   */
+  readYourWrites?: boolean;
   /**
    * When the engine pulls by itself, besides `pull()` and `fullSync()`: once the outbox has
    * loaded, when the network comes back, and when a flush has emptied the queue (each
