@@ -137,13 +137,16 @@ async function runEnqueue(): Promise<void> {
   await measureEnqueue(Math.min(n, 5_000), 'serial');
   const burst = [];
   const serial = [];
+  const watched = [];
   for (let r = 0; r < args.runs; r++) {
     progress(`enqueue: run ${r + 1}/${args.runs}`);
     burst.push(await measureEnqueue(n, 'burst'));
     serial.push(await measureEnqueue(n, 'serial'));
+    watched.push(await measureEnqueue(n, 'burst', true));
   }
   const label = `${fmtInt(n)} writes, 50% updates`;
   addRow('enqueue', `1. enqueue burst (${label}), writes/s`, burst.map((f) => f.writesPerSec), fmtInt, { op: '>=', value: 200_000, text: '≥ 200,000' });
+  addRow('enqueue', `1. enqueue burst with a queue$ subscriber (${label}), writes/s`, watched.map((f) => f.writesPerSec), fmtInt);
   addRow('enqueue', `1. enqueue serial awaited (${label}), writes/s`, serial.map((f) => f.writesPerSec), fmtInt, { op: '>=', value: 20_000, text: '≥ 20,000' });
   addRow('enqueue', '2. storage ops per write, burst', burst.map((f) => f.opsPerWrite), (v) => fmt(v, 4), { op: '<=', value: 0.05, text: '≤ 0.05' });
   addRow('enqueue', '2. storage ops per write, serial', serial.map((f) => f.opsPerWrite), (v) => fmt(v, 3));

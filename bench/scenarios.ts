@@ -53,11 +53,13 @@ export interface EnqueueFigures {
   queued: number;
 }
 
-export async function measureEnqueue(count: number, pattern: 'burst' | 'serial'): Promise<EnqueueFigures> {
+/** `watched`: a `queue$` subscriber is attached, as every UI that shows the queue has one. */
+export async function measureEnqueue(count: number, pattern: 'burst' | 'serial', watched = false): Promise<EnqueueFigures> {
   const store = await createCountingStore();
   const online$ = new BehaviorSubject(false);
   const engine = engineOn(store.storage, online$);
   await engine.ready;
+  const watcher = watched ? engine.queue$.subscribe() : undefined;
   const writes = mixedWorkload(count);
   const payload = payloadBytes(writes);
   store.reset();
@@ -66,6 +68,7 @@ export async function measureEnqueue(count: number, pattern: 'burst' | 'serial')
   const ms = performance.now() - t0;
   const c = { ...store.counters };
   const queued = engine.getQueueLength();
+  watcher?.unsubscribe();
   engine.destroy();
   store.drop();
   return {
