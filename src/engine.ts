@@ -1,15 +1,4 @@
-import {
-  BehaviorSubject,
-  distinctUntilChanged,
-  filter,
-  map,
-  merge,
-  type Observable,
-  ReplaySubject,
-  share,
-  Subject,
-  takeUntil,
-} from 'rxjs';
+import { BehaviorSubject, filter, map, merge, type Observable, ReplaySubject, Subject, takeUntil } from 'rxjs';
 import { defaultStorage, defaultStorageIsDurable, memoryStorageNotice } from './browser/defaultStorage.js';
 import { browserOnline$ } from './browser/browserOnline.js';
 import { DurableOutbox } from './durableOutbox.js';
@@ -22,7 +11,7 @@ import { OutboxStore } from './outboxStore.js';
 import { Puller } from './puller.js';
 import { pullTriggers$ } from './pullTriggers.js';
 import { Pusher } from './pusher.js';
-import { status$ } from './status.js';
+import { onlineSignal$, status$ } from './status.js';
 import { track } from './telemetry.js';
 import type { PulledBatch, SyncEngine, SyncEngineOptions, SyncEvent, SyncItem, SyncOperation, SyncResult, SyncStatusInfo, SyncWrite } from './types.js';
 import { validateWrite } from './validateWrite.js';
@@ -86,11 +75,7 @@ class Engine<E extends string> implements SyncEngine<E> {
     // Said once loaded, so that subscribers added right after construction hear it.
     if (!options.storage && !defaultStorageIsDurable()) void this.ready.then(() => this.#emit(memoryStorageNotice()));
 
-    const online$ = (options.online$ ?? browserOnline$()).pipe(
-      distinctUntilChanged(),
-      takeUntil(this.#destroyed$),
-      share({ connector: () => new ReplaySubject(1), resetOnRefCountZero: true }),
-    );
+    const online$ = onlineSignal$(options.online$ ?? browserOnline$(), this.#destroyed$);
     this.#puller = new Puller({
       entities: options.entities,
       transport: options.transport,
@@ -132,7 +117,7 @@ class Engine<E extends string> implements SyncEngine<E> {
         this.#emit(event);
         if (command) this.#outbox.dispatch(command);
         // The server's answer is the record's new state: the app gets it as a pull would give it.
-        if (record) void this.#puller.apply(record.entity as E, [record.data]).catch((error: unknown) => this.#emit(onPullThrew(error)));
+        if (record) this.#puller.hand(record.entity as E, record.data);
       });
 
     pullTriggers$({
@@ -225,16 +210,9 @@ class Engine<E extends string> implements SyncEngine<E> {
     await this.ready;
     if (!this.#canSync()) return this.#completed(this.#result({ success: false }));
     const pushed = await this.#flushOnce();
-    const pulled = await this.#pullOnce();
-    return this.#completed(
-      this.#result({
-        success: pushed.success && pulled.success,
-        pushed: pushed.pushed,
-        pulled: pulled.pulled,
-        conflicts: pushed.conflicts,
-        errors: pushed.errors + pulled.errors,
-      }),
-    );
+    const { pulled, errors } = await this.#pullOnce();
+    const success = pushed.success && errors === 0;
+    return this.#completed(this.#result({ success, pushed: pushed.pushed, conflicts: pushed.conflicts, pulled, errors: pushed.errors + errors }));
   }
 
   async clearQueue(): Promise<void> {
@@ -305,8 +283,4 @@ class Engine<E extends string> implements SyncEngine<E> {
     const error = client && track(client, this.#options.productId, event);
     if (error) this.#events.next({ type: 'callback-error', callback: 'telemetryClient', error: describeError(error) });
   }
-}
-
-function onPullThrew(error: unknown): SyncEvent {
-  return { type: 'callback-error', callback: 'onPull', error: `[rxsync] onPull threw: ${describeError(error)}` };
 }

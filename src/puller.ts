@@ -91,6 +91,13 @@ export class Puller<E extends string> {
     return run;
   }
 
+  /** {@link apply} for one record the app did not ask for (the server's answer to its write); a failing `onPull` is reported. */
+  hand(entity: E, record: unknown): void {
+    this.apply(entity, [record]).catch((error: unknown) =>
+      this.options.report({ type: 'callback-error', callback: 'onPull', error: `[rxsync] onPull threw: ${describeError(error)}` }),
+    );
+  }
+
   /** Completes the streams. */
   close(): void {
     this.pulled.complete();

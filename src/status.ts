@@ -1,4 +1,4 @@
-import { combineLatest, distinctUntilChanged, map, type Observable, scan, startWith } from 'rxjs';
+import { combineLatest, distinctUntilChanged, map, type Observable, ReplaySubject, scan, share, startWith, takeUntil } from 'rxjs';
 import type { OutboxCounts } from './durableOutbox.js';
 import type { SyncEvent, SyncStatusInfo } from './types.js';
 
@@ -91,4 +91,12 @@ function sameStatus(a: SyncStatusInfo, b: SyncStatusInfo): boolean {
     a.lastError === b.lastError &&
     a.nextRetryAt === b.nextRetryAt
   );
+}
+
+/**
+ * The one online signal every part uses: distinct values, shared (the latest replayed to each
+ * new subscriber), ended with the engine.
+ */
+export function onlineSignal$(source: Observable<boolean>, stop$: Observable<unknown>): Observable<boolean> {
+  return source.pipe(distinctUntilChanged(), takeUntil(stop$), share({ connector: () => new ReplaySubject(1), resetOnRefCountZero: true }));
 }
