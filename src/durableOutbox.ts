@@ -1,4 +1,4 @@
-import { BehaviorSubject, defer, delayWhen, distinctUntilChanged, filter, firstValueFrom, map, merge, type Observable, shareReplay, Subject, takeUntil, tap } from 'rxjs';
+import { BehaviorSubject, defer, distinctUntilChanged, filter, firstValueFrom, map, merge, type MonoTypeOperatorFunction, Observable, shareReplay, Subject, take, takeUntil, tap } from 'rxjs';
 import { describeError, SyncInputError, SyncStorageError } from './errors.js';
 import { Outbox, type OutboxCommand, type OutboxTransition } from './outbox.js';
 import type { LoadedOutbox, OutboxStore } from './outboxStore.js';
@@ -89,7 +89,7 @@ export class DurableOutbox implements PushQueue {
       load$,
       // Commands that arrive before the stored outbox is loaded wait for it, in order.
       this.commands.pipe(
-        delayWhen(() => load$),
+        holdUntil(load$),
         tap((command) => this.held.delete(command)),
       ),
     )
@@ -269,6 +269,36 @@ export class DurableOutbox implements PushQueue {
     this.changed.next();
     this.counts.next(this.currentCounts());
   }
+}
+
+/**
+ * Holds values until `open$` first emits, then lets them through in order, and every later
+ * value at once (without `delayWhen`'s subscription per value once open).
+ */
+function holdUntil<T>(open$: Observable<unknown>): MonoTypeOperatorFunction<T> {
+  return (source) =>
+    new Observable<T>((subscriber) => {
+      let held: T[] | undefined = [];
+      let sourceDone = false;
+      subscriber.add(
+        open$.pipe(take(1)).subscribe(() => {
+          const release = held ?? [];
+          held = undefined;
+          for (const value of release) subscriber.next(value);
+          if (sourceDone) subscriber.complete();
+        }),
+      );
+      subscriber.add(
+        source.subscribe({
+          next: (value) => (held ? held.push(value) : subscriber.next(value)),
+          error: (error: unknown) => subscriber.error(error),
+          complete: () => {
+            sourceDone = true;
+            if (!held) subscriber.complete();
+          },
+        }),
+      );
+    });
 }
 
 function destroyedError(): SyncInputError {
