@@ -27,6 +27,8 @@ function engineOn(storage: SyncStorage, online$: BehaviorSubject<boolean>, extra
     online$,
     retryBaseDelayMs: 50,
     retryMaxDelayMs: 500,
+    // The push path is what is measured here.
+    autoPull: false,
     ...extra,
   } as SyncEngineOptions<Entities>);
 }

@@ -24,6 +24,8 @@ async function rxsync(config: PageConfig): Promise<Library> {
     transport: httpTransport({ baseUrl: location.origin }),
     storage: localforage.createInstance({ name: 'rxsync-bench' }),
     online$,
+    // Push only, like the peers' setups: the engine's own pulls would be requests the phases do not count.
+    autoPull: false,
     ...(config.batchSize ? { batchSize: config.batchSize } : {}),
     ...(config.concurrency ? { concurrency: config.concurrency } : {}),
   });

@@ -215,4 +215,26 @@ describe('reliability regressions', () => {
       ],
     }),
   );
+  // Found by the soak (seed 9201, scenario 15096, shrunk), not yet explained, so it is kept
+  // failing: the first engine's DELETE (write #2) is slow and still on its way when the engine is
+  // destroyed; the next engine on the same storage sends the record's later writes (#3, #4)
+  // and the first engine's DELETE lands last, so the server applies [1,3,4,2]. The next engine
+  // sends no request for #2 of its own (the server log has only the first engine's).
+  it.fails('a write still on its way when its engine is destroyed does not land after the next engine\'s later writes', () =>
+    replay({
+      strategy: 'server-wins',
+      startOnline: true,
+      commands: [
+        { k: 'write', rec: 'a', op: 'create' },
+        { k: 'tick', ms: 4 },
+        { k: 'remoteEdit', rec: 'a' },
+        { k: 'fault', kind: 'slow', n: 2 },
+        { k: 'write', rec: 'a', op: 'delete' },
+        { k: 'tick', ms: 3 },
+        { k: 'write', rec: 'a', op: 'update' },
+        { k: 'restart', crash: false, after: 0 },
+        { k: 'write', rec: 'a', op: 'delete' },
+      ],
+    }),
+  );
 });
