@@ -219,16 +219,16 @@ export class DurableOutbox implements PushQueue {
   }
 
   private persisted({ values, error }: PersistedBatch<OutboxTransition>): void {
-    // Acks, dead letters and clears stand even when their batch failed to store (they are facts about
-    // delivery); a write that cancelled a queued one is undone with its batch.
+    const dropped = error ? this.outbox.rollback(values) : [];
+    if (!error) this.outbox.persisted(values);
+    // Every item this batch took out of the queue and that is still out (a failed batch's rollback
+    // puts some back, while acks, dead letters and clears stand as facts about delivery) has settled.
     for (const { command, changes } of values) {
       for (const change of changes) {
-        if (change.list !== 'queue' || change.item || (error && command.type === 'enqueue')) continue;
+        if (change.list !== 'queue' || change.item || this.outbox.get(change.id)) continue;
         this.settled.next({ id: change.id, outcome: command.type === 'ack' ? 'pushed' : command.type === 'dead-letter' ? 'failed' : 'dropped' });
       }
     }
-    const dropped = error ? this.outbox.rollback(values) : [];
-    if (!error) this.outbox.persisted(values);
     this.publish();
     this.stored.next();
     for (const id of dropped) this.settled.next({ id, outcome: 'dropped' });

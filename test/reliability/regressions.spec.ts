@@ -237,4 +237,26 @@ describe('reliability regressions', () => {
       ],
     }),
   );
+  // Found by the soak (seed 9202, scenario 5652, shrunk): a storage batch holding a write that
+  // cancelled a queued create (create + delete → nothing) and a clear failed to store. The
+  // clear stands, so the cancelled item stays out of the queue, but only the clear's own
+  // removals were reported as settled: a fullSync() waiting for the cancelled item never ended.
+  it('flush() ends when a failed storage batch held both a cancelling write and a clear', () =>
+    replay({
+      strategy: 'server-wins',
+      startOnline: true,
+      commands: [
+        { k: 'write', rec: 'b', op: 'delete' },
+        { k: 'restart', crash: true, after: 1 },
+        { k: 'write', rec: 'b', op: 'delete' },
+        { k: 'write', rec: 'b', op: 'update' },
+        { k: 'fault', kind: 'lost', n: 3 },
+        { k: 'fullSync' },
+        { k: 'tick', ms: 4 },
+        { k: 'storageFail', n: 2 },
+        { k: 'write', rec: 'b', op: 'delete' },
+        { k: 'clear' },
+      ],
+    }),
+  );
 });
