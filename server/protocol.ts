@@ -186,8 +186,9 @@ function validateKey(key: string | null | undefined): string | null | Error {
 /**
  * Applies one write with the protocol's rules. Runs in a single store transaction: the
  * idempotency key, the change, its place in the change feed, the writes-log entry and the stored
- * response commit together or not at all. Only applied writes (2xx) store their response;
- * a rejected request (400/404/409) changed nothing, so the same key may be sent again.
+ * response commit together or not at all. Applied writes (2xx) store their response, and so
+ * does a DELETE of a record already gone (404); any other rejected request (400/404/409)
+ * changed nothing, so the same key may be sent again.
  *
  * A key belongs to the caller, the method and the path: another caller's key, or the same key
  * on another record, is a different key. Reusing a key with a different request (If-Match or
@@ -219,15 +220,18 @@ export async function applyWrite(db: SyncStore, request: WriteRequest, context: 
       }
     }
     const response = await decideWrite(tx, request, key, new Date(nowMs).toISOString(), context.limits);
-    if (!(response.status >= 200 && response.status < 300)) {
+    // A DELETE of a record already gone is final too (the client counts it as done): kept under
+    // its key, so a late copy of that DELETE cannot remove a record created after it.
+    const gone = request.method === 'DELETE' && response.status === 404;
+    if (!(response.status >= 200 && response.status < 300) && !gone) {
       // Nothing was written; rolling back also releases the claimed key for the next attempt.
       throw new Rejected(response);
     }
     if (scope && print) {
-      const record = response.body as StoredRecord;
+      const recordId = gone ? String(request.id) : (response.body as StoredRecord).id;
       await tx.storeResponse(
         scope,
-        { status: response.status, body: response.body, fingerprint: print, entity: request.entity, recordId: record.id },
+        { status: response.status, body: response.body, fingerprint: print, entity: request.entity, recordId },
         nowMs + context.limits.idempotencyTtlMs,
         context.limits.maxStoredResponseBytes,
       );

@@ -279,7 +279,10 @@ export class SimulatedServer {
       case 'DELETE':
         if (!stored.data) {
           this.log.push({ seq: ++this.seq, key, method, record, markers, noop: true, engine });
-          return { status: 404, body: { error: 'not found' } };
+          // As the protocol says: kept under its key, so a late copy cannot delete a newer record.
+          const gone = { status: 404, body: { error: 'not found' } };
+          this.replies.set(key, gone);
+          return gone;
         }
         stored.data = undefined;
         break;

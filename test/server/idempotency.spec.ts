@@ -31,6 +31,16 @@ describe('reference server: Idempotency-Key', () => {
     expect(await fixture.server.db.record('todos', 'a')).toMatchObject({ n: 2, version: 3 });
   });
 
+  it('keeps a DELETE answered 404 under its key: a late copy of it cannot delete a record created since', async () => {
+    const first = await call(fixture.server, 'DELETE', '/todos/late', { headers: key('d1') });
+    expect(first.status).toBe(404);
+    await call(fixture.server, 'POST', '/todos', { body: { id: 'late', title: 'created after the delete' } });
+    const copy = await call(fixture.server, 'DELETE', '/todos/late', { headers: key('d1') });
+    expect(copy.status).toBe(404);
+    expect(copy.headers.get('idempotent-replayed')).toBe('true');
+    expect(await fixture.server.db.record('todos', 'late')).toMatchObject({ title: 'created after the delete' });
+  });
+
   it('answers 422 with a problem+json type when a key is reused with another body, and applies nothing', async () => {
     await call(fixture.server, 'POST', '/todos', { body: { id: 'a', n: 0 } });
     await call(fixture.server, 'PATCH', '/todos/a', { body: { n: 1 }, headers: key('p1') });
