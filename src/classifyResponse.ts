@@ -1,4 +1,5 @@
 import { bodySuffix } from './errors.js';
+import { recordIdOf } from './recordFields.js';
 import type { SyncItem, TransportResponse } from './types.js';
 
 /**
@@ -77,9 +78,9 @@ export function classifyResponse(
 export function remoteRecord(response: Pick<TransportResponse, 'body'>, item?: Pick<SyncItem, 'data'>): Record<string, unknown> | undefined {
   const { body } = response;
   if (body === null || typeof body !== 'object' || Array.isArray(body)) return undefined;
-  const id = (body as { id?: unknown }).id;
-  if (typeof id !== 'string' && typeof id !== 'number') return undefined;
-  const wanted = (item?.data as { id?: unknown } | undefined)?.id;
+  const id = recordIdOf(body);
+  if (id === undefined) return undefined;
+  const wanted = item && recordIdOf(item.data);
   if (wanted !== undefined && String(wanted) !== String(id)) return undefined;
   return body as Record<string, unknown>;
 }

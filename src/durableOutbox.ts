@@ -15,12 +15,10 @@ export interface Settled {
 
 /** The outbox's numbers, as status shows them. */
 export interface OutboxCounts {
+  /** Queued writes, counting those that wait for the stored outbox to load. */
   queueLength: number;
   inFlight: number;
   failedCount: number;
-  /** Writes accepted before the stored outbox was loaded, waiting to be applied. */
-  held: number;
-  loaded: boolean;
 }
 
 interface Ticket {
@@ -254,8 +252,6 @@ export class DurableOutbox implements PushQueue {
       queueLength: this.size,
       inFlight: this.outbox.inFlightCount,
       failedCount: this.outbox.failedCount,
-      held: this.held.size,
-      loaded: this.isLoaded,
     };
   }
 

@@ -93,6 +93,11 @@ export function describeError(error: unknown): string {
   }
 }
 
+/** {@link describeError} without the leading `[rxsync] `, to quote inside another message of ours. */
+export function withoutPrefix(error: unknown): string {
+  return describeError(error).replace(/^\[rxsync\] /, '');
+}
+
 /** A short rendering of any value for a message: JSON where it can be, cut at `max` characters. */
 export function preview(value: unknown, max = 80): string {
   let text: string | undefined;

@@ -1,10 +1,10 @@
 import { catchError, defer, firstValueFrom, from, map, type Observable, of, switchMap, throwError } from 'rxjs';
 import { fromFetch } from 'rxjs/fetch';
 import { classifyResponse, type PushOutcomeKind } from './classifyResponse.js';
-import { bodySuffix, describeError, preview, SyncHttpError, SyncInputError, SyncOptionsError } from './errors.js';
+import { bodySuffix, describeError, preview, SyncHttpError, SyncInputError, SyncOptionsError, withoutPrefix } from './errors.js';
 import { pullListing, type HttpPullOptions } from './http/pullListing.js';
 import { DEFAULT_MAX_RETRY_AFTER_MS, MAX_TIMER_MS, parseRetryAfter, readBody } from './http/readResponse.js';
-import { versionOf } from './recordVersion.js';
+import { versionOf } from './recordFields.js';
 import type { PullPage, PushRequest, SyncTransport, TransportResponse } from './types.js';
 import { idProblem } from './validateWrite.js';
 
@@ -133,7 +133,7 @@ export function httpTransport(options: HttpTransportOptions = {}): SyncTransport
         } catch (error) {
           // One write that cannot be sent fails the batch, but not for good (422, not transient):
           // the engine then sends the items one by one, and only that write fails.
-          throw new SyncHttpError(`[rxsync] A batch was not sent: ${unprefixed(error)}`, 422);
+          throw new SyncHttpError(`[rxsync] A batch was not sent: ${withoutPrefix(error)}`, 422);
         }
         const init = { method: 'POST', body, redirect: 'manual' as const };
         return send(target, init, (caller) => ({ ...caller, 'Content-Type': 'application/json' })).pipe(
@@ -294,16 +294,12 @@ function toJson(data: unknown, what: string): string {
   }
 }
 
-/** A request that got no answer: status 0, with undici's cause (`ECONNREFUSED` …) in the message. */
-function unprefixed(error: unknown): string {
-  return describeError(error).replace(/^\[rxsync\] /, '');
-}
-
 /** A message that ends a sentence of ours without a doubled full stop. */
 function unstopped(message: string): string {
   return message.replace(/\.$/, '');
 }
 
+/** A request that got no answer: status 0, with undici's cause (`ECONNREFUSED` …) in the message. */
 function noAnswer(request: string, error: unknown): SyncHttpError {
   const cause = (error as { cause?: { code?: unknown; message?: unknown } } | undefined)?.cause;
   const detail = typeof cause?.message === 'string' && cause.message !== '' ? cause.message : typeof cause?.code === 'string' ? cause.code : undefined;

@@ -1,5 +1,5 @@
 import { coalesce } from './coalesce.js';
-import { versionOf } from './recordVersion.js';
+import { versionOf } from './recordFields.js';
 import type { SyncItem } from './types.js';
 
 /** A change to the outbox: the commands' one way of talking to each other and to storage. */
@@ -53,9 +53,11 @@ export interface OutboxTransition {
   item?: SyncItem;
 }
 
+const recordKey = (entity: string, id: unknown): string => `${entity}\u0000${String(id)}`;
+
 const recordKeyOf = (item: SyncItem): string | undefined => {
   const id = (item.data as { id?: unknown } | null)?.id;
-  return id === undefined || id === null ? undefined : `${item.entity}\u0000${String(id)}`;
+  return id === undefined || id === null ? undefined : recordKey(item.entity, id);
 };
 
 // Only id-less creates need this index: they have no record to coalesce on, only exact duplicates.
@@ -108,7 +110,7 @@ export class Outbox {
 
   /** The queued writes of one record, in the order they will be sent (empty when none). */
   pendingFor(entity: string, id: string | number): SyncItem[] {
-    return (this.chains.get(`${entity}\u0000${String(id)}`) ?? []).map((itemId) => this.queue.get(itemId)!);
+    return (this.chains.get(recordKey(entity, id)) ?? []).map((itemId) => this.queue.get(itemId)!);
   }
 
   /** The queue in send order; the same array until the outbox changes. */

@@ -2,7 +2,8 @@ import { BehaviorSubject, firstValueFrom, type Observable, Subject, takeUntil } 
 import { describeError } from './errors.js';
 import type { OutboxStore } from './outboxStore.js';
 import type { PullPosition } from './pullPosition.js';
-import { recordIdOf, withPendingWrites } from './readYourWrites.js';
+import { withPendingWrites } from './readYourWrites.js';
+import { recordIdOf } from './recordFields.js';
 import type { EntityConfig, PullInfo, PulledBatch, SyncEvent, SyncItem, SyncTransport } from './types.js';
 
 export interface PullerOptions<E extends string> {

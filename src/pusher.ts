@@ -23,13 +23,12 @@ import {
   timer,
 } from 'rxjs';
 import { classifyResponse, type PushOutcome, remoteRecord } from './classifyResponse.js';
-import { describeError, SyncHttpError, SyncInputError } from './errors.js';
+import { describeError, SyncHttpError, SyncInputError, withoutPrefix } from './errors.js';
 import type { OutboxCommand } from './outbox.js';
 import { resolveConflict, type ResolvedConflict } from './operators/resolveConflict.js';
 import { backoffDelay, retryBackoff } from './operators/retryBackoff.js';
 import { whenOnline } from './operators/whenOnline.js';
-import { recordIdOf } from './readYourWrites.js';
-import { versionOf } from './recordVersion.js';
+import { recordIdOf, versionOf } from './recordFields.js';
 import { requestLimiter } from './requestLimiter.js';
 import type { Conflict, EntityConfig, PushRequest, SyncEvent, SyncItem, SyncTransport, TransportResponse } from './types.js';
 
@@ -235,7 +234,7 @@ export class Pusher<E extends string> {
    */
   private decisionNotStored(queue: PushQueue, item: SyncItem, error: unknown): Observable<PushReport> {
     const attempt = (this.unstored.get(item.id) ?? 0) + 1;
-    const message = `[rxsync] Could not store the client-wins decision for ${describeItem(item)} (${unprefixed(error)}); nothing was re-sent.`;
+    const message = `[rxsync] Could not store the client-wins decision for ${describeItem(item)} (${withoutPrefix(error)}); nothing was re-sent.`;
     if (attempt > this.options.maxRetries) {
       this.unstored.delete(item.id);
       return of(this.failed(item, `${message} Gave up after ${attempt} tries; call reprocessFailed() once storage works.`));
@@ -277,7 +276,7 @@ export class Pusher<E extends string> {
         throwError(() =>
           error instanceof SyncHttpError || error instanceof SyncInputError
             ? error
-            : new SyncHttpError(`[rxsync] Network error sending ${describeItems(items)}: ${sentence(unprefixed(error))}`, 0),
+            : new SyncHttpError(`[rxsync] Network error sending ${describeItems(items)}: ${sentence(withoutPrefix(error))}`, 0),
         ),
       ),
     );
@@ -330,7 +329,7 @@ export class Pusher<E extends string> {
     if (error instanceof SyncInputError) return this.failed(item, `${error.message} It stays in failed$.`);
     return this.failed(
       item,
-      `[rxsync] Gave up on ${describeItem(item)} after ${this.options.maxRetries} retries. Last error: ${sentence(unprefixed(error))} It stays in failed$; call reprocessFailed() to try again.`,
+      `[rxsync] Gave up on ${describeItem(item)} after ${this.options.maxRetries} retries. Last error: ${sentence(withoutPrefix(error))} It stays in failed$; call reprocessFailed() to try again.`,
     );
   }
 
@@ -400,12 +399,8 @@ function describeItems(items: readonly SyncItem[]): string {
 }
 
 function describeItem(item: SyncItem): string {
-  const id = (item.data as { id?: unknown }).id;
+  const id = recordIdOf(item.data);
   return `the ${item.operation} of ${item.entity}${id === undefined ? '' : ` "${String(id)}"`}`;
-}
-
-function unprefixed(error: unknown): string {
-  return describeError(error).replace(/^\[rxsync\] /, '');
 }
 
 /** Ends a message with a full stop, so the next sentence of a reason reads as one. */

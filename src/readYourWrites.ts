@@ -1,11 +1,5 @@
 import type { SyncItem } from './types.js';
 
-/** The id of a record as the app's data names it, when it names one. */
-export function recordIdOf(record: unknown): string | number | undefined {
-  const id = (record as { id?: unknown } | null)?.id;
-  return typeof id === 'string' || typeof id === 'number' ? id : undefined;
-}
-
 /**
  * A remote record with the app's own pending writes of it applied on top, in send order: what
  * the record will be once they land. An update is merged field by field (as the server merges

@@ -7,3 +7,9 @@ export function versionOf(data: unknown): string | number | undefined {
   const version = (data as { version?: unknown } | null | undefined)?.version;
   return typeof version === 'string' || typeof version === 'number' ? version : undefined;
 }
+
+/** The id of a record as the data names it (`data.id`), when it names one. */
+export function recordIdOf(data: unknown): string | number | undefined {
+  const id = (data as { id?: unknown } | null | undefined)?.id;
+  return typeof id === 'string' || typeof id === 'number' ? id : undefined;
+}
