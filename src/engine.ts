@@ -1,19 +1,24 @@
-import { BehaviorSubject, filter, map, merge, type Observable, ReplaySubject, Subject, takeUntil } from 'rxjs';
+import { BehaviorSubject, combineLatest, filter, firstValueFrom, from, map, merge, type Observable, of, ReplaySubject, Subject, switchMap, takeUntil } from 'rxjs';
 import { defaultStorage, defaultStorageIsDurable, memoryStorageNotice } from './browser/defaultStorage.js';
 import { browserOnline$ } from './browser/browserOnline.js';
+import { browserTabs } from './browser/browserTabs.js';
 import { DurableOutbox } from './durableOutbox.js';
 import { coalesceRuns } from './operators/coalesceRuns.js';
 import { type ResolvedOptions, resolveOptions } from './engineOptions.js';
 import { describeError, SyncInputError } from './errors.js';
 import type { ResolvedConflict } from './operators/resolveConflict.js';
-import { claimOutbox } from './outboxHandover.js';
+import { claimOutbox, type OutboxClaim, outboxName } from './outboxHandover.js';
 import { OutboxStore } from './outboxStore.js';
 import { Puller } from './puller.js';
 import { pullTriggers$ } from './pullTriggers.js';
+import { recordIdOf } from './recordFields.js';
 import { Pusher } from './pusher.js';
 import { onlineSignal$, status$ } from './status.js';
+import { NotLeaderError } from './tabs/epochFence.js';
+import type { TabCall, TabRequest, TabState } from './tabs/tabMessages.js';
+import { TabSession } from './tabs/tabSession.js';
 import { track } from './telemetry.js';
-import type { PulledBatch, SyncEngine, SyncEngineOptions, SyncEvent, SyncItem, SyncOperation, SyncResult, SyncStatusInfo, SyncWrite } from './types.js';
+import type { PulledBatch, SyncEngine, SyncEngineOptions, SyncEvent, SyncItem, SyncOperation, SyncResult, SyncStatusInfo, SyncStorage, SyncWrite } from './types.js';
 import { validateWrite } from './validateWrite.js';
 import { WriteSubject } from './writeSubject.js';
 
@@ -61,17 +66,25 @@ class Engine<E extends string> implements SyncEngine<E> {
   readonly #events = new Subject<SyncEvent>();
   readonly #destroyed$ = new ReplaySubject<void>(1);
   readonly #release: (drained: Promise<unknown>) => void;
+  /** Set when tabs share the outbox: this tab's place in it. */
+  readonly #tabs: TabSession | undefined;
+  #shared: TabState | undefined;
   #destroyed = false;
 
   constructor(options: SyncEngineOptions<E>) {
     const resolved = resolveOptions(options);
     this.#options = resolved;
     const storage = options.storage ?? defaultStorage();
-    const store = new OutboxStore(storage, resolved.storageKey);
-    const claim = claimOutbox(storage, resolved.storageKey, () => this.#outbox.drained, (event) => this.#emit(event));
+    const tabs = this.#tabs = sharedOutbox(resolved, storage);
+    const store = new OutboxStore(storage, resolved.storageKey, tabs && (() => tabs.fence()));
+    const claim: OutboxClaim = tabs
+      ? { ready: tabs.leading, waiting$: of(false), release: (drained) => tabs.release(drained) }
+      : claimOutbox(storage, resolved.storageKey, () => this.#outbox.drained, (event) => this.#emit(event));
     this.#outbox = new DurableOutbox({ store, turn: claim.ready, report: (event) => this.#emit(event) });
     this.#release = claim.release;
-    this.ready = this.#outbox.loaded;
+    // A tab that follows is ready once the leader showed it the shared outbox.
+    this.ready = tabs ? Promise.race([this.#outbox.loaded, firstValueFrom(tabs.state$).then(() => undefined)]) : this.#outbox.loaded;
+    const stop$ = tabs ? merge(this.#destroyed$, from(tabs.deposed)) : this.#destroyed$;
     // Said once loaded, so that subscribers added right after construction hear it.
     if (!options.storage && !defaultStorageIsDurable()) void this.ready.then(() => this.#emit(memoryStorageNotice()));
 
@@ -89,8 +102,11 @@ class Engine<E extends string> implements SyncEngine<E> {
     const pusher = new Pusher({ ...resolved, online$ });
 
     this.events$ = this.#events.asObservable();
-    this.queue$ = this.#outbox.queue$;
-    this.failed$ = this.#outbox.failed$;
+    // Where tabs share the outbox, what a follower shows is the leader's.
+    const shown = <T>(here$: Observable<T>, there: (state: TabState) => T): Observable<T> =>
+      tabs ? tabs.leads$.pipe(switchMap((leads) => (leads ? here$ : tabs.state$.pipe(map(there))))) : here$;
+    this.queue$ = shown(this.#outbox.queue$, (state) => state.queue);
+    this.failed$ = shown(this.#outbox.failed$, (state) => state.failed);
     this.pulled$ = this.#puller.pulled$;
     this.conflicts$ = this.events$.pipe(
       filter((event) => event.type === 'conflict'),
@@ -99,6 +115,7 @@ class Engine<E extends string> implements SyncEngine<E> {
     // Status hears of every change before anything acts on it: subscribed before the pusher.
     this.#status = new BehaviorSubject<SyncStatusInfo>({ status: 'offline', online: false, queueLength: 0, inFlight: 0, failedCount: 0 });
     this.status$ = this.#status.asObservable();
+    const here = new BehaviorSubject<SyncStatusInfo>(this.#status.value);
     status$({
       online: online$,
       outbox: this.#outbox.counts$,
@@ -107,12 +124,18 @@ class Engine<E extends string> implements SyncEngine<E> {
       nextRetryAt: pusher.nextRetryAt$,
       events: this.events$,
     })
+      .pipe(
+        map((status) => (tabs ? { ...status, leader: true } : status)),
+        takeUntil(this.#destroyed$),
+      )
+      .subscribe(here);
+    shown(here, (state) => ({ ...state.status, leader: false }))
       .pipe(takeUntil(this.#destroyed$))
       .subscribe((status) => this.#status.next(status));
 
     pusher
       .push$(this.#outbox)
-      .pipe(takeUntil(this.#destroyed$))
+      .pipe(takeUntil(stop$))
       .subscribe(({ event, command, record }) => {
         this.#emit(event);
         if (command) this.#outbox.dispatch(command);
@@ -131,13 +154,44 @@ class Engine<E extends string> implements SyncEngine<E> {
       report: (event) => this.#emit(event),
     })
       .pipe(
-        filter(() => this.#canSync()),
+        filter(() => this.#canSync() && !this.#follows()),
         coalesceRuns(() => this.#puller.pull().catch(() => undefined)),
-        takeUntil(this.#destroyed$),
+        takeUntil(stop$),
       )
       .subscribe();
 
     this.writes$ = new WriteSubject((write) => this.#accept(write));
+    if (tabs) this.#share(tabs);
+  }
+
+  /** Wires this tab into the outbox shared by the origin's tabs. */
+  #share(tabs: TabSession): void {
+    tabs.state$.pipe(takeUntil(this.#destroyed$)).subscribe((state) => (this.#shared = state));
+    tabs.events$.pipe(takeUntil(this.#destroyed$)).subscribe((event) => this.#events.next(event));
+    tabs.pulled$.pipe(takeUntil(this.#destroyed$)).subscribe((batch) => this.#puller.relay(batch as PulledBatch<E>));
+    void this.#outbox.loaded.then(() =>
+      tabs.serve({
+        run: (request) => this.#run(request),
+        state$: combineLatest({ queue: this.#outbox.queue$, failed: this.#outbox.failed$, status: this.status$ }),
+        events$: this.events$,
+        pulled$: this.#puller.pulled$,
+      }),
+    );
+    // A tab that lost the lead stops sending and storing; its outbox's last batch still settles.
+    void tabs.deposed.then(() => this.#outbox.close());
+  }
+
+  /** What another tab asked of the shared outbox, run here because this tab leads. */
+  #run(request: TabRequest): Promise<unknown> {
+    return request.kind === 'write' ? this.#enqueue(request.item) : this[request.call]();
+  }
+
+  #follows(): boolean {
+    return this.#tabs !== undefined && !this.#tabs.leads;
+  }
+
+  #ask<T>(call: TabCall): Promise<T> {
+    return this.#tabs!.request({ kind: 'call', call }) as Promise<T>;
   }
 
   // ── input: the one way in ──────────────────────────────────────────────────────────────
@@ -146,9 +200,20 @@ class Engine<E extends string> implements SyncEngine<E> {
     if (this.#destroyed) {
       throw new SyncInputError('[rxsync] write() was called after destroy(). Create a new engine to keep writing.', write);
     }
-    const item = this.#toItem(write);
-    const transition = await this.#outbox.dispatchDurably({ type: 'enqueue', item });
-    return transition.item ?? item;
+    return this.#enqueue(this.#toItem(write));
+  }
+
+  /** Queues an item durably: here, or at the leading tab. */
+  async #enqueue(item: SyncItem): Promise<SyncItem> {
+    if (this.#follows()) return (await this.#tabs!.request({ kind: 'write', item })) as SyncItem;
+    try {
+      const transition = await this.#outbox.dispatchDurably({ type: 'enqueue', item });
+      return transition.item ?? item;
+    } catch (error) {
+      // The lead was taken meanwhile: the new leader queues it (once: the write keeps its id).
+      if (error instanceof NotLeaderError) return this.#enqueue(item);
+      throw error;
+    }
   }
 
   async push(entity: E, data: unknown, operation: SyncOperation = 'create'): Promise<void> {
@@ -164,7 +229,10 @@ class Engine<E extends string> implements SyncEngine<E> {
     try {
       if (write instanceof SyncInputError) throw write;
       if (this.#destroyed) throw new SyncInputError('[rxsync] A write arrived on writes$ after destroy(); it was dropped.', write);
-      this.#outbox.dispatch({ type: 'enqueue', item: this.#toItem(write) });
+      const item = this.#toItem(write);
+      // A shared outbox may change hands before the write is stored: it needs the durable path.
+      if (this.#tabs) void this.#enqueue(item).catch(() => undefined);
+      else this.#outbox.dispatch({ type: 'enqueue', item });
     } catch (error) {
       this.#emit({ type: 'input-dropped', write, error: describeError(error) });
     }
@@ -178,6 +246,7 @@ class Engine<E extends string> implements SyncEngine<E> {
   // ── public actions ─────────────────────────────────────────────────────────────────────
 
   async flush(): Promise<SyncResult> {
+    if (this.#follows()) return this.#ask('flush');
     return this.#completed(await this.#flushOnce());
   }
 
@@ -196,6 +265,7 @@ class Engine<E extends string> implements SyncEngine<E> {
   }
 
   async pull(): Promise<SyncResult> {
+    if (this.#follows()) return this.#ask('pull');
     return this.#completed(await this.#pullOnce());
   }
 
@@ -207,6 +277,7 @@ class Engine<E extends string> implements SyncEngine<E> {
   }
 
   async fullSync(): Promise<SyncResult> {
+    if (this.#follows()) return this.#ask('fullSync');
     await this.ready;
     if (!this.#canSync()) return this.#completed(this.#result({ success: false }));
     const pushed = await this.#flushOnce();
@@ -216,15 +287,18 @@ class Engine<E extends string> implements SyncEngine<E> {
   }
 
   async clearQueue(): Promise<void> {
+    if (this.#follows()) return this.#ask('clearQueue');
     await this.#outbox.dispatchDurably({ type: 'clear' });
   }
 
   async reprocessFailed(): Promise<void> {
+    if (this.#follows()) return this.#ask('reprocessFailed');
     await this.#outbox.dispatchDurably({ type: 'requeue' });
     await this.flush();
   }
 
   pendingFor(entity: E, id: string | number): readonly SyncItem[] {
+    if (this.#follows()) return (this.#shared?.queue ?? []).filter((item) => item.entity === entity && String(recordIdOf(item.data)) === String(id));
     return this.#outbox.pendingFor(entity, id);
   }
 
@@ -233,7 +307,7 @@ class Engine<E extends string> implements SyncEngine<E> {
   }
 
   getQueueLength(): number {
-    return this.#outbox.size;
+    return this.#follows() ? (this.#shared?.queue.length ?? 0) : this.#outbox.size;
   }
 
   onStatusChange(callback: (status: SyncStatusInfo) => void): () => void {
@@ -283,4 +357,23 @@ class Engine<E extends string> implements SyncEngine<E> {
     const error = client && track(client, this.#options.productId, event);
     if (error) this.#events.next({ type: 'callback-error', callback: 'telemetryClient', error: describeError(error) });
   }
+}
+
+/** This tab's place in the outbox shared by the origin's tabs, where tabs can share one. */
+function sharedOutbox(options: ResolvedOptions<string>, storage: SyncStorage): TabSession | undefined {
+  if (!options.tabs) return undefined;
+  const environment = browserTabs();
+  const locks = options.tabs.locks ?? environment.locks;
+  const channel = options.tabs.channel ?? environment.channel;
+  if (!locks || !channel) return undefined;
+  const name = outboxName(storage, options.storageKey);
+  return new TabSession({
+    name,
+    locks,
+    channel: channel(name),
+    storage,
+    epochKey: `${options.storageKey}:outbox:epoch`,
+    takeoverMs: options.tabs.takeoverMs,
+    scheduler: options.scheduler,
+  });
 }

@@ -1,6 +1,6 @@
 import type { SchedulerLike } from 'rxjs';
 import { SyncOptionsError } from './errors.js';
-import type { Conflict, EntityConfig, SyncEngineOptions, SyncTransport, TelemetryClient } from './types.js';
+import type { Conflict, EntityConfig, SharedTabsOptions, SyncEngineOptions, SyncTransport, TelemetryClient } from './types.js';
 
 const STRATEGIES = new Set(['server-wins', 'client-wins', 'last-write-wins', 'manual']);
 
@@ -26,6 +26,8 @@ export interface ResolvedOptions<E extends string> {
   telemetryClient?: TelemetryClient;
   /** The pulls the engine makes by itself; `intervalMs` 0 means none on a timer. */
   autoPull: { onStart: boolean; onReconnect: boolean; afterPush: boolean; intervalMs: number };
+  /** Sharing the outbox with other tabs: off, or on where the environment allows it. */
+  tabs: false | (SharedTabsOptions & { takeoverMs: number });
 }
 
 /**
@@ -69,7 +71,17 @@ export function resolveOptions<E extends string>(options: SyncEngineOptions<E>):
     onConflict: fn('onConflict', options.onConflict),
     telemetryClient: options.telemetryClient,
     autoPull: autoPull(options.autoPull),
+    tabs: tabs(options.tabs),
   };
+}
+
+function tabs(value: SyncEngineOptions['tabs']): ResolvedOptions<string>['tabs'] {
+  if (value === false) return false;
+  if (value !== undefined && (value === null || typeof value !== 'object')) {
+    fail(`options.tabs must be false or { takeoverMs?, locks?, channel? }; got ${String(value)}.`);
+  }
+  if (value?.locks !== undefined && typeof value.locks?.request !== 'function') fail('options.tabs.locks must be a Web Locks LockManager, like navigator.locks.');
+  return { ...value, takeoverMs: number('tabs.takeoverMs', value?.takeoverMs, 500, 1, 2 ** 31 - 1), channel: fn('tabs.channel', value?.channel) };
 }
 
 function autoPull(value: SyncEngineOptions['autoPull']): ResolvedOptions<string>['autoPull'] {

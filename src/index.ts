@@ -37,6 +37,7 @@ export type {
   PullPage,
   PullRequest,
   PushRequest,
+  SharedTabsOptions,
   SyncEngine,
   SyncEngineOptions,
   SyncEvent,
@@ -52,3 +53,5 @@ export type {
   TransportResponse,
 } from './types.js';
 export type { OutboxCommand, OutboxChange, OutboxTransition } from './outbox.js';
+export type { TabLocks } from './tabs/leadership.js';
+export type { TabChannel } from './tabs/tabMessages.js';

@@ -198,6 +198,9 @@ export class Outbox {
     item: SyncItem,
     put: (list: OutboxList, id: string, item: SyncItem | undefined) => void,
   ): SyncItem | undefined {
+    // The same write handed in again (a tab re-sends what it forwarded once its leader changed) is already here.
+    const known = this.queue.get(item.id) ?? this.failed.get(item.id);
+    if (known) return known;
     const recordKey = recordKeyOf(item);
     if (recordKey === undefined) {
       const twin = this.openCreates.get(contentKeyOf(item));

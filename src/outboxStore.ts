@@ -117,6 +117,8 @@ export class OutboxStore {
   constructor(
     private readonly storage: SyncStorage,
     private readonly prefix: string,
+    /** Rejects when this engine may no longer write (another tab leads); awaited right before each write. */
+    private readonly fence?: () => Promise<void>,
   ) {
     this.home = new LogPlace(storage, `${prefix}:outbox:log:`);
     this.appendTo = this.home;
@@ -251,6 +253,7 @@ export class OutboxStore {
     const place = this.appendTo;
     const seq = ++this.seq;
     const entries = changes.map((c): LogEntry => [c.list === 'queue' ? 'q' : 'f', c.item ?? c.id]);
+    if (this.fence) await this.fence();
     await place.storage.setItem<LogSegment>(place.key(seq), { v: 1, entries });
     place.deletable.push(seq);
     this.entriesSinceSnapshot += entries.length;
@@ -259,10 +262,12 @@ export class OutboxStore {
   private async writeSnapshot(state: { queue: readonly SyncItem[]; failed: readonly SyncItem[] }): Promise<void> {
     const seq = this.seq;
     const unread = this.unread.size > 0 ? { unread: [...this.unread] } : {};
+    if (this.fence) await this.fence();
     await this.storage.setItem<Snapshot>(this.snapshotKey, { v: 1, seq, queue: [...state.queue], failed: [...state.failed], ...unread });
     this.mustSnapshot = false;
     this.entriesSinceSnapshot = 0;
     // Only now that the snapshot is durable may the segments it covers go.
+    if (this.fence) await this.fence();
     await Promise.all(this.places.map((place) => place.dropUpTo(seq)));
   }
 
@@ -272,6 +277,7 @@ export class OutboxStore {
 
   /** Checkpoint and transport state in one key, so a crash never keeps one without the other. */
   async saveCheckpoint(entity: string, position: PullPosition): Promise<void> {
+    if (this.fence) await this.fence();
     await this.storage.setItem(this.checkpointKey(entity), encodePosition(position));
   }
 

@@ -99,6 +99,25 @@ export class Puller<E extends string> {
     );
   }
 
+  /**
+   * Hands the app a batch another tab's engine pulled and already prepared (a follower tab
+   * pulls nothing itself), in turn with what it is applying for that entity; a failing
+   * `onPull` is reported.
+   */
+  relay(batch: PulledBatch<E>): void {
+    const run = (this.applying.get(batch.entity) ?? Promise.resolve()).then(async () => {
+      await this.options.onPull?.(batch.entity, batch.items, { pending: batch.pending });
+      this.pulled.next(batch);
+    });
+    const settled = run.catch((error: unknown) =>
+      this.options.report({ type: 'callback-error', callback: 'onPull', error: `[rxsync] onPull threw: ${describeError(error)}` }),
+    );
+    this.applying.set(batch.entity, settled);
+    void settled.then(() => {
+      if (this.applying.get(batch.entity) === settled) this.applying.delete(batch.entity);
+    });
+  }
+
   /** Completes the streams. */
   close(): void {
     this.pulled.complete();

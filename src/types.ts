@@ -1,5 +1,7 @@
 import type { Observable, SchedulerLike, Subject } from 'rxjs';
 import type { PushOutcomeKind } from './classifyResponse.js';
+import type { TabLocks } from './tabs/leadership.js';
+import type { TabChannel } from './tabs/tabMessages.js';
 
 /** What a write does to a record. */
 export type SyncOperation = 'create' | 'update' | 'delete';
@@ -85,6 +87,11 @@ export interface SyncStatusInfo {
   lastError?: string;
   /** When the next retry is due (ISO 8601), while one is waiting. */
   nextRetryAt?: string;
+  /**
+   * Set when tabs share the outbox (see the `tabs` option): true in the one tab that stores
+   * and sends for all of them, false in the others, which show the leader's numbers.
+   */
+  leader?: boolean;
 }
 
 /** What `flush()`, `pull()` and `fullSync()` resolve with. */
@@ -248,6 +255,16 @@ export interface PulledBatch<E extends string = string> extends PullInfo {
   items: unknown[];
 }
 
+/** Options of tabs sharing one outbox (the engine's `tabs` option). */
+export interface SharedTabsOptions {
+  /** How long a forwarded request may go unacknowledged before it is asked again, and after twice that this tab takes the lead (ms). Default 500. */
+  takeoverMs?: number;
+  /** A Web Locks `LockManager` (default `navigator.locks`). */
+  locks?: TabLocks;
+  /** Opens the channel the tabs talk over (default a `BroadcastChannel` of that name). */
+  channel?: (name: string) => TabChannel;
+}
+
 /** What `createSyncEngine` takes. `E` is the union of the configured entity names. */
 export interface SyncEngineOptions<E extends string = string> {
   /** The entities to sync, by name: their endpoint and conflict strategy. */
@@ -310,6 +327,16 @@ export interface SyncEngineOptions<E extends string = string> {
   autoPull?: false | { onStart?: boolean; onReconnect?: boolean; afterPush?: boolean; intervalMs?: number };
   /** Each emission asks for a pull, coalesced like `autoPull`: e.g. `eventSourcePoke(url)` for pushes from the server. */
   poke$?: Observable<unknown>;
+  /**
+   * Tabs of one origin on the same database and `storageKey` share one outbox: one tab (the
+   * leader, elected with Web Locks) stores and sends for all; the others forward their writes
+   * and calls to it and show its queue, status and events. On by default where Web Locks and
+   * `BroadcastChannel` exist (browsers); `false` gives each engine the outbox to itself, a
+   * second one waiting for the first. `takeoverMs` (default 500): a request unacknowledged
+   * that long is asked again, and after twice that another tab takes the lead from a frozen leader. `locks` and
+   * `channel` replace the browser's (tests, other runtimes).
+   */
+  tabs?: false | SharedTabsOptions;
   /**
    * For the `manual` strategy: the record to keep, as a value, Promise or Observable. Nothing,
    * or the remote record itself, lets the server win; a throw dead-letters the write.
