@@ -97,8 +97,9 @@ export class DurableOutbox implements PushQueue {
         persist((batch) =>
           this.options.store.write(
             batch.flatMap((t) => t.changes),
-            this.outbox.size + this.outbox.failedCount,
-            () => ({ queue: this.outbox.items(), failed: this.outbox.failedItems() }),
+            this.outbox.size + this.outbox.failedCount + this.outbox.idAssignmentCount,
+            () => ({ queue: this.outbox.items(), failed: this.outbox.failedItems(), ids: this.outbox.idAssignments() }),
+            batch.flatMap((t) => t.assignments ?? []),
           ),
         ),
       )
@@ -200,13 +201,14 @@ export class DurableOutbox implements PushQueue {
       (error: unknown): LoadedOutbox => ({
         queue: [],
         failed: [],
+        ids: [],
         problems: [{ key: 'outbox', error: new SyncStorageError(describeError(error), undefined, error) }],
       }),
     );
     for (const problem of loaded.problems) {
       this.options.report({ type: 'storage-error', error: problem.error.message, key: problem.key, keptAs: problem.keptAs }, problem.error);
     }
-    return { type: 'load', queue: loaded.queue, failed: loaded.failed };
+    return { type: 'load', queue: loaded.queue, failed: loaded.failed, ids: loaded.ids };
   }
 
   private applied({ command }: OutboxTransition): void {

@@ -46,6 +46,9 @@ export function resolveOptions<E extends string>(options: SyncEngineOptions<E>):
     if (config.conflictStrategy !== undefined && !STRATEGIES.has(config.conflictStrategy)) {
       fail(`options.entities.${name}.conflictStrategy must be one of ${[...STRATEGIES].join(', ')}; got ${String(config.conflictStrategy)}.`);
     }
+    if (config.serverIds !== undefined && typeof config.serverIds !== 'boolean') {
+      fail(`options.entities.${name}.serverIds must be true or false; got ${String(config.serverIds)}.`);
+    }
   }
   if (transport === null || typeof transport !== 'object' || typeof transport.push !== 'function' || typeof transport.pull !== 'function') {
     fail("options.transport must be a transport with push() and pull(), e.g. httpTransport({ baseUrl: 'https://api.example.com' }).");

@@ -142,7 +142,7 @@ export class Pusher<E extends string> {
         ),
       );
     }
-    const request = toRequest(item, entity.endpoint);
+    const request = toRequest(item, entity);
     return this.retrying(queue, [item], () => this.options.transport.push(request).pipe(tap((r) => throwIfRetry(request.item, r)))).pipe(
       mergeMap((response) => this.answered(queue, item, response)),
       catchError((error: unknown) => of(this.gaveUp(item, error))),
@@ -156,7 +156,7 @@ export class Pusher<E extends string> {
    * batch endpoint gets the items one by one.
    */
   private deliverBatch(queue: PushQueue, items: readonly SyncItem[]): Observable<PushReport> {
-    const requests = items.map((item) => toRequest(item, this.options.entities[item.entity as E].endpoint));
+    const requests = items.map((item) => toRequest(item, this.options.entities[item.entity as E]));
     return this.retrying(queue, items, () => this.options.transport.pushBatch!(requests)).pipe(
       catchError((error: unknown) =>
         error instanceof SyncHttpError && !error.transient
@@ -181,7 +181,7 @@ export class Pusher<E extends string> {
   /** A final answer to a push: delivered, refused, or a conflict to resolve. */
   private answered(queue: PushQueue, item: SyncItem, response: TransportResponse): Observable<PushReport> {
     const { kind, reason } = readAnswer(item, response);
-    if (kind === 'ack') return of(this.settle(item, { kind: 'pushed', status: response.status, body: response.body, version: versionOf(response.body), reason }));
+    if (kind === 'ack') return from(this.settle(item, { kind: 'pushed', status: response.status, body: response.body, version: versionOf(response.body), reason }));
     if (kind !== 'conflict') {
       return of(
         this.failed(item, `[rxsync] The server refused ${describeItem(item)} with ${reason ?? response.status}. Fix the data and call reprocessFailed(), or clear it.`),
@@ -205,7 +205,7 @@ export class Pusher<E extends string> {
       case 'server-wins':
         // The server's record is the record now: the app gets it once the lost write has left
         // the outbox (so it is not shown on top); a 409 without one leaves nothing to hand on.
-        return of(this.settle(item, { kind: 'pushed', status: 409, body: resolved.remoteData }));
+        return from(this.settle(item, { kind: 'pushed', status: 409, body: resolved.remoteData }));
       case 'client-wins': {
         if (item.operation === 'update' && resolved.remoteData === undefined && resolution.strategy !== 'manual') {
           // An update is partial: without the server's record there is no whole record to PUT.
@@ -304,18 +304,46 @@ export class Pusher<E extends string> {
     );
   }
 
-  private settle(item: SyncItem, settled: Settled): PushReport {
+  /**
+   * The reports of a delivered item: its ack, and before it, when the server gave the record an
+   * id of its own, the assignment. Both the ack and the move of the record's queued writes onto
+   * the new id are one outbox command, so storage never holds one without the other.
+   */
+  private settle(item: SyncItem, settled: Settled): PushReport[] {
     const event: SyncEvent = { type: 'pushed', item, status: settled.status, body: settled.body };
+    const assigned = settled.status !== 409 ? this.assignedId(item, settled.body) : undefined;
     if (settled.reason !== undefined) event.reason = settled.reason;
+    else if (assigned === null) event.reason = 'the answer names no record id, so later writes keep the temporary one';
     // The record as the server now holds it: its answer to our write, or the record that won.
     const id = recordIdOf(item.data);
     const data =
-      id === undefined ? undefined : settled.status !== 409 && item.operation === 'delete' ? { id, deleted: true } : remoteRecord({ body: settled.body }, item);
-    return {
+      assigned != null
+        ? remoteRecord({ body: settled.body })
+        : id === undefined
+          ? undefined
+          : settled.status !== 409 && item.operation === 'delete'
+            ? { id, deleted: true }
+            : remoteRecord({ body: settled.body }, item);
+    const ack: PushReport = {
       ...(data === undefined ? {} : { record: { entity: item.entity, data } }),
       event,
-      command: { type: 'ack', id: item.id, version: settled.version },
+      command: { type: 'ack', id: item.id, version: settled.version, ...(assigned != null ? { assignedId: assigned } : {}) },
     };
+    if (assigned == null || id === undefined) return [ack];
+    return [{ event: { type: 'id-assigned', entity: item.entity, tempId: id, id: assigned } }, ack];
+  }
+
+  /**
+   * The id the server gave a create of an entity with `serverIds` in its answer: `undefined`
+   * when there is nothing to assign (not such a create, or the server kept the id), `null` when
+   * the answer names no id at all.
+   */
+  private assignedId(item: SyncItem, body: unknown): string | number | null | undefined {
+    if (item.operation !== 'create' || item.overwrite || this.options.entities[item.entity as E]?.serverIds !== true) return undefined;
+    const tempId = recordIdOf(item.data);
+    const id = recordIdOf(remoteRecord({ body }));
+    if (id === undefined) return tempId === undefined ? undefined : null;
+    return tempId === undefined || String(tempId) === String(id) ? undefined : id;
   }
 
   private failed(item: SyncItem, error: string): PushReport {
@@ -349,10 +377,18 @@ export class Pusher<E extends string> {
   }
 }
 
-/** The request for an item: a client-wins decision goes out as an overwrite under its own key. */
-function toRequest(item: SyncItem, endpoint: string): PushRequest {
+/**
+ * The request for an item: a client-wins decision goes out as an overwrite under its own key;
+ * a create whose server assigns ids goes without the temporary id.
+ */
+function toRequest(item: SyncItem, { endpoint, serverIds }: EntityConfig): PushRequest {
   // A new idempotency key: the original one is bound to the 409 answer.
-  return item.overwrite ? { item: { ...item, id: `${item.id}:put` }, endpoint, overwrite: true } : { item, endpoint };
+  if (item.overwrite) return { item: { ...item, id: `${item.id}:put` }, endpoint, overwrite: true };
+  if (serverIds === true && item.operation === 'create') {
+    const { id: _temporary, ...data } = item.data as Record<string, unknown>;
+    return { item: { ...item, data }, endpoint };
+  }
+  return { item, endpoint };
 }
 
 function conflictEvent({ resolution, ...conflict }: ResolvedConflict): SyncEvent {

@@ -123,6 +123,18 @@ export type SyncEvent =
   | { type: 'input-dropped'; write: unknown; error: string }
   | { type: 'storage-error'; error: string; key?: string; keptAs?: string }
   | { type: 'callback-error'; callback: 'onPull' | 'onConflict' | 'onStatusChange' | 'telemetryClient' | 'poke$'; error: string }
+  /**
+   * The server gave a record created under the temporary id `tempId` the id `id` (an entity
+   * with `serverIds`): queued writes of the record have moved onto `id`, and so will later
+   * writes naming `tempId`. Comes before the server's record reaches `onPull`.
+   */
+  | { type: 'id-assigned'; entity: string; tempId: string | number; id: string | number }
+  /**
+   * The server answered `401` and `onUnauthorized` could not renew the credentials (it said
+   * `false`, threw, timed out, or the server refused the renewed ones too): delivery is paused,
+   * the writes stay queued, and `error` says why. `flush()` or a reconnect tries again.
+   */
+  | { type: 'auth-required'; error: string }
   /** Worth knowing, not a failure: e.g. that the outbox lives in memory because no durable storage was given. */
   | { type: 'notice'; message: string };
 
@@ -132,6 +144,14 @@ export interface EntityConfig {
   endpoint: string;
   /** Default `server-wins`. */
   conflictStrategy?: ConflictStrategy;
+  /**
+   * The server assigns record ids. A create goes out without its `data.id` (a temporary id the
+   * app chose, or none); the id in the server's answer replaces the temporary one in every
+   * queued write of the record, durably, and the app hears of it (an `id-assigned` event, then
+   * the server's record through `onPull`). Writes the app still makes with the temporary id
+   * are sent to the server's id (for the last 1000 assignments). Default `false`.
+   */
+  serverIds?: boolean;
 }
 
 /**
