@@ -54,6 +54,8 @@ export class DurableOutbox implements PushQueue {
   readonly counts$: Observable<OutboxCounts>;
   /** Emits once when `clear` has been applied. */
   readonly cleared$: Observable<void>;
+  /** Emits when someone asked for the queue to be sent now (`nudge()`). */
+  readonly nudged$: Observable<void>;
 
   private readonly outbox = new Outbox();
   private readonly commands = new Subject<OutboxCommand>();
@@ -75,6 +77,7 @@ export class DurableOutbox implements PushQueue {
     this.settled$ = this.settled.asObservable();
     this.counts$ = this.counts.asObservable();
     this.cleared$ = this.cleared.asObservable();
+    this.nudged$ = this.nudges.asObservable();
     this.ready$ = merge(this.stored, this.nudges).pipe(map(() => undefined));
     this.queue$ = this.stored.pipe(map(() => this.outbox.items()), distinctUntilChanged());
     this.failed$ = this.changed.pipe(map(() => this.outbox.failedItems()), distinctUntilChanged());

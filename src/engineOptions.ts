@@ -1,6 +1,6 @@
 import type { SchedulerLike } from 'rxjs';
 import { SyncOptionsError } from './errors.js';
-import type { Conflict, EntityConfig, SyncEngineOptions, SyncTransport, TelemetryClient } from './types.js';
+import type { Conflict, EntityConfig, SyncEngineOptions, SyncTransport, TelemetryClient, UnauthorizedContext } from './types.js';
 
 const STRATEGIES = new Set(['server-wins', 'client-wins', 'last-write-wins', 'manual']);
 
@@ -23,6 +23,7 @@ export interface ResolvedOptions<E extends string> {
   createId: () => string;
   productId: string;
   onConflict?: (conflict: Conflict) => unknown;
+  onUnauthorized?: (context: UnauthorizedContext) => unknown;
   telemetryClient?: TelemetryClient;
   /** The pulls the engine makes by itself; `intervalMs` 0 means none on a timer. */
   autoPull: { onStart: boolean; onReconnect: boolean; afterPush: boolean; intervalMs: number };
@@ -70,6 +71,7 @@ export function resolveOptions<E extends string>(options: SyncEngineOptions<E>):
     createId: fn('createId', options.createId) ?? defaultId,
     productId: text('productId', options.productId, 'rxsync'),
     onConflict: fn('onConflict', options.onConflict),
+    onUnauthorized: fn('onUnauthorized', options.onUnauthorized),
     telemetryClient: options.telemetryClient,
     autoPull: autoPull(options.autoPull),
   };

@@ -38,6 +38,7 @@ export type {
   PullRequest,
   PushRequest,
   SyncEngine,
+  UnauthorizedContext,
   SyncEngineOptions,
   SyncEvent,
   SyncItem,
@@ -51,4 +52,4 @@ export type {
   TelemetryClient,
   TransportResponse,
 } from './types.js';
-export type { OutboxCommand, OutboxChange, OutboxTransition } from './outbox.js';
+export type { IdAssignment, OutboxCommand, OutboxChange, OutboxIdChange, OutboxTransition } from './outbox.js';

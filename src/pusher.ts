@@ -6,12 +6,14 @@ import {
   filter,
   finalize,
   from,
+  ignoreElements,
   map,
   merge,
   mergeMap,
   type Observable,
   of,
   pairwise,
+  retry,
   type SchedulerLike,
   Subject,
   switchMap,
@@ -22,6 +24,7 @@ import {
   timeout,
   timer,
 } from 'rxjs';
+import { AuthGate } from './authGate.js';
 import { classifyResponse, type PushOutcome, remoteRecord } from './classifyResponse.js';
 import { describeError, SyncHttpError, SyncInputError, withoutPrefix } from './errors.js';
 import type { OutboxCommand } from './outbox.js';
@@ -30,7 +33,7 @@ import { backoffDelay, retryBackoff } from './operators/retryBackoff.js';
 import { whenOnline } from './operators/whenOnline.js';
 import { recordIdOf, versionOf } from './recordFields.js';
 import { requestLimiter } from './requestLimiter.js';
-import type { Conflict, EntityConfig, PushRequest, SyncEvent, SyncItem, SyncTransport, TransportResponse } from './types.js';
+import type { Conflict, EntityConfig, PushRequest, SyncEvent, SyncItem, SyncTransport, TransportResponse, UnauthorizedContext } from './types.js';
 
 /** What the pusher sends from: the outbox, seen through the few things sending needs. */
 export interface PushQueue {
@@ -38,6 +41,8 @@ export interface PushQueue {
   readonly ready$: Observable<void>;
   /** Emits when the queue was cleared: every delivery stops and its request is aborted. */
   readonly cleared$: Observable<void>;
+  /** Emits when the app asked for the queue to be sent now (`flush()`). */
+  readonly nudged$: Observable<void>;
   /** Takes up to `limit` ready items and marks them in flight. */
   take(limit: number): SyncItem[];
   /** The item as the queue holds it now (its retry count may have grown since it was taken). */
@@ -71,6 +76,8 @@ export interface PusherOptions<E extends string> {
   scheduler?: SchedulerLike;
   now: () => number;
   onConflict?: (conflict: Conflict) => unknown;
+  /** Renews credentials after a 401; without it a 401 is a final answer like any other 4xx. */
+  onUnauthorized?: (context: UnauthorizedContext) => unknown;
 }
 
 /** How one delivery ended. */
@@ -90,7 +97,9 @@ export class Pusher<E extends string> {
   private readonly window: number;
   private readonly retryAt = new Map<string, number>();
   private readonly nextRetryAt = new BehaviorSubject<number | undefined>(undefined);
-  private readonly retries = new Subject<PushReport>();
+  /** Reports that come from no delivery's own stream: retries scheduled, the auth gate's events. */
+  private readonly reports = new Subject<PushReport>();
+  private readonly auth: AuthGate | undefined;
   /** Client-wins decisions that storage refused, per item, in a row. */
   private readonly unstored = new Map<string, number>();
   private inFlight = 0;
@@ -99,6 +108,8 @@ export class Pusher<E extends string> {
     this.limit = requestLimiter(options.concurrency);
     this.window = options.concurrency * 4 * options.batchSize;
     this.nextRetryAt$ = this.nextRetryAt.asObservable();
+    const { onUnauthorized: hook, requestTimeoutMs: timeoutMs, scheduler } = options;
+    this.auth = hook && new AuthGate({ hook, timeoutMs, scheduler, report: (event) => this.reports.next({ event }) });
   }
 
   /** The push pipeline over `queue`; outcomes come out, nothing else is touched. */
@@ -128,7 +139,12 @@ export class Pusher<E extends string> {
         );
       }),
     );
-    return merge(this.retries, deliveries$);
+    // A flush or a reconnect opens a gate that a failed credential renewal closed.
+    const authRetry$ = merge(queue.nudged$, online$.pipe(pairwise(), filter(([was, is]) => !was && is))).pipe(
+      tap(() => this.auth?.retry()),
+      ignoreElements(),
+    );
+    return merge(this.reports, authRetry$, deliveries$);
   }
 
   /** Sends one item until it is delivered, resolved as a conflict, or given up on. */
@@ -143,7 +159,8 @@ export class Pusher<E extends string> {
       );
     }
     const request = toRequest(item, entity);
-    return this.retrying(queue, [item], () => this.options.transport.push(request).pipe(tap((r) => throwIfRetry(request.item, r)))).pipe(
+    const unauthorized = (response: TransportResponse) => response.status === 401 && readAnswer(item, response).kind === 'fail';
+    return this.retrying(queue, [item], () => this.options.transport.push(request).pipe(tap((r) => throwIfRetry(request.item, r))), unauthorized).pipe(
       mergeMap((response) => this.answered(queue, item, response)),
       catchError((error: unknown) => of(this.gaveUp(item, error))),
     );
@@ -168,7 +185,8 @@ export class Pusher<E extends string> {
           ? from(items).pipe(mergeMap((item) => this.deliver(queue, item)))
           : from(items.map((item, i) => ({ item, response: responses[i] }))).pipe(
               mergeMap(({ item, response }) =>
-                readAnswer(item, response).kind === 'retry'
+                // A 401 goes alone too: the single delivery waits for renewed credentials.
+                readAnswer(item, response).kind === 'retry' || (this.auth !== undefined && response.status === 401)
                   ? this.deliver(queue, item)
                   : this.answered(queue, item, response).pipe(catchError((error: unknown) => of(this.gaveUp(item, error)))),
               ),
@@ -252,8 +270,14 @@ export class Pusher<E extends string> {
    * `concurrency` requests; transient failures back off, and coming back online cuts a
    * backoff wait short. Each retry counts for every item.
    */
-  private retrying<T>(queue: PushQueue, items: readonly SyncItem[], request: () => Observable<T>): Observable<T> {
+  private retrying<T>(
+    queue: PushQueue,
+    items: readonly SyncItem[],
+    request: () => Observable<T>,
+    unauthorized: (answer: T) => boolean = () => false,
+  ): Observable<T> {
     const { online$, maxRetries, scheduler, requestTimeoutMs } = this.options;
+    const auth = this.auth;
     const attempt$ = defer(() => {
       // A retry that starts is no longer scheduled.
       for (const item of items) this.forgetRetry(item.id);
@@ -261,7 +285,8 @@ export class Pusher<E extends string> {
     }).pipe(
       filter((online) => online),
       take(1),
-      switchMap(() =>
+      switchMap(() => auth?.open$ ?? of(0)),
+      switchMap((generation) =>
         this.limit(
           defer(request).pipe(
             timeout({
@@ -270,6 +295,17 @@ export class Pusher<E extends string> {
               scheduler: scheduler ?? asyncScheduler,
             }),
           ),
+        ).pipe(
+          tap({
+            next: (answer) => {
+              if (auth && unauthorized(answer)) {
+                const { status, body } = answer as TransportResponse;
+                throw new Unauthorized(generation, { item: items[0], status, body });
+              }
+              auth?.answered(generation);
+            },
+            error: (error: unknown) => error instanceof SyncHttpError && error.status > 0 && auth?.answered(generation),
+          }),
         ),
       ),
       catchError((error: unknown) =>
@@ -281,6 +317,8 @@ export class Pusher<E extends string> {
       ),
     );
     return attempt$.pipe(
+      // A 401 waits for renewed credentials and goes again: not a retry that counts.
+      retry({ delay: (error: unknown) => (auth && error instanceof Unauthorized ? auth.unauthorized(error.generation, error.context) : throwError(() => error)) }),
       retryBackoff({
         maxRetries,
         retriesUsed: Math.max(...items.map((item) => queue.get(item.id)?.retryCount ?? item.retryCount)),
@@ -297,7 +335,7 @@ export class Pusher<E extends string> {
           for (const item of items) {
             this.scheduleRetry(item.id, this.options.now() + delayMs);
             const event: SyncEvent = { type: 'retried', item, attempt, delayMs, error: message };
-            this.retries.next(counted ? { event, command: { type: 'retried', id: item.id, error: message } } : { event });
+            this.reports.next(counted ? { event, command: { type: 'retried', id: item.id, error: message } } : { event });
           }
         },
       }),
@@ -403,6 +441,16 @@ function isNoAnswer(error: unknown): boolean {
 /** What an answer means: the transport's reading of it, else the default one. */
 function readAnswer(item: SyncItem, response: TransportResponse): PushOutcome {
   return response.kind ? { kind: response.kind, reason: response.reason } : classifyResponse(response, item);
+}
+
+/** A 401 to a request sent under the auth gate's `generation`: it waits for renewed credentials. */
+class Unauthorized extends SyncHttpError {
+  constructor(
+    readonly generation: number,
+    readonly context: UnauthorizedContext,
+  ) {
+    super(`[rxsync] The server answered 401 to the ${context.item.operation} of ${context.item.entity}.`, 401, context.body);
+  }
 }
 
 /** An answer worth sending the same request again for, whatever its status says. */

@@ -138,6 +138,16 @@ export type SyncEvent =
   /** Worth knowing, not a failure: e.g. that the outbox lives in memory because no durable storage was given. */
   | { type: 'notice'; message: string };
 
+/** What `onUnauthorized` is told: the first write of a run of `401` answers. */
+export interface UnauthorizedContext {
+  /** The write the server refused. */
+  item: SyncItem;
+  /** The HTTP status: `401`. */
+  status: number;
+  /** The answer's body, as parsed. */
+  body: unknown;
+}
+
 /** Per-entity settings. */
 export interface EntityConfig {
   /** Path (or absolute URL) of the collection, e.g. `/todos`. */
@@ -335,6 +345,16 @@ export interface SyncEngineOptions<E extends string = string> {
    * or the remote record itself, lets the server win; a throw dead-letters the write.
    */
   onConflict?: (conflict: Conflict) => unknown;
+  /**
+   * Renews expired credentials when the server answers a push with `401`. Delivery pauses and
+   * the hook is called once, however many requests got the 401; resolving with `true` or
+   * nothing means renewed: every paused request is sent again (calling `headers` anew), and
+   * no retry is counted. Returning `false`, throwing, rejecting, not settling within
+   * `requestTimeoutMs`, or a `401` to the renewed credentials too: the writes stay queued,
+   * an `auth-required` event (and `lastError`) says why, `flush()` resolves unsuccessful, and
+   * the next `flush()` or reconnect tries again. Without it a `401` dead-letters the write.
+   */
+  onUnauthorized?: (context: UnauthorizedContext) => boolean | void | Promise<boolean | void>;
   /** Receives an event per push, retry, dead letter, conflict and pull. */
   telemetryClient?: TelemetryClient;
   /** The `source` argument of every `trackEvent` call. Default `rxsync`. */
