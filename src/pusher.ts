@@ -304,7 +304,8 @@ export class Pusher<E extends string> {
               }
               auth?.answered(generation);
             },
-            error: (error: unknown) => error instanceof SyncHttpError && error.status > 0 && auth?.answered(generation),
+            // Any other answer of the server's proves the credentials; a 401 to a whole batch does not.
+            error: (error: unknown) => error instanceof SyncHttpError && error.status > 0 && error.status !== 401 && auth?.answered(generation),
           }),
         ),
       ),
@@ -349,26 +350,27 @@ export class Pusher<E extends string> {
    */
   private settle(item: SyncItem, settled: Settled): PushReport[] {
     const event: SyncEvent = { type: 'pushed', item, status: settled.status, body: settled.body };
-    const assigned = settled.status !== 409 ? this.assignedId(item, settled.body) : undefined;
+    const assigned = settled.status === 409 ? undefined : this.assignedId(item, settled.body);
     if (settled.reason !== undefined) event.reason = settled.reason;
     else if (assigned === null) event.reason = 'the answer names no record id, so later writes keep the temporary one';
-    // The record as the server now holds it: its answer to our write, or the record that won.
-    const id = recordIdOf(item.data);
+    const tempId = recordIdOf(item.data);
+    const serverId = assigned ?? undefined;
+    // The record as the server now holds it: its answer to our write (under the id it gave), or the record that won.
     const data =
-      assigned != null
+      serverId !== undefined
         ? remoteRecord({ body: settled.body })
-        : id === undefined
-          ? undefined
-          : settled.status !== 409 && item.operation === 'delete'
-            ? { id, deleted: true }
+        : tempId !== undefined && settled.status !== 409 && item.operation === 'delete'
+          ? { id: tempId, deleted: true }
+          : tempId === undefined
+            ? undefined
             : remoteRecord({ body: settled.body }, item);
     const ack: PushReport = {
       ...(data === undefined ? {} : { record: { entity: item.entity, data } }),
       event,
-      command: { type: 'ack', id: item.id, version: settled.version, ...(assigned != null ? { assignedId: assigned } : {}) },
+      command: { type: 'ack', id: item.id, version: settled.version, ...(serverId === undefined ? {} : { assignedId: serverId }) },
     };
-    if (assigned == null || id === undefined) return [ack];
-    return [{ event: { type: 'id-assigned', entity: item.entity, tempId: id, id: assigned } }, ack];
+    if (serverId === undefined || tempId === undefined) return [ack];
+    return [{ event: { type: 'id-assigned', entity: item.entity, tempId, id: serverId } }, ack];
   }
 
   /**

@@ -31,7 +31,7 @@ function authApi({ holdUntil = 0 } = {}) {
       return HttpResponse.json({ error: 'token expired' }, { status: 401 });
     }),
   );
-  const engine = (options: Partial<SyncEngineOptions<'todos' | 'notes'>> = {}) =>
+  const engine = (options: Partial<SyncEngineOptions<'todos' | 'notes'>> & { startOnline?: boolean } = {}) =>
     testEngine({ transport: httpTransport({ baseUrl: API, headers: async () => ({ Authorization: `Bearer ${session.token}` }) }), ...options });
   return { session, refused, engine };
 }
