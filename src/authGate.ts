@@ -6,12 +6,10 @@ import {
   EMPTY,
   filter,
   finalize,
-  from,
   ignoreElements,
   map,
   merge,
   type Observable,
-  of,
   type SchedulerLike,
   share,
   take,
@@ -101,10 +99,8 @@ export class AuthGate {
     const { hook, timeoutMs, scheduler } = this.options;
     this.state.next({ open: false, generation });
     let decided = false;
-    return defer(() => {
-      const value = hook(context);
-      return typeof (value as PromiseLike<unknown> | undefined)?.then === 'function' ? from(value as PromiseLike<unknown>) : of(value);
-    }).pipe(
+    // A value, a Promise, or a throw: all arrive as one settled Promise.
+    return defer(async () => hook(context)).pipe(
       timeout({ first: timeoutMs, scheduler: scheduler ?? asyncScheduler, with: () => throwError(() => new Error(`it did not settle within ${timeoutMs} ms`)) }),
       take(1),
       tap({
