@@ -159,7 +159,7 @@ export class Pusher<E extends string> {
       );
     }
     const request = toRequest(item, entity);
-    const unauthorized = (response: TransportResponse) => response.status === 401 && readAnswer(item, response).kind === 'fail';
+    const unauthorized = (response: TransportResponse) => this.awaitsRenewal(item, response);
     return this.retrying(queue, [item], () => this.options.transport.push(request).pipe(tap((r) => throwIfRetry(request.item, r))), unauthorized).pipe(
       mergeMap((response) => this.answered(queue, item, response)),
       catchError((error: unknown) => of(this.gaveUp(item, error))),
@@ -186,7 +186,7 @@ export class Pusher<E extends string> {
           : from(items.map((item, i) => ({ item, response: responses[i] }))).pipe(
               mergeMap(({ item, response }) =>
                 // A 401 goes alone too: the single delivery waits for renewed credentials.
-                readAnswer(item, response).kind === 'retry' || (this.auth !== undefined && response.status === 401)
+                readAnswer(item, response).kind === 'retry' || this.awaitsRenewal(item, response)
                   ? this.deliver(queue, item)
                   : this.answered(queue, item, response).pipe(catchError((error: unknown) => of(this.gaveUp(item, error)))),
               ),
@@ -194,6 +194,11 @@ export class Pusher<E extends string> {
       ),
       catchError((error: unknown) => from(items.map((item) => this.gaveUp(item, error)))),
     );
+  }
+
+  /** A 401 (not read otherwise by the transport's `classify`) waits for `onUnauthorized`, when there is one. */
+  private awaitsRenewal(item: SyncItem, response: TransportResponse): boolean {
+    return this.auth !== undefined && response.status === 401 && readAnswer(item, response).kind === 'fail';
   }
 
   /** A final answer to a push: delivered, refused, or a conflict to resolve. */
@@ -298,7 +303,7 @@ export class Pusher<E extends string> {
         ).pipe(
           tap({
             next: (answer) => {
-              if (auth && unauthorized(answer)) {
+              if (unauthorized(answer)) {
                 const { status, body } = answer as TransportResponse;
                 throw new Unauthorized(generation, { item: items[0], status, body });
               }
@@ -355,15 +360,13 @@ export class Pusher<E extends string> {
     else if (assigned === null) event.reason = 'the answer names no record id, so later writes keep the temporary one';
     const tempId = recordIdOf(item.data);
     const serverId = assigned ?? undefined;
-    // The record as the server now holds it: its answer to our write (under the id it gave), or the record that won.
+    // The record as the server now holds it (under the id it gave): its answer to our write, or the record that won.
     const data =
-      serverId !== undefined
-        ? remoteRecord({ body: settled.body })
-        : tempId !== undefined && settled.status !== 409 && item.operation === 'delete'
+      tempId === undefined
+        ? undefined
+        : settled.status !== 409 && item.operation === 'delete'
           ? { id: tempId, deleted: true }
-          : tempId === undefined
-            ? undefined
-            : remoteRecord({ body: settled.body }, item);
+          : remoteRecord({ body: settled.body }, serverId === undefined ? item : { data: { id: serverId } });
     const ack: PushReport = {
       ...(data === undefined ? {} : { record: { entity: item.entity, data } }),
       event,
