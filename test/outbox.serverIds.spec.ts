@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { MAX_ID_ASSIGNMENTS, Outbox, type OutboxCommand } from '../src/outbox.js';
 import { OutboxStore } from '../src/outboxStore.js';
-import { memoryStorage, type SyncItem } from '../src/index.js';
+import type { SyncItem } from '../src/index.js';
 import { item } from './marbles.js';
+import { FaultyStorage, storageDevice } from './reliability/faultyStorage.js';
 
 const enqueue = (queued: SyncItem): OutboxCommand => ({ type: 'enqueue', item: queued });
 const view = (outbox: Outbox) => outbox.items().map((i) => `${i.id}:${i.operation}:${JSON.stringify(i.data)}`);
@@ -123,31 +125,76 @@ describe('Outbox: ids the server assigns (ack with assignedId)', () => {
 });
 
 describe('OutboxStore: id assignments on disk', () => {
-  const stored = async (compact: boolean) => {
-    const storage = memoryStorage();
+  it.each([
+    ['in a log segment', false],
+    ['in a snapshot (the log segment failed, so the next write stores everything)', true],
+  ])('the ack, the moved write and the assignment come back together (%s)', async (_where, viaSnapshot) => {
+    const device = storageDevice();
+    const storage = new FaultyStorage(device);
     const outbox = new Outbox();
     const store = new OutboxStore(storage, 'k');
     const write = async (command: OutboxCommand) => {
       const transition = outbox.apply(command);
       outbox.persisted([transition]);
-      const { changes, assignments } = transition;
-      const live = compact ? 0 : 10_000;
-      await store.write(changes, live, () => ({ queue: outbox.items(), failed: outbox.failedItems(), ids: outbox.idAssignments() }), assignments);
+      const state = () => ({ queue: outbox.items(), failed: outbox.failedItems(), ids: outbox.idAssignments() });
+      await store.write(transition.changes, outbox.size, state, transition.assignments);
     };
     await write(enqueue(item('c', 'create', { id: 't1' })));
     expect(outbox.take(1)).toHaveLength(1);
     await write(enqueue(item('u', 'update', { id: 't1', done: true })));
-    await write({ type: 'ack', id: 'c', assignedId: 17 });
-    return new OutboxStore(storage, 'k').load();
-  };
-
-  it.each([
-    ['in a log segment', false],
-    ['in a compacted snapshot', true],
-  ])('the ack, the moved write and the assignment come back together (%s)', async (_where, compact) => {
-    const loaded = await stored(compact);
+    if (viaSnapshot) {
+      storage.failNextSetItems = 1;
+      await expect(write({ type: 'ack', id: 'c', assignedId: 17 })).rejects.toThrow(/Could not persist/);
+      await write(enqueue(item('other', 'create', { id: 'x' })));
+      expect((await device.base.keys()).filter((key) => key.endsWith(':snapshot'))).toHaveLength(1);
+    } else {
+      await write({ type: 'ack', id: 'c', assignedId: 17 });
+    }
+    const loaded = await new OutboxStore(device.base, 'k').load();
     expect(loaded.problems).toEqual([]);
-    expect(loaded.queue.map((i) => [i.id, i.data])).toEqual([['u', { id: 17, done: true }]]);
+    expect(loaded.queue.map((i) => [i.id, i.data])).toEqual([['u', { id: 17, done: true }], ...(viaSnapshot ? [['other', { id: 'x' }]] : [])]);
     expect(loaded.ids).toEqual([{ entity: 'todos', tempId: 't1', id: 17 }]);
+  });
+});
+
+describe('Outbox: ids the server assigns, any interleaving (fast-check)', () => {
+  it('whatever the app writes with the temporary or the server id, and whenever answers come, every write after the create reaches the server id, in order', () => {
+    type Step = { write: 'temp' | 'server' } | { deliver: number };
+    const step = fc.oneof(
+      fc.record({ write: fc.constantFrom<'temp' | 'server'>('temp', 'server') }),
+      fc.record({ deliver: fc.integer({ min: 1, max: 3 }) }),
+    );
+    fc.assert(
+      fc.property(fc.array(step, { maxLength: 30 }), (steps: Step[]) => {
+        const outbox = new Outbox();
+        const apply = (command: OutboxCommand) => outbox.persisted([outbox.apply(command)]);
+        /** What the server got, in order: the create, then each write's id and `n`. */
+        const server: { op: string; id: unknown; n?: number }[] = [];
+        let assigned = false;
+        let n = 0;
+        let key = 0;
+        const deliver = (limit: number) => {
+          for (const sent of outbox.take(limit)) {
+            const data = sent.data as { id: unknown; n?: number };
+            server.push({ op: sent.operation, id: sent.operation === 'create' ? undefined : data.id, n: data.n });
+            apply({ type: 'ack', id: sent.id, ...(sent.operation === 'create' ? { assignedId: 'S' } : {}) });
+            if (sent.operation === 'create') assigned = true;
+          }
+        };
+        apply(enqueue(item(`k${key++}`, 'create', { id: 'T', n: n })));
+        for (const s of steps) {
+          if ('deliver' in s) deliver(s.deliver);
+          else apply(enqueue(item(`k${key++}`, 'update', { id: s.write === 'server' && assigned ? 'S' : 'T', n: ++n })));
+        }
+        while (outbox.size > 0) deliver(10);
+        expect(server[0].op).toBe('create');
+        expect(server.slice(1).every((write) => write.op === 'update' && write.id === 'S')).toBe(true);
+        // Order kept: the `n`s the server saw only grow, and it ends with the app's last.
+        const seen = server.map((write) => write.n ?? 0);
+        expect(seen).toEqual([...seen].sort((a, b) => a - b));
+        expect(seen.at(-1)).toBe(n);
+      }),
+      { numRuns: 300 },
+    );
   });
 });
