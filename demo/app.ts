@@ -327,7 +327,10 @@ function describeEvent(event: SyncEvent): string {
     case 'input-dropped':
     case 'storage-error':
     case 'callback-error':
+    case 'auth-required':
       return event.error;
+    case 'id-assigned':
+      return `${event.entity} ${shortId(String(event.tempId))} is ${String(event.id)} on the server`;
     case 'notice':
       return event.message;
   }

@@ -257,7 +257,8 @@ class Engine<E extends string> implements SyncEngine<E> {
     if (ids.size === 0) return this.#result({ success: true });
     const conflicted = new Set<string>();
     const conflicts = this.conflicts$.subscribe(({ localItem }) => ids.has(localItem.id) && conflicted.add(localItem.id));
-    const settled = this.#outbox.whenSettled(ids, merge(this.#destroyed$, this.status$.pipe(filter((status) => !status.online))));
+    const stop$ = merge(this.#destroyed$, this.status$.pipe(filter((status) => !status.online)), this.events$.pipe(filter((event) => event.type === 'auth-required')));
+    const settled = this.#outbox.whenSettled(ids, stop$);
     this.#outbox.nudge();
     const { complete, pushed, errors } = await settled;
     conflicts.unsubscribe();

@@ -1,6 +1,6 @@
 import type { SchedulerLike } from 'rxjs';
 import { SyncOptionsError } from './errors.js';
-import type { Conflict, EntityConfig, SharedTabsOptions, SyncEngineOptions, SyncTransport, TelemetryClient } from './types.js';
+import type { Conflict, EntityConfig, SharedTabsOptions, SyncEngineOptions, SyncTransport, TelemetryClient, UnauthorizedContext } from './types.js';
 
 const STRATEGIES = new Set(['server-wins', 'client-wins', 'last-write-wins', 'manual']);
 
@@ -23,6 +23,7 @@ export interface ResolvedOptions<E extends string> {
   createId: () => string;
   productId: string;
   onConflict?: (conflict: Conflict) => unknown;
+  onUnauthorized?: (context: UnauthorizedContext) => unknown;
   telemetryClient?: TelemetryClient;
   /** The pulls the engine makes by itself; `intervalMs` 0 means none on a timer. */
   autoPull: { onStart: boolean; onReconnect: boolean; afterPush: boolean; intervalMs: number };
@@ -48,6 +49,9 @@ export function resolveOptions<E extends string>(options: SyncEngineOptions<E>):
     if (config.conflictStrategy !== undefined && !STRATEGIES.has(config.conflictStrategy)) {
       fail(`options.entities.${name}.conflictStrategy must be one of ${[...STRATEGIES].join(', ')}; got ${String(config.conflictStrategy)}.`);
     }
+    if (config.serverIds !== undefined && typeof config.serverIds !== 'boolean') {
+      fail(`options.entities.${name}.serverIds must be true or false; got ${String(config.serverIds)}.`);
+    }
   }
   if (transport === null || typeof transport !== 'object' || typeof transport.push !== 'function' || typeof transport.pull !== 'function') {
     fail("options.transport must be a transport with push() and pull(), e.g. httpTransport({ baseUrl: 'https://api.example.com' }).");
@@ -69,6 +73,7 @@ export function resolveOptions<E extends string>(options: SyncEngineOptions<E>):
     createId: fn('createId', options.createId) ?? defaultId,
     productId: text('productId', options.productId, 'rxsync'),
     onConflict: fn('onConflict', options.onConflict),
+    onUnauthorized: fn('onUnauthorized', options.onUnauthorized),
     telemetryClient: options.telemetryClient,
     autoPull: autoPull(options.autoPull),
     tabs: tabs(options.tabs),

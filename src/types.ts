@@ -130,8 +130,30 @@ export type SyncEvent =
   | { type: 'input-dropped'; write: unknown; error: string }
   | { type: 'storage-error'; error: string; key?: string; keptAs?: string }
   | { type: 'callback-error'; callback: 'onPull' | 'onConflict' | 'onStatusChange' | 'telemetryClient' | 'poke$'; error: string }
+  /**
+   * The server gave a record created under the temporary id `tempId` the id `id` (an entity
+   * with `serverIds`): queued writes of the record have moved onto `id`, and so will later
+   * writes naming `tempId`. Comes before the server's record reaches `onPull`.
+   */
+  | { type: 'id-assigned'; entity: string; tempId: string | number; id: string | number }
+  /**
+   * The server answered `401` and `onUnauthorized` could not renew the credentials (it said
+   * `false`, threw, timed out, or the server refused the renewed ones too): delivery is paused,
+   * the writes stay queued, and `error` says why. `flush()` or a reconnect tries again.
+   */
+  | { type: 'auth-required'; error: string }
   /** Worth knowing, not a failure: e.g. that the outbox lives in memory because no durable storage was given. */
   | { type: 'notice'; message: string };
+
+/** What `onUnauthorized` is told: the first write of a run of `401` answers. */
+export interface UnauthorizedContext {
+  /** The write the server refused. */
+  item: SyncItem;
+  /** The HTTP status: `401`. */
+  status: number;
+  /** The answer's body, as parsed. */
+  body: unknown;
+}
 
 /** Per-entity settings. */
 export interface EntityConfig {
@@ -139,6 +161,14 @@ export interface EntityConfig {
   endpoint: string;
   /** Default `server-wins`. */
   conflictStrategy?: ConflictStrategy;
+  /**
+   * The server assigns record ids. A create goes out without its `data.id` (a temporary id the
+   * app chose, or none); the id in the server's answer replaces the temporary one in every
+   * queued write of the record, durably, and the app hears of it (an `id-assigned` event, then
+   * the server's record through `onPull`). Writes the app still makes with the temporary id
+   * are sent to the server's id (for the last 1000 assignments). Default `false`.
+   */
+  serverIds?: boolean;
 }
 
 /**
@@ -342,6 +372,16 @@ export interface SyncEngineOptions<E extends string = string> {
    * or the remote record itself, lets the server win; a throw dead-letters the write.
    */
   onConflict?: (conflict: Conflict) => unknown;
+  /**
+   * Renews expired credentials when the server answers a push with `401`. Delivery pauses and
+   * the hook is called once, however many requests got the 401; resolving with `true` or
+   * nothing means renewed: every paused request is sent again (calling `headers` anew), and
+   * no retry is counted. Returning `false`, throwing, rejecting, not settling within
+   * `requestTimeoutMs`, or a `401` to the renewed credentials too: the writes stay queued,
+   * an `auth-required` event (and `lastError`) says why, `flush()` resolves unsuccessful, and
+   * the next `flush()` or reconnect tries again. Without it a `401` dead-letters the write.
+   */
+  onUnauthorized?: (context: UnauthorizedContext) => boolean | void | Promise<boolean | void>;
   /** Receives an event per push, retry, dead letter, conflict and pull. */
   telemetryClient?: TelemetryClient;
   /** The `source` argument of every `trackEvent` call. Default `rxsync`. */
