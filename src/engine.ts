@@ -83,7 +83,9 @@ class Engine<E extends string> implements SyncEngine<E> {
       stop$: this.#destroyed$,
       onPull: options.onPull,
       pendingFor: (entity, id) => this.#outbox.pendingFor(entity, id),
-      readYourWrites: options.readYourWrites === true,
+      readYourWrites: options.readYourWrites !== false,
+      storage,
+      storageKey: resolved.storageKey,
       report: (event) => this.#emit(event),
     });
     const pusher = new Pusher({ ...resolved, online$ });
@@ -118,7 +120,11 @@ class Engine<E extends string> implements SyncEngine<E> {
         if (command) this.#outbox.dispatch(command);
         // The server's answer is the record's new state: the app gets it as a pull would give it.
         if (record) this.#puller.hand(record.entity as E, record.data);
+        else if (event.type === 'pushed' && event.status < 300) this.#puller.acceptedWithoutAnswer(event.item.entity as E, event.item);
       });
+    // Writes that left without an answer for the app (dead letters, clears…) give back what they hid.
+    this.#outbox.settled$.pipe(takeUntil(this.#destroyed$)).subscribe(({ item }) => item && this.#puller.writesEnded(item.entity as E, item.data));
+    void this.ready.then(() => this.#puller.sweep());
 
     pullTriggers$({
       autoPull: resolved.autoPull,
