@@ -30,8 +30,15 @@ function titlesShown() {
   return { shown, onPull };
 }
 
-/** Pull pages answered by `pages(since)` (todos), the first one only once `release` opened; notes are always empty. */
-function pagesOf(pages: (since: string | null) => { items: unknown[]; checkpoint: string; hasMore?: boolean }, hold?: { arrived: () => void; release: Promise<void> }) {
+/**
+ * Pull pages of todos answered by `pages(since)`, read as each request arrives; the request
+ * numbered `hold.request` (default the first) is answered only once `hold.release` resolved.
+ * Notes are always empty.
+ */
+function pagesOf(
+  pages: (since: string | null) => { items: unknown[]; checkpoint: string; hasMore?: boolean },
+  hold?: { arrived: () => void; release: Promise<void>; request?: number },
+) {
   const asked: (string | null)[] = [];
   api.server.use(
     http.get(`${API}/notes`, () => HttpResponse.json({ items: [] })),
@@ -40,7 +47,7 @@ function pagesOf(pages: (since: string | null) => { items: unknown[]; checkpoint
       asked.push(since);
       // The server reads the page as the request arrives.
       const page = pages(since);
-      if (asked.length === 1 && hold) {
+      if (hold && asked.length === (hold.request ?? 1)) {
         hold.arrived();
         await hold.release;
       }
@@ -105,21 +112,13 @@ describe('pull and push interleaved', () => {
     const secondArrived = gate();
     const secondReleased = gate();
     const patchReleased = gate();
-    const asked: (string | null)[] = [];
-    api.server.use(
-      http.get(`${API}/notes`, () => HttpResponse.json({ items: [] })),
-      http.get(`${API}/todos`, async ({ request }) => {
-        const since = new URL(request.url).searchParams.get('since');
-        asked.push(since);
-        if (since === null) return HttpResponse.json({ items: [api.records.get('todos/2')], checkpoint: 'p1', hasMore: true });
-        // Another client's edit of "1" lies after p1: read now, before our write lands on it.
-        const page = { items: [api.records.get('todos/1')], checkpoint: 'p2' };
-        if (asked.length === 2) {
-          secondArrived.open();
-          await secondReleased.opened;
-        }
-        return HttpResponse.json(page);
-      }),
+    const asked = pagesOf(
+      (since) =>
+        since === null
+          ? { items: [api.records.get('todos/2')], checkpoint: 'p1', hasMore: true }
+          : // Another client's edit of "1" lies after p1: read before our write lands on it.
+            { items: [api.records.get('todos/1')], checkpoint: 'p2' },
+      { arrived: secondArrived.open, release: secondReleased.opened, request: 2 },
     );
     api.records.set('todos/1', { id: '1', title: 'theirs' });
     const view = titlesShown();

@@ -54,75 +54,54 @@ async function shownWithPendingEdit(options: Partial<SyncEngineOptions<'todos' |
 const settledRow = (engine: ReturnType<typeof testEngine>, id: string) =>
   firstValueFrom(engine.pulled$.pipe(filter(({ items, pending }) => items.some((item) => (item as { id: unknown }).id === id) && !pending.includes(id))));
 
+/**
+ * {@link shownWithPendingEdit}, then each PATCH answered by `answer` (undefined: the API's own
+ * answer) until todo "1" is handed over as not pending: what the app shows then.
+ */
+async function afterPatchAnswered(answer: () => Response | undefined, options: Partial<SyncEngineOptions<'todos' | 'notes'>> = {}) {
+  const { engine, view } = await shownWithPendingEdit(options);
+  const back = settledRow(engine, '1');
+  api.override((request) => (request.method === 'PATCH' ? answer() : undefined));
+  // Reconnecting sends the held write again at once.
+  engine.network.next(false);
+  engine.network.next(true);
+  await back;
+  const { failedCount } = engine.getStatus();
+  engine.destroy();
+  return { row: view.row('1'), failedCount };
+}
+
+const serverRecord = { record: { id: '1', title: 'server', done: false }, pending: false };
+
 describe('engine: read-your-writes is on by default, and a pending write that fails gives the server\'s record back', () => {
   it('a dead letter: the app gets the record as the server holds it, no longer pending', async () => {
-    const { engine, view } = await shownWithPendingEdit();
-    const back = settledRow(engine, '1');
-    api.override((request) => (request.method === 'PATCH' ? HttpResponse.json({ error: 'title too long' }, { status: 422 }) : undefined));
-    engine.network.next(false);
-    engine.network.next(true);
-    await back;
-    expect(engine.getStatus().failedCount).toBe(1);
-    expect(view.row('1')).toEqual({ record: { id: '1', title: 'server', done: false }, pending: false });
-    engine.destroy();
+    const { row, failedCount } = await afterPatchAnswered(() => HttpResponse.json({ error: 'title too long' }, { status: 422 }));
+    expect(failedCount).toBe(1);
+    expect(row).toEqual(serverRecord);
   });
 
   it('a conflict the server won: its record when the 409 carries one, else the record pulled before', async () => {
-    const withRecord = await shownWithPendingEdit();
-    let back = settledRow(withRecord.engine, '1');
-    api.override((request) => (request.method === 'PATCH' ? HttpResponse.json({ id: '1', title: 'theirs', done: true }, { status: 409 }) : undefined));
-    withRecord.engine.network.next(false);
-    withRecord.engine.network.next(true);
-    await back;
-    expect(withRecord.view.row('1')).toEqual({ record: { id: '1', title: 'theirs', done: true }, pending: false });
-    withRecord.engine.destroy();
-
-    const bare = await shownWithPendingEdit();
-    back = settledRow(bare.engine, '1');
-    api.override((request) => (request.method === 'PATCH' ? HttpResponse.json({ error: 'conflict' }, { status: 409 }) : undefined));
-    bare.engine.network.next(false);
-    bare.engine.network.next(true);
-    await back;
-    expect(bare.view.row('1')).toEqual({ record: { id: '1', title: 'server', done: false }, pending: false });
-    bare.engine.destroy();
+    const theirs = { id: '1', title: 'theirs', done: true };
+    expect((await afterPatchAnswered(() => HttpResponse.json(theirs, { status: 409 }))).row).toEqual({ record: theirs, pending: false });
+    expect((await afterPatchAnswered(() => HttpResponse.json({ error: 'conflict' }, { status: 409 }))).row).toEqual(serverRecord);
   });
 
   it('a manual conflict that keeps the server\'s side, and clearQueue(), give the record back too', async () => {
-    const manual = await shownWithPendingEdit({ entities: { todos: { endpoint: '/todos', conflictStrategy: 'manual' }, notes: { endpoint: '/notes' } }, onConflict: () => undefined });
-    let back = settledRow(manual.engine, '1');
-    api.override((request) => (request.method === 'PATCH' ? HttpResponse.json({ error: 'conflict' }, { status: 412 }) : undefined));
-    manual.engine.network.next(false);
-    manual.engine.network.next(true);
-    await back;
-    expect(manual.view.row('1')).toEqual({ record: { id: '1', title: 'server', done: false }, pending: false });
-    manual.engine.destroy();
+    const manual = { entities: { todos: { endpoint: '/todos', conflictStrategy: 'manual' as const }, notes: { endpoint: '/notes' } }, onConflict: () => undefined };
+    expect((await afterPatchAnswered(() => HttpResponse.json({ error: 'conflict' }, { status: 412 }), manual)).row).toEqual(serverRecord);
 
-    const cleared = await shownWithPendingEdit();
-    back = settledRow(cleared.engine, '1');
-    await cleared.engine.clearQueue();
+    const { engine, view } = await shownWithPendingEdit();
+    const back = settledRow(engine, '1');
+    await engine.clearQueue();
     await back;
-    expect(cleared.view.row('1')).toEqual({ record: { id: '1', title: 'server', done: false }, pending: false });
-    cleared.engine.destroy();
+    expect(view.row('1')).toEqual(serverRecord);
+    engine.destroy();
   });
 
   it('an acked write: the server\'s answer, or without one the pulled record with the write applied, no longer pending', async () => {
-    const answered = await shownWithPendingEdit();
-    let back = settledRow(answered.engine, '1');
-    api.override(undefined);
-    answered.engine.network.next(false);
-    answered.engine.network.next(true);
-    await back;
-    expect(answered.view.row('1')).toEqual({ record: { id: '1', title: 'mine', done: false }, pending: false });
-    answered.engine.destroy();
-
-    const silent = await shownWithPendingEdit();
-    back = settledRow(silent.engine, '1');
-    api.override((request) => (request.method === 'PATCH' ? new HttpResponse(null, { status: 204 }) : undefined));
-    silent.engine.network.next(false);
-    silent.engine.network.next(true);
-    await back;
-    expect(silent.view.row('1')).toEqual({ record: { id: '1', title: 'mine', done: false }, pending: false });
-    silent.engine.destroy();
+    const mine = { record: { id: '1', title: 'mine', done: false }, pending: false };
+    expect((await afterPatchAnswered(() => undefined)).row).toEqual(mine);
+    expect((await afterPatchAnswered(() => new HttpResponse(null, { status: 204 }))).row).toEqual(mine);
   });
 
   it('the pulled record behind an overlay survives a restart: a write that fails after it still gives the record back', async () => {
@@ -145,7 +124,7 @@ describe('engine: read-your-writes is on by default, and a pending write that fa
     api.override((request) => (request.method === 'PATCH' ? HttpResponse.json({ error: 'refused' }, { status: 422 }) : undefined));
     second.network.next(true);
     await back;
-    expect(view.row('1')).toEqual({ record: { id: '1', title: 'server', done: false }, pending: false });
+    expect(view.row('1')).toEqual(serverRecord);
     second.destroy();
   });
 

@@ -5,12 +5,10 @@
  * own value, marked pending, never A's older state. Once B's push lands, B shows its value
  * as synced.
  */
-import { build } from 'esbuild';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startSyncServer, type SyncServer } from '../../server/index.js';
+import type { Page } from 'playwright-core';
+import { expect, it } from 'vitest';
 import { openStreams } from '../server/eventStream.js';
-import { CHROMIUM_ARGS, CHROMIUM_PATH, describeE2E, until } from './harness.js';
+import { describeE2E, scriptedPages, until } from './harness.js';
 
 declare global {
   interface Window {
@@ -57,33 +55,13 @@ const PAGE = `
 `;
 
 describeE2E('read-your-writes (Chromium, two contexts)', () => {
-  let server: SyncServer;
-  let browser: Browser;
-  let script: string;
-
-  beforeAll(async () => {
-    server = await startSyncServer({ admin: true, rateLimit: false });
-    browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
-    const bundle = await build({ stdin: { contents: PAGE, resolveDir: process.cwd(), loader: 'ts' }, bundle: true, format: 'iife', platform: 'browser', write: false });
-    script = bundle.outputFiles[0].text;
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-  });
-
-  async function app(query: string): Promise<Page> {
-    const page = await (await browser.newContext()).newPage();
-    await page.goto(`${server.url}/${query}`);
-    await page.addScriptTag({ content: script });
-    await page.waitForFunction(() => window.rw !== undefined);
-    return page;
-  }
+  const pages = scriptedPages(PAGE, 'rw');
+  const app = (query: string): Promise<Page> => pages.open(query);
 
   it("B's pending edit is never overwritten by A's older state; once pushed, B shows it as synced", async () => {
     const b = await app('?hold');
     const a = await app('');
-    await until(() => openStreams(server), (open) => open === 2, 'both event streams');
+    await until(() => openStreams(pages.server()), (open) => open === 2, 'both event streams');
 
     // A creates the record; the poke makes B pull it.
     await a.evaluate(() => Promise.all([window.rw!.acked(), window.rw!.edit('first', true)]));
