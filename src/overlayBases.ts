@@ -27,7 +27,8 @@ export class OverlayBases {
   constructor(
     private readonly storage: SyncStorage,
     private readonly prefix: string,
-    private readonly onUnreadable: (error: SyncStorageError) => void,
+    /** Told of storage that failed; the bases hold in memory all the same. */
+    private readonly onError: (error: SyncStorageError) => void,
   ) {}
 
   /** The entity's bases, read from storage on first use. */
@@ -71,7 +72,10 @@ export class OverlayBases {
     return deleted;
   }
 
-  /** Stores the entity's bases as they stand, when they changed since last stored. */
+  /**
+   * Stores the entity's bases as they stand, when they changed since last stored. A failure is
+   * reported, not thrown: the hand-over goes on, and the next change tries to store them again.
+   */
   async save(entity: string): Promise<void> {
     if (!this.dirty.delete(entity)) return;
     const records = [...(this.bases.get(entity)?.values() ?? [])];
@@ -81,7 +85,7 @@ export class OverlayBases {
       else await this.storage.setItem<StoredBases>(key, { v: 1, records });
     } catch (error) {
       this.dirty.add(entity);
-      throw new SyncStorageError(`[rxsync] Could not store the server's records behind pending local edits of "${entity}": ${describeError(error)}`, key, error);
+      this.onError(new SyncStorageError(`[rxsync] Could not store the server's records behind pending local edits of "${entity}": ${describeError(error)}`, key, error));
     }
   }
 
@@ -97,7 +101,7 @@ export class OverlayBases {
       if (stored !== null && !isStoredBases(stored)) throw new Error('it is not a list of records');
       for (const record of stored?.records ?? []) bases.set(String(recordIdOf(record)), record);
     } catch (error) {
-      this.onUnreadable(
+      this.onError(
         new SyncStorageError(
           `[rxsync] Could not read "${key}" (${describeError(error)}): a record shown with a local edit that then fails keeps showing it until the server changes the record again.`,
           key,

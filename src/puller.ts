@@ -1,5 +1,5 @@
 import { BehaviorSubject, firstValueFrom, type Observable, Subject, takeUntil } from 'rxjs';
-import { describeError, SyncStorageError } from './errors.js';
+import { describeError } from './errors.js';
 import { OverlayBases } from './overlayBases.js';
 import type { OutboxStore } from './outboxStore.js';
 import type { PullPosition } from './pullPosition.js';
@@ -54,11 +54,14 @@ export class Puller<E extends string> {
   private readonly answeredDuring = new Map<E, Set<string>>();
   private readonly bases: OverlayBases;
   private chain: Promise<unknown> = Promise.resolve();
+  private closed = false;
 
   constructor(private readonly options: PullerOptions<E>) {
     this.pulled$ = this.pulled.asObservable();
     this.pulling$ = this.pulling.asObservable();
-    this.bases = new OverlayBases(options.storage, options.storageKey, (error) => options.report({ type: 'storage-error', error: error.message }, error));
+    this.bases = new OverlayBases(options.storage, options.storageKey, (error) =>
+      options.report({ type: 'storage-error', error: error.message, ...(error.key ? { key: error.key } : {}) }, error),
+    );
   }
 
   /** Items pulled over all entities, and how many entities failed. */
@@ -181,6 +184,7 @@ export class Puller<E extends string> {
 
   /** Completes the streams. */
   close(): void {
+    this.closed = true;
     this.pulled.complete();
     this.pulling.complete();
   }
@@ -204,7 +208,8 @@ export class Puller<E extends string> {
 
   /** Runs `task` after every earlier hand-over of this entity to the app: they never overlap. */
   private serialize(entity: E, task: () => Promise<void>): Promise<void> {
-    const run = (this.applying.get(entity) ?? Promise.resolve()).then(task);
+    // Once closed, nothing more reaches the app or storage (a next engine may own it by now).
+    const run = (this.applying.get(entity) ?? Promise.resolve()).then(() => (this.closed ? undefined : task()));
     const settled = run.catch(() => undefined);
     this.applying.set(entity, settled);
     void settled.then(() => {
@@ -222,12 +227,7 @@ export class Puller<E extends string> {
   }
 
   private reportHandOver(error: unknown): void {
-    this.options.report(
-      error instanceof SyncStorageError
-        ? { type: 'storage-error', error: error.message }
-        : { type: 'callback-error', callback: 'onPull', error: `[rxsync] onPull threw: ${describeError(error)}` },
-      error,
-    );
+    this.options.report({ type: 'callback-error', callback: 'onPull', error: `[rxsync] onPull threw: ${describeError(error)}` });
   }
 
   /** Every page of one entity; the number of items, or undefined when it failed. */
@@ -256,8 +256,7 @@ export class Puller<E extends string> {
           await this.apply(entity, page.items);
         } catch (error) {
           this.reportHandOver(error);
-          const what = error instanceof SyncStorageError ? 'Storage failed' : 'onPull threw';
-          throw new Error(`${what} for "${entity}", so its checkpoint stays where it was: ${describeError(error)}`);
+          throw new Error(`onPull threw for "${entity}", so its checkpoint stays where it was: ${describeError(error)}`);
         }
         // Only the server's own checkpoint is ever sent back: a device clock read as a filter
         // (many APIs do) would hide everything for ever. Without one, each pull starts over.

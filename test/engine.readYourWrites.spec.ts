@@ -1,7 +1,7 @@
 import { http, HttpResponse } from 'msw';
 import { filter, firstValueFrom } from 'rxjs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { PullInfo, SyncEngineOptions } from '../src/index.js';
+import { memoryStorage, type PullInfo, type SyncEngineOptions, type SyncStorage } from '../src/index.js';
 import { freshStorage, testEngine } from './support/engineHarness.js';
 import { API, restApi } from './support/restApi.js';
 
@@ -126,6 +126,21 @@ describe('engine: read-your-writes is on by default, and a pending write that fa
     await back;
     expect(view.row('1')).toEqual(serverRecord);
     second.destroy();
+  });
+
+  it('storage that cannot keep the pulled record behind an overlay is reported; the record is still given back while the engine runs', async () => {
+    const inner = memoryStorage();
+    const storage: SyncStorage = {
+      ...inner,
+      setItem: <T>(key: string, value: T): Promise<T> => (key.includes(':overlay-bases:') ? Promise.reject(new Error('disk full')) : inner.setItem(key, value)),
+    };
+    const { engine, view } = await shownWithPendingEdit({ storage });
+    expect(engine.seen.find((event) => event.type === 'storage-error')).toMatchObject({ error: expect.stringMatching(/^\[rxsync\] Could not store .*disk full/) });
+    const back = settledRow(engine, '1');
+    await engine.clearQueue();
+    await back;
+    expect(view.row('1')).toEqual(serverRecord);
+    engine.destroy();
   });
 
   it('readYourWrites: false: records come as the server sent them, so a failed write has nothing to give back', async () => {
