@@ -123,7 +123,9 @@ class Engine<E extends string> implements SyncEngine<E> {
         else if (event.type === 'pushed' && event.status < 300) this.#puller.acceptedWithoutAnswer(event.item.entity as E, event.item);
       });
     // Writes that left without an answer for the app (dead letters, clears…) give back what they hid.
-    this.#outbox.settled$.pipe(takeUntil(this.#destroyed$)).subscribe(({ item }) => item && this.#puller.writesEnded(item.entity as E, item.data));
+    this.#outbox.settled$.pipe(takeUntil(this.#destroyed$)).subscribe(({ item }) => {
+      if (item) this.#puller.writesEnded(item.entity as E, item.data);
+    });
     void this.ready.then(() => this.#puller.sweep());
 
     pullTriggers$({

@@ -37,7 +37,8 @@ export interface PullerOptions<E extends string> {
  * transport's state are saved together, only after the app has applied the page, so a crash
  * or a failing `onPull` means the page comes again, never that it is skipped. Pulls run one
  * after another, so two never race on a checkpoint, and every hand-over of remote records to
- * the app (pages, and records that won a conflict) runs one at a time per entity.
+ * the app (pages, the server's answers, records that won a conflict, records given back when
+ * the writes shown on them failed) runs one at a time per entity.
  */
 export class Puller<E extends string> {
   /** Every batch of remote records, after `onPull` resolved. */
@@ -208,8 +209,12 @@ export class Puller<E extends string> {
 
   /** Runs `task` after every earlier hand-over of this entity to the app: they never overlap. */
   private serialize(entity: E, task: () => Promise<void>): Promise<void> {
-    // Once closed, nothing more reaches the app or storage (a next engine may own it by now).
-    const run = (this.applying.get(entity) ?? Promise.resolve()).then(() => (this.closed ? undefined : task()));
+    const run = (this.applying.get(entity) ?? Promise.resolve()).then(() => {
+      // Once closed, nothing more reaches the app or storage (a next engine may own it by now),
+      // and a page not handed over must not move its checkpoint: so this fails.
+      if (this.closed) throw new Error('the engine was destroyed before these records reached the app');
+      return task();
+    });
     const settled = run.catch(() => undefined);
     this.applying.set(entity, settled);
     void settled.then(() => {
