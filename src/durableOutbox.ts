@@ -11,6 +11,8 @@ import type { SyncEvent, SyncItem } from './types.js';
 export interface Settled {
   id: string;
   outcome: 'pushed' | 'failed' | 'dropped';
+  /** The item that left, when it is known. */
+  item?: SyncItem;
 }
 
 /** The outbox's numbers, as status shows them. */
@@ -229,12 +231,14 @@ export class DurableOutbox implements PushQueue {
     for (const { command, changes } of values) {
       for (const change of changes) {
         if (change.list !== 'queue' || change.item || this.outbox.get(change.id)) continue;
-        this.settled.next({ id: change.id, outcome: command.type === 'ack' ? 'pushed' : command.type === 'dead-letter' ? 'failed' : 'dropped' });
+        const outcome = command.type === 'ack' ? 'pushed' : command.type === 'dead-letter' ? 'failed' : 'dropped';
+        this.settled.next({ id: change.id, outcome, ...(change.previous ? { item: change.previous } : {}) });
       }
     }
     this.publish();
     this.stored.next();
-    for (const id of dropped) this.settled.next({ id, outcome: 'dropped' });
+    const refused = new Map(values.flatMap(({ changes }) => changes.flatMap(({ item }) => (item ? [[item.id, item] as const] : []))));
+    for (const id of dropped) this.settled.next({ id, outcome: 'dropped', ...(refused.has(id) ? { item: refused.get(id) } : {}) });
     if (error) {
       const storageError =
         error instanceof SyncStorageError ? error : new SyncStorageError(`[rxsync] Storage failed: ${describeError(error)}`, undefined, error);

@@ -96,7 +96,9 @@ class Engine<E extends string> implements SyncEngine<E> {
       stop$: this.#destroyed$,
       onPull: options.onPull,
       pendingFor: (entity, id) => this.#outbox.pendingFor(entity, id),
-      readYourWrites: options.readYourWrites === true,
+      readYourWrites: options.readYourWrites !== false,
+      storage,
+      storageKey: resolved.storageKey,
       report: (event) => this.#emit(event),
     });
     const pusher = new Pusher({ ...resolved, online$ });
@@ -141,11 +143,19 @@ class Engine<E extends string> implements SyncEngine<E> {
         if (command) this.#outbox.dispatch(command);
         // The server's answer is the record's new state: the app gets it as a pull would give it.
         if (record) this.#puller.hand(record.entity as E, record.data);
+        else if (event.type === 'pushed' && event.status < 300) this.#puller.acceptedWithoutAnswer(event.item.entity as E, event.item);
       });
+    // Writes that left without an answer for the app (dead letters, clears…) give back what they hid.
+    this.#outbox.settled$.pipe(takeUntil(this.#destroyed$)).subscribe(({ item }) => {
+      if (item) this.#puller.writesEnded(item.entity as E, item.data);
+    });
+    // Only the engine that loaded the outbox (the leading tab) hands back, and stores, what writes hid.
+    void this.#outbox.loaded.then(() => this.#puller.sweep());
 
     pullTriggers$({
       autoPull: resolved.autoPull,
-      loaded: this.ready,
+      // A tab that comes to lead the shared outbox pulls once it loaded it, as an engine does on start.
+      loaded: this.#outbox.loaded,
       online$,
       events$: this.events$,
       counts$: this.#outbox.counts$,

@@ -270,9 +270,11 @@ export interface TelemetryClient {
 /** What `onPull` is told besides the records. */
 export interface PullInfo {
   /**
-   * Ids of the records in this batch that the app still has writes queued for: mark them as
-   * not yet synced, or keep the local edit. With the `readYourWrites` option each is shown with
-   * those writes applied on top (a pending delete as `{ id, deleted: true }`).
+   * Ids of the records in this batch that the app still has writes queued for: they are shown
+   * with those writes applied on top (a pending delete as `{ id, deleted: true }`), so mark them
+   * as not yet synced. With `readYourWrites: false` they come as the server sent them instead.
+   * A record not listed is the server's state: pulled, the answer to a write, or given back
+   * after the writes shown on it failed.
    */
   pending: readonly (string | number)[];
 }
@@ -329,23 +331,20 @@ export interface SyncEngineOptions<E extends string = string> {
   /** Writes sent together in one `pushBatch` request when the transport has it. Default 1 (no batching). */
   batchSize?: number;
   /**
-   * Takes pulled records (and the server's record of a server-wins conflict) into your app's
-   * store. The checkpoint moves on only once it resolved; a throw is reported and retried by the next pull.
-   */
-  /**
    * Merges remote records into the app's store: pulled pages, a record that won a conflict,
-   * and the server's answer to each of the app's own writes. Records the app still has writes
-   * queued for come with those applied (see {@link PullInfo}). The checkpoint moves only once
-   * it resolved.
+   * the server's answer to each of the app's own writes, and records given back when writes
+   * shown on top of them failed (see {@link PullInfo} and the README's "Read-your-writes").
+   * Calls for one entity never overlap. The checkpoint moves only once it resolved; a throw is
+   * reported and the page comes again with the next pull.
    */
   onPull?: (entity: E, items: unknown[], info: PullInfo) => void | Promise<void>;
   /**
    * Hand remote records with the app's own queued writes applied on top (an update merged, a
-   * pending delete as `{ id, deleted: true }`), so a pull never shows a record older than the
-   * user's edit. Default `false`: records come as the server sent them, and `onPull`'s `pending`
-   * lists the ids that still have queued writes. The catch: should such a write later fail (a
-   * dead letter, `clearQueue()`), the app keeps showing it until the record changes again on
-   * the server, whose version it never saw.
+   * pending delete as `{ id, deleted: true }`), listed in `pending`, so a pull never shows a
+   * record older than the user's edit; should those writes end without landing (dead letter,
+   * a conflict the server won, `clearQueue()`), the record as the server sent it is handed
+   * again, no longer pending. Default `true`. `false`: records come as the server sent them,
+   * and `pending` only lists the ids that still have queued writes.
    */
   readYourWrites?: boolean;
   /**
