@@ -1,24 +1,23 @@
-import { BehaviorSubject, combineLatest, filter, firstValueFrom, from, map, merge, type Observable, of, ReplaySubject, Subject, switchMap, takeUntil } from 'rxjs';
+import { BehaviorSubject, combineLatest, filter, from, map, merge, type Observable, ReplaySubject, Subject, takeUntil } from 'rxjs';
 import { defaultStorage, defaultStorageIsDurable, memoryStorageNotice } from './browser/defaultStorage.js';
 import { browserOnline$ } from './browser/browserOnline.js';
-import { browserTabs } from './browser/browserTabs.js';
 import { DurableOutbox } from './durableOutbox.js';
 import { coalesceRuns } from './operators/coalesceRuns.js';
 import { type ResolvedOptions, resolveOptions } from './engineOptions.js';
 import { describeError, SyncInputError } from './errors.js';
 import type { ResolvedConflict } from './operators/resolveConflict.js';
-import { claimOutbox, type OutboxClaim, outboxName } from './outboxHandover.js';
+import { claimOutbox } from './outboxHandover.js';
 import { OutboxStore } from './outboxStore.js';
 import { Puller } from './puller.js';
 import { pullTriggers$ } from './pullTriggers.js';
-import { recordIdOf } from './recordFields.js';
 import { Pusher } from './pusher.js';
 import { onlineSignal$, status$ } from './status.js';
 import { NotLeaderError } from './tabs/epochFence.js';
-import type { TabCall, TabRequest, TabState } from './tabs/tabMessages.js';
-import { TabSession } from './tabs/tabSession.js';
+import { joinTabs } from './tabs/joinTabs.js';
+import type { TabCall, TabState } from './tabs/tabMessages.js';
+import type { TabSession } from './tabs/tabSession.js';
 import { track } from './telemetry.js';
-import type { PulledBatch, SyncEngine, SyncEngineOptions, SyncEvent, SyncItem, SyncOperation, SyncResult, SyncStatusInfo, SyncStorage, SyncWrite } from './types.js';
+import type { PulledBatch, SyncEngine, SyncEngineOptions, SyncEvent, SyncItem, SyncOperation, SyncResult, SyncStatusInfo, SyncWrite } from './types.js';
 import { validateWrite } from './validateWrite.js';
 import { WriteSubject } from './writeSubject.js';
 
@@ -68,23 +67,21 @@ class Engine<E extends string> implements SyncEngine<E> {
   readonly #release: (drained: Promise<unknown>) => void;
   /** Set when tabs share the outbox: this tab's place in it. */
   readonly #tabs: TabSession | undefined;
-  #shared: TabState | undefined;
   #destroyed = false;
 
   constructor(options: SyncEngineOptions<E>) {
     const resolved = resolveOptions(options);
     this.#options = resolved;
     const storage = options.storage ?? defaultStorage();
-    const tabs = this.#tabs = sharedOutbox(resolved, storage);
+    // Where tabs share the outbox, this tab loads it only while it leads, and shows the leader's otherwise.
+    const tabs = (this.#tabs = joinTabs(resolved, storage));
     const store = new OutboxStore(storage, resolved.storageKey, tabs && (() => tabs.fence()));
-    const claim: OutboxClaim = tabs
-      ? { ready: tabs.leading, waiting$: of(false), release: (drained) => tabs.release(drained) }
-      : claimOutbox(storage, resolved.storageKey, () => this.#outbox.drained, (event) => this.#emit(event));
+    const claim = tabs?.claim() ?? claimOutbox(storage, resolved.storageKey, () => this.#outbox.drained, (event) => this.#emit(event));
     this.#outbox = new DurableOutbox({ store, turn: claim.ready, report: (event) => this.#emit(event) });
     this.#release = claim.release;
-    // A tab that follows is ready once the leader showed it the shared outbox.
-    this.ready = tabs ? Promise.race([this.#outbox.loaded, firstValueFrom(tabs.state$).then(() => undefined)]) : this.#outbox.loaded;
+    this.ready = tabs?.ready(this.#outbox.loaded) ?? this.#outbox.loaded;
     const stop$ = tabs ? merge(this.#destroyed$, from(tabs.deposed)) : this.#destroyed$;
+    const shown = <T>(here$: Observable<T>, there: (state: TabState) => T): Observable<T> => tabs?.shown(here$, there) ?? here$;
     // Said once loaded, so that subscribers added right after construction hear it.
     if (!options.storage && !defaultStorageIsDurable()) void this.ready.then(() => this.#emit(memoryStorageNotice()));
 
@@ -104,9 +101,6 @@ class Engine<E extends string> implements SyncEngine<E> {
     const pusher = new Pusher({ ...resolved, online$ });
 
     this.events$ = this.#events.asObservable();
-    // Where tabs share the outbox, what a follower shows is the leader's.
-    const shown = <T>(here$: Observable<T>, there: (state: TabState) => T): Observable<T> =>
-      tabs ? tabs.leads$.pipe(switchMap((leads) => (leads ? here$ : tabs.state$.pipe(map(there))))) : here$;
     this.queue$ = shown(this.#outbox.queue$, (state) => state.queue);
     this.failed$ = shown(this.#outbox.failed$, (state) => state.failed);
     this.pulled$ = this.#puller.pulled$;
@@ -126,12 +120,9 @@ class Engine<E extends string> implements SyncEngine<E> {
       nextRetryAt: pusher.nextRetryAt$,
       events: this.events$,
     })
-      .pipe(
-        map((status) => (tabs ? { ...status, leader: true } : status)),
-        takeUntil(this.#destroyed$),
-      )
+      .pipe(takeUntil(this.#destroyed$))
       .subscribe(here);
-    shown(here, (state) => ({ ...state.status, leader: false }))
+    (tabs?.status(here) ?? here)
       .pipe(takeUntil(this.#destroyed$))
       .subscribe((status) => this.#status.next(status));
 
@@ -171,35 +162,25 @@ class Engine<E extends string> implements SyncEngine<E> {
       .subscribe();
 
     this.writes$ = new WriteSubject((write) => this.#accept(write));
-    if (tabs) this.#share(tabs);
-  }
-
-  /** Wires this tab into the outbox shared by the origin's tabs. */
-  #share(tabs: TabSession): void {
-    tabs.state$.pipe(takeUntil(this.#destroyed$)).subscribe((state) => (this.#shared = state));
-    tabs.events$.pipe(takeUntil(this.#destroyed$)).subscribe((event) => this.#events.next(event));
-    tabs.pulled$.pipe(takeUntil(this.#destroyed$)).subscribe((batch) => this.#puller.relay(batch as PulledBatch<E>));
-    void this.#outbox.loaded.then(() =>
-      tabs.serve({
-        run: (request) => this.#run(request),
-        state$: combineLatest({ queue: this.#outbox.queue$, failed: this.#outbox.failed$, status: this.status$ }),
-        events$: this.events$,
-        pulled$: this.#puller.pulled$,
-      }),
-    );
-    // A tab that lost the lead stops sending and storing; its outbox's last batch still settles.
-    void tabs.deposed.then(() => this.#outbox.close());
-  }
-
-  /** What another tab asked of the shared outbox, run here because this tab leads. */
-  #run(request: TabRequest): Promise<unknown> {
-    return request.kind === 'write' ? this.#enqueue(request.item) : this[request.call]();
+    tabs?.connect({
+      // What other tabs ask of the shared outbox, run here while this tab leads.
+      run: (request) => (request.kind === 'write' ? this.#enqueue(request.item) : this[request.call]()),
+      state$: combineLatest({ queue: this.#outbox.queue$, failed: this.#outbox.failed$, status: this.status$ }),
+      events$: this.events$,
+      pulled$: this.#puller.pulled$,
+      loaded: this.#outbox.loaded,
+      heard: (event) => this.#events.next(event),
+      relay: (batch) => this.#puller.relay(batch as PulledBatch<E>),
+      // A tab that lost the lead stops sending and storing; its outbox's last batch still settles.
+      stop: () => this.#outbox.close(),
+    });
   }
 
   #follows(): boolean {
-    return this.#tabs !== undefined && !this.#tabs.leads;
+    return this.#tabs?.follows === true;
   }
 
+  /** Runs `call` at the leading tab. */
   #ask<T>(call: TabCall): Promise<T> {
     return this.#tabs!.request({ kind: 'call', call }) as Promise<T>;
   }
@@ -309,8 +290,7 @@ class Engine<E extends string> implements SyncEngine<E> {
   }
 
   pendingFor(entity: E, id: string | number): readonly SyncItem[] {
-    if (this.#follows()) return (this.#shared?.queue ?? []).filter((item) => item.entity === entity && String(recordIdOf(item.data)) === String(id));
-    return this.#outbox.pendingFor(entity, id);
+    return this.#follows() ? this.#tabs!.pendingFor(entity, id) : this.#outbox.pendingFor(entity, id);
   }
 
   getStatus(): SyncStatusInfo {
@@ -318,7 +298,7 @@ class Engine<E extends string> implements SyncEngine<E> {
   }
 
   getQueueLength(): number {
-    return this.#follows() ? (this.#shared?.queue.length ?? 0) : this.#outbox.size;
+    return this.#follows() ? this.#tabs!.queueLength : this.#outbox.size;
   }
 
   onStatusChange(callback: (status: SyncStatusInfo) => void): () => void {
@@ -368,23 +348,4 @@ class Engine<E extends string> implements SyncEngine<E> {
     const error = client && track(client, this.#options.productId, event);
     if (error) this.#events.next({ type: 'callback-error', callback: 'telemetryClient', error: describeError(error) });
   }
-}
-
-/** This tab's place in the outbox shared by the origin's tabs, where tabs can share one. */
-function sharedOutbox(options: ResolvedOptions<string>, storage: SyncStorage): TabSession | undefined {
-  if (!options.tabs) return undefined;
-  const environment = browserTabs();
-  const locks = options.tabs.locks ?? environment.locks;
-  const channel = options.tabs.channel ?? environment.channel;
-  if (!locks || !channel) return undefined;
-  const name = outboxName(storage, options.storageKey);
-  return new TabSession({
-    name,
-    locks,
-    channel: channel(name),
-    storage,
-    epochKey: `${options.storageKey}:outbox:epoch`,
-    takeoverMs: options.tabs.takeoverMs,
-    scheduler: options.scheduler,
-  });
 }

@@ -7,7 +7,6 @@ import {
   finalize,
   from,
   ignoreElements,
-  map,
   merge,
   mergeMap,
   type Observable,

@@ -1,5 +1,7 @@
-import { asyncScheduler, BehaviorSubject, filter, firstValueFrom, map, merge, type Observable, ReplaySubject, type SchedulerLike, Subject, type Subscription, throttleTime, timer } from 'rxjs';
-import type { PulledBatch, SyncEvent, SyncStorage } from '../types.js';
+import { asyncScheduler, BehaviorSubject, filter, firstValueFrom, map, merge, type Observable, of, ReplaySubject, type SchedulerLike, Subject, type Subscription, switchMap, throttleTime, timer } from 'rxjs';
+import type { OutboxClaim } from '../outboxHandover.js';
+import { recordIdOf } from '../recordFields.js';
+import type { PulledBatch, SyncEvent, SyncItem, SyncStatusInfo, SyncStorage } from '../types.js';
 import { EpochFence, NotLeaderError } from './epochFence.js';
 import { electLeader, type Leadership, type TabLocks } from './leadership.js';
 import { isTabMessage, type TabChannel, type TabMessage, type TabRequest, type TabState } from './tabMessages.js';
@@ -68,6 +70,8 @@ export class TabSession {
   #leader: string | undefined;
   #leaderEpoch = 0;
   #lastState: TabState | undefined;
+  /** The leader's last state, as a follower saw it. */
+  #lastSeen: TabState | undefined;
   readonly #outgoing: TabMessage[] = [];
   #count = 0;
   #takeover: Subscription | undefined;
@@ -80,6 +84,7 @@ export class TabSession {
     this.#fence = new EpochFence(options.storage, options.epochKey);
     this.leads$ = this.#leads.asObservable();
     this.state$ = this.#state.asObservable();
+    this.state$.subscribe((state) => (this.#lastSeen = state));
     this.events$ = this.#events.asObservable();
     this.pulled$ = this.#pulled.asObservable();
     this.leading = this.#leadership.leading.then(() => this.#fence.claim());
@@ -97,6 +102,55 @@ export class TabSession {
   /** True while this tab leads. */
   get leads(): boolean {
     return this.#leads.value;
+  }
+
+  /** True while another tab leads: this one forwards its writes and calls. */
+  get follows(): boolean {
+    return !this.#closed && !this.#leads.value;
+  }
+
+  /** This tab's turn at the outbox, as a lone engine's hand-over gives it: when it leads. */
+  claim(): OutboxClaim {
+    return { ready: this.leading, waiting$: of(false), release: (drained) => this.release(drained) };
+  }
+
+  /** Resolves when there is an outbox to show: `loaded` here, or the leader's first word. */
+  ready(loaded: Promise<void>): Promise<void> {
+    return Promise.race([loaded, firstValueFrom(this.state$, { defaultValue: undefined }).then(() => undefined)]);
+  }
+
+  /** `here$` while this tab leads, else what the leader shows (`there` picks it from its state). */
+  shown<T>(here$: Observable<T>, there: (state: TabState) => T): Observable<T> {
+    return this.leads$.pipe(switchMap((leads) => (leads ? here$ : this.state$.pipe(map(there)))));
+  }
+
+  /** The status to show: this tab's own while it leads, the leader's otherwise; `leader` says which. */
+  status(here$: Observable<SyncStatusInfo>): Observable<SyncStatusInfo> {
+    return this.shown(
+      here$.pipe(map((status): SyncStatusInfo => ({ ...status, leader: true }))),
+      (state) => ({ ...state.status, leader: false }),
+    );
+  }
+
+  /** The queued writes of a record, as the leader last showed them. */
+  pendingFor(entity: string, id: string | number): SyncItem[] {
+    return (this.#lastSeen?.queue ?? []).filter((item) => item.entity === entity && String(recordIdOf(item.data)) === String(id));
+  }
+
+  /** The queue's length, as the leader last showed it. */
+  get queueLength(): number {
+    return this.#lastSeen?.queue.length ?? 0;
+  }
+
+  /**
+   * Connects this tab's engine: what the leader says reaches it (events, pulled batches), and
+   * once it leads and has loaded the outbox it serves the other tabs; if it loses the lead, `stop`.
+   */
+  connect(engine: TabHost & { loaded: Promise<void>; heard(event: SyncEvent): void; relay(batch: PulledBatch): void; stop(): void }): void {
+    this.events$.subscribe((event) => engine.heard(event));
+    this.pulled$.subscribe((batch) => engine.relay(batch));
+    void engine.loaded.then(() => this.serve(engine));
+    void this.deposed.then(() => engine.stop());
   }
 
   /** Rejects once another tab has taken the lead from this one; call right before each storage write. */
