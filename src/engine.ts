@@ -1,4 +1,4 @@
-import { BehaviorSubject, combineLatest, filter, from, map, merge, type Observable, ReplaySubject, Subject, takeUntil } from 'rxjs';
+import { BehaviorSubject, filter, from, map, merge, type Observable, ReplaySubject, Subject, takeUntil } from 'rxjs';
 import { defaultStorage, defaultStorageIsDurable, memoryStorageNotice } from './browser/defaultStorage.js';
 import { browserOnline$ } from './browser/browserOnline.js';
 import { DurableOutbox } from './durableOutbox.js';
@@ -165,7 +165,9 @@ class Engine<E extends string> implements SyncEngine<E> {
     tabs?.connect({
       // What other tabs ask of the shared outbox, run here while this tab leads.
       run: (request) => (request.kind === 'write' ? this.#enqueue(request.item) : this[request.call]()),
-      state$: combineLatest({ queue: this.#outbox.queue$, failed: this.#outbox.failed$, status: this.status$ }),
+      queue$: this.#outbox.queue$,
+      failed$: this.#outbox.failed$,
+      status$: this.status$,
       events$: this.events$,
       pulled$: this.#puller.pulled$,
       loaded: this.#outbox.loaded,

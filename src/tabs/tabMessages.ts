@@ -20,7 +20,8 @@ export type TabMessage =
   | { type: 'request'; from: string; id: string; request: TabRequest }
   | { type: 'received'; to: string; id: string }
   | { type: 'reply'; to: string; id: string; value?: unknown; error?: string }
-  | { type: 'state'; from: string; state: TabState }
+  /** What changed of the leader's state (all of it, to a tab that just said hello). */
+  | { type: 'state'; from: string; state: Partial<TabState> }
   | { type: 'event'; from: string; event: SyncEvent }
   | { type: 'pulled'; from: string; batch: PulledBatch }
   /** What one tab said in one turn of its event loop, in one message (a burst of writes is one). */

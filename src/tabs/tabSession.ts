@@ -11,7 +11,9 @@ const STATE_EVERY_MS = 50;
 /** What the leading tab serves the others from: its engine's streams and a way to run their requests. */
 export interface TabHost {
   run(request: TabRequest): Promise<unknown>;
-  state$: Observable<TabState>;
+  queue$: Observable<TabState['queue']>;
+  failed$: Observable<TabState['failed']>;
+  status$: Observable<SyncStatusInfo>;
   events$: Observable<SyncEvent>;
   pulled$: Observable<PulledBatch>;
 }
@@ -70,6 +72,8 @@ export class TabSession {
   #leader: string | undefined;
   #leaderEpoch = 0;
   #lastState: TabState | undefined;
+  /** What a follower has heard of the leader's state so far. */
+  #heardOf: Partial<TabState> = {};
   /** The leader's last state, as a follower saw it. */
   #lastSeen: TabState | undefined;
   readonly #outgoing: TabMessage[] = [];
@@ -175,11 +179,19 @@ export class TabSession {
   serve(host: TabHost): void {
     if (!this.leads || this.#closed) return;
     const from = this.#id;
-    // The whole queue crosses with each state: at most one per STATE_EVERY_MS, the last one always.
-    const states$ = host.state$.pipe(throttleTime(STATE_EVERY_MS, this.options.scheduler ?? asyncScheduler, { leading: true, trailing: true }));
-    this.#serving = states$.subscribe((state) => {
-      this.#lastState = state;
-      this.#post({ type: 'state', from, state });
+    // Each part crosses only when it changed; the lists (whole, cloned) at most every STATE_EVERY_MS, the last one always.
+    const lists = { leading: true, trailing: true };
+    const scheduler = this.options.scheduler ?? asyncScheduler;
+    const parts$ = merge(
+      host.queue$.pipe(throttleTime(STATE_EVERY_MS, scheduler, lists), map((queue) => ({ queue }))),
+      host.failed$.pipe(throttleTime(STATE_EVERY_MS, scheduler, lists), map((failed) => ({ failed }))),
+      host.status$.pipe(map((status) => ({ status }))),
+    );
+    let whole: Partial<TabState> = {};
+    this.#serving = parts$.subscribe((part) => {
+      whole = { ...whole, ...part };
+      if (whole.queue && whole.failed && whole.status) this.#lastState = whole as TabState;
+      this.#post({ type: 'state', from, state: part });
     });
     this.#serving.add(host.events$.subscribe((event) => this.#post({ type: 'event', from, event })));
     this.#serving.add(host.pulled$.subscribe((batch) => this.#post({ type: 'pulled', from, batch })));
@@ -304,7 +316,7 @@ export class TabSession {
       default:
         // Only the leader's word counts: a deposed tab that wakes up may still talk for a moment.
         if (this.leads || message.from !== this.#leader) return;
-        if (message.type === 'state') this.#state.next(message.state);
+        if (message.type === 'state') this.#sawPart(message.state);
         else if (message.type === 'event') this.#events.next(message.event);
         else this.#pulled.next(message.batch);
     }
@@ -320,6 +332,13 @@ export class TabSession {
         this.#post({ type: 'reply', to: from, id, error: error instanceof Error ? error.message : String(error) });
       },
     );
+  }
+
+  /** A follower shows the leader's state once it has heard every part of it. */
+  #sawPart(part: Partial<TabState>): void {
+    this.#heardOf = { ...this.#heardOf, ...part };
+    const { queue, failed, status } = this.#heardOf;
+    if (queue && failed && status) this.#state.next({ queue, failed, status });
   }
 
   /** Runs a request on this tab's engine, once it serves (it loads the outbox first). */
