@@ -148,6 +148,9 @@ async function runEnqueue(): Promise<void> {
   addRow('enqueue', `1. enqueue burst (${label}), writes/s`, burst.map((f) => f.writesPerSec), fmtInt, { op: '>=', value: 200_000, text: '≥ 200,000' });
   addRow('enqueue', `1. enqueue burst with a queue$ subscriber (${label}), writes/s`, watched.map((f) => f.writesPerSec), fmtInt);
   addRow('enqueue', `1. enqueue serial awaited (${label}), writes/s`, serial.map((f) => f.writesPerSec), fmtInt, { op: '>=', value: 20_000, text: '≥ 20,000' });
+  const cpu = (v: number): string => `${fmt(v, 1)} µs`;
+  addRow('enqueue', '1. CPU per write, burst (user + system; steadier than writes/s on a shared machine)', burst.map((f) => f.cpuMicrosPerWrite), cpu);
+  addRow('enqueue', '1. CPU per write, serial awaited', serial.map((f) => f.cpuMicrosPerWrite), cpu);
   addRow('enqueue', '2. storage ops per write, burst', burst.map((f) => f.opsPerWrite), (v) => fmt(v, 4), { op: '<=', value: 0.05, text: '≤ 0.05' });
   addRow('enqueue', '2. storage ops per write, serial', serial.map((f) => f.opsPerWrite), (v) => fmt(v, 3));
   addRow('enqueue', '2. write amplification (bytes written ÷ payload), burst', burst.map((f) => f.amplification), (v) => `${fmt(v, 2)}×`, { op: '<=', value: 4, text: '≤ 4×' });

@@ -47,6 +47,11 @@ async function writeAll(engine: SyncEngine<Entities>, writes: readonly SyncWrite
 
 export interface EnqueueFigures {
   writesPerSec: number;
+  /**
+   * CPU time (user + system, all threads) per write, in µs. On a shared machine wall-clock
+   * throughput swings with the neighbours' load; the CPU a write costs barely does.
+   */
+  cpuMicrosPerWrite: number;
   opsPerWrite: number;
   amplification: number;
   setItems: number;
@@ -65,9 +70,11 @@ export async function measureEnqueue(count: number, pattern: 'burst' | 'serial',
   const writes = mixedWorkload(count);
   const payload = payloadBytes(writes);
   store.reset();
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   await writeAll(engine, writes, pattern);
   const ms = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
   const c = { ...store.counters };
   const queued = engine.getQueueLength();
   watcher?.unsubscribe();
@@ -75,6 +82,7 @@ export async function measureEnqueue(count: number, pattern: 'burst' | 'serial',
   store.drop();
   return {
     writesPerSec: count / (ms / 1000),
+    cpuMicrosPerWrite: (cpu.user + cpu.system) / count,
     opsPerWrite: totalOps(c) / count,
     amplification: c.bytesWritten / payload,
     setItems: c.setItem,
