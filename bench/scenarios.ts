@@ -251,19 +251,34 @@ export async function measureScalingEmpty(n: number): Promise<{ serialUs: number
 export interface BundleFigures {
   minBytes: number;
   gzipBytes: number;
+  /** Minified bytes each source file adds, largest first. */
+  modules: { path: string; bytes: number }[];
 }
 
-export async function measureBundle(entry: 'src/index.ts' | 'src/operators/index.ts'): Promise<BundleFigures> {
+/**
+ * Min+gz size of what an app ships: `entry` whole, or with `names` only what importing those
+ * names from it pulls in (tree-shaken, as an app's bundler would). rxjs, localforage and the
+ * optional eventsource are the app's own dependencies, left out.
+ */
+export async function measureBundle(entry: 'src/index.ts' | 'src/operators/index.ts', names?: readonly string[]): Promise<BundleFigures> {
   const root = fileURLToPath(new URL('..', import.meta.url));
+  const input = names
+    ? { stdin: { contents: `export { ${names.join(', ')} } from './${entry}';`, resolveDir: root, loader: 'ts' as const, sourcefile: 'app.ts' } }
+    : { entryPoints: [`${root}${entry}`] };
   const result = await build({
-    entryPoints: [`${root}${entry}`],
+    ...input,
     bundle: true,
     minify: true,
     format: 'esm',
-    external: ['rxjs', 'rxjs/*', 'localforage'],
+    external: ['rxjs', 'rxjs/*', 'localforage', 'eventsource'],
     write: false,
+    metafile: true,
     logLevel: 'silent',
   });
   const code = result.outputFiles[0].contents;
-  return { minBytes: code.length, gzipBytes: gzipSync(code).length };
+  const [output] = Object.values(result.metafile.outputs);
+  const modules = Object.entries(output.inputs)
+    .map(([path, { bytesInOutput }]) => ({ path: path.replace(/^.*?src\//, 'src/'), bytes: bytesInOutput }))
+    .sort((a, b) => b.bytes - a.bytes);
+  return { minBytes: code.length, gzipBytes: gzipSync(code).length, modules };
 }
