@@ -282,7 +282,9 @@ async function main(): Promise<void> {
         try {
           const result = await runOnce(variant, built, server, log, args.count);
           figures.get(variant.id)!.push(result);
-          console.log(`  run ${run}/${args.runs} ${variant.id}: ok in ${((Date.now() - started) / 1000).toFixed(0)} s: ${row(variant.id, [result], args.count)}`);
+          console.log(
+            `  run ${run}/${args.runs} ${variant.id}: ok in ${((Date.now() - started) / 1000).toFixed(0)} s (reference server busy ${seconds(result.serialDrainServerMs)} of the serial drain): ${row(variant.id, [result], args.count)}`,
+          );
         } catch (error) {
           // A wrong result is a finding, not a figure: it is shown, the row says so, the exit code fails.
           failures.set(variant.id, error instanceof Error ? error.message : String(error));
