@@ -138,6 +138,7 @@ function learn(record: unknown): void {
 /** Conflicts waiting for a decision in the page (strategy `manual`). */
 const pendingDecisions = new Map<Conflict, (kept: unknown) => void>();
 
+const autoPull = params.get('autoPull') !== 'off';
 const engine = createSyncEngine({
   entities: { todos: { endpoint: '/todos', conflictStrategy: strategy } },
   transport: httpTransport({ baseUrl: location.origin }),
@@ -147,7 +148,7 @@ const engine = createSyncEngine({
   retryMaxDelayMs: numberParam('retryMaxDelayMs', 8000),
   productId: 'rxsync-demo',
   // ?autoPull=off keeps a tab stale on purpose (the conflict tests need a stale edit).
-  autoPull: params.get('autoPull') === 'off' ? false : undefined,
+  autoPull: autoPull ? undefined : false,
   // ?tabs=off: this tab keeps its outbox to itself (another tab on it waits) instead of sharing it.
   tabs: params.get('tabs') === 'off' ? false : undefined,
   onPull: async (_entity, items) => {
@@ -264,8 +265,9 @@ engine.status$.subscribe((next) => {
     else showFaultsNote('offline');
   }
   // Tabs sharing the outbox: the leading tab pulls for all of them (every tab gets the records).
+  // ?autoPull=off: no pulls by themselves, here either (a stale tab stays stale).
   const leads = next.leader !== false;
-  if (leads && next.online && ((previous.queueLength > 0 && next.queueLength === 0) || (!previous.online && next.queueLength === 0))) {
+  if (leads && autoPull && next.online && ((previous.queueLength > 0 && next.queueLength === 0) || (!previous.online && next.queueLength === 0))) {
     void requestPull();
   }
   schedule();
