@@ -8,10 +8,28 @@ import type { SyncStorage } from '../../src/index.js';
  */
 export interface StorageDevice {
   readonly base: SyncStorage;
+  /** Log segment reads still to pass before the next one fails (undefined: none armed). */
+  segmentReadFailsAfter?: number;
+  /**
+   * Each log segment whose read failed, with what it held then (it must stay as it was) and
+   * the engine whose read failed. `readLater`: an engine started after that one read it after
+   * all (its writes were loaded then).
+   */
+  readonly unreadable: { key: string; value: unknown; engine: number; readLater: boolean }[];
 }
 
 export function storageDevice(base: SyncStorage = memoryStorage()): StorageDevice {
-  return { base };
+  return { base, unreadable: [] };
+}
+
+/** An outbox log segment key (`{storageKey}:outbox:log:{n}`), as opposed to the snapshot or a checkpoint. */
+const SEGMENT_KEY = /:outbox:log:\d+$/;
+
+export class NotReadableError extends Error {
+  override readonly name = 'NotReadableError';
+  constructor() {
+    super('NotReadableError: the data could not be read (injected)');
+  }
 }
 
 export class QuotaExceededError extends Error {
@@ -21,7 +39,7 @@ export class QuotaExceededError extends Error {
   }
 }
 
-/** Wraps a storage with injectable faults: failing `setItem`, and a crash after N more mutations. */
+/** Wraps a storage with injectable faults: failing `setItem`, a log segment `getItem` failing once, and a crash after N more mutations. */
 export class FaultyStorage implements SyncStorage {
   /** The next this-many `setItem` calls reject with a quota error. */
   failNextSetItems = 0;
@@ -29,7 +47,10 @@ export class FaultyStorage implements SyncStorage {
   private crashAfter: number | undefined;
   private frozen = false;
   private inflight = 0;
-  readonly stats = { setItemFailures: 0, crashes: 0, droppedByCrash: 0 };
+  /** `setItemFailuresSeen`: failures whose rejection has been handed on (those still under way come after it). */
+  readonly stats = { setItemFailures: 0, setItemFailuresSeen: 0, crashes: 0, droppedByCrash: 0 };
+  /** The engine using this view now (a clean restart hands the view to the next one). */
+  engine = 0;
 
   constructor(private readonly device: StorageDevice) {}
 
@@ -74,7 +95,18 @@ export class FaultyStorage implements SyncStorage {
   }
 
   getItem<T>(key: string): Promise<T | null> {
-    return this.track(this.device.base.getItem<T>(key));
+    const device = this.device;
+    if (device.segmentReadFailsAfter !== undefined && SEGMENT_KEY.test(key) && device.segmentReadFailsAfter-- <= 0) {
+      device.segmentReadFailsAfter = undefined;
+      return this.track(
+        device.base.getItem<T>(key).then((value) => {
+          device.unreadable.push({ key, value, engine: this.engine, readLater: false });
+          throw new NotReadableError();
+        }),
+      );
+    }
+    for (const unread of device.unreadable) if (unread.key === key && unread.engine < this.engine) unread.readLater = true;
+    return this.track(device.base.getItem<T>(key));
   }
 
   keys(): Promise<string[]> {
@@ -85,7 +117,9 @@ export class FaultyStorage implements SyncStorage {
     if (!this.frozen && this.failNextSetItems > 0) {
       this.failNextSetItems--;
       this.stats.setItemFailures++;
-      return Promise.reject(new QuotaExceededError());
+      const failure = Promise.reject(new QuotaExceededError());
+      failure.catch(() => this.stats.setItemFailuresSeen++);
+      return failure;
     }
     return this.mutation(() => this.device.base.setItem(key, value));
   }
