@@ -10,16 +10,14 @@ export interface StorageDevice {
   readonly base: SyncStorage;
   /** Log segment reads still to pass before the next one fails (undefined: none armed). */
   segmentReadFailsAfter?: number;
-  /**
-   * Each log segment whose read failed, with what it held then (it must stay as it was) and
-   * the engine whose read failed. `readLater`: an engine started after that one read it after
-   * all (its writes were loaded then).
-   */
-  readonly unreadable: { key: string; value: unknown; engine: number; readLater: boolean }[];
+  /** Each log segment whose read failed, with what it held then (it must stay as it was) and the engine whose read failed. */
+  readonly unreadable: { key: string; value: unknown; engine: number }[];
+  /** Every log segment read that succeeded and every one written: which engine saw what (as JSON). */
+  readonly segmentsSeen: { key: string; value: string; engine: number }[];
 }
 
 export function storageDevice(base: SyncStorage = memoryStorage()): StorageDevice {
-  return { base, unreadable: [] };
+  return { base, unreadable: [], segmentsSeen: [] };
 }
 
 /** An outbox log segment key (`{storageKey}:outbox:log:{n}`), as opposed to the snapshot or a checkpoint. */
@@ -49,8 +47,18 @@ export class FaultyStorage implements SyncStorage {
   private inflight = 0;
   /** `setItemFailuresSeen`: failures whose rejection has been handed on (those still under way come after it). */
   readonly stats = { setItemFailures: 0, setItemFailuresSeen: 0, crashes: 0, droppedByCrash: 0 };
-  /** The engine using this view now (a clean restart hands the view to the next one). */
-  engine = 0;
+  /**
+   * The engines started on this view, in order, that have not begun to load: a clean restart
+   * hands the view to the next engine, and engines on one storage object load one after the
+   * other, each starting with `keys()`. So each read is told apart by the load it belongs to.
+   */
+  private readonly toLoad: number[] = [];
+  private engine = 0;
+
+  /** Says that engine `gen` uses this view (its load is the next one to begin here). */
+  startedHere(gen: number): void {
+    this.toLoad.push(gen);
+  }
 
   constructor(private readonly device: StorageDevice) {}
 
@@ -100,16 +108,18 @@ export class FaultyStorage implements SyncStorage {
       device.segmentReadFailsAfter = undefined;
       return this.track(
         device.base.getItem<T>(key).then((value) => {
-          device.unreadable.push({ key, value, engine: this.engine, readLater: false });
+          device.unreadable.push({ key, value, engine: this.engine });
           throw new NotReadableError();
         }),
       );
     }
-    for (const unread of device.unreadable) if (unread.key === key && unread.engine < this.engine) unread.readLater = true;
-    return this.track(device.base.getItem<T>(key));
+    const read = device.base.getItem<T>(key);
+    if (SEGMENT_KEY.test(key)) void read.then((value) => device.segmentsSeen.push({ key, value: JSON.stringify(value), engine: this.engine }));
+    return this.track(read);
   }
 
   keys(): Promise<string[]> {
+    this.engine = this.toLoad.shift() ?? this.engine;
     return this.track(this.device.base.keys());
   }
 
@@ -121,6 +131,7 @@ export class FaultyStorage implements SyncStorage {
       failure.catch(() => this.stats.setItemFailuresSeen++);
       return failure;
     }
+    if (SEGMENT_KEY.test(key)) this.device.segmentsSeen.push({ key, value: JSON.stringify(value), engine: this.engine });
     return this.mutation(() => this.device.base.setItem(key, value));
   }
 

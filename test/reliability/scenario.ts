@@ -224,8 +224,8 @@ async function run(scenario: Scenario, clock: VirtualClock): Promise<ScenarioRep
     views.reduce((sum, { stats: s }) => sum + (seenOnly ? s.setItemFailuresSeen : s.setItemFailures) + s.crashes, 0);
   /** Keys the engines reported a storage problem for (`storage-error` events). */
   const reportedKeys = new Set<string>();
-  /** Items dead-lettered, by engine: `${engine} ${id}` with the reason. */
-  const deadLettered = new Map<string, string>();
+  /** Items dead-lettered, by engine: `${engine} ${id}` with the reasons. */
+  const deadLettered = new Map<string, string[]>();
   /** Items whose conflict had no record, decided for the client: an update among them must never be PUT. */
   const mustNotPut = new Map<string, string>();
 
@@ -268,7 +268,7 @@ async function run(scenario: Scenario, clock: VirtualClock): Promise<ScenarioRep
       storage = new FaultyStorage(device);
       views.push(storage);
     }
-    storage.engine = gen;
+    storage.startedHere(gen);
     engine = createSyncEngine({
       entities: { todos: { endpoint: '/todos', conflictStrategy: scenario.strategy } },
       transport: overHttp(server, gen, headersFor(gen)),
@@ -326,7 +326,7 @@ async function run(scenario: Scenario, clock: VirtualClock): Promise<ScenarioRep
         }
         if (event.type !== 'dead-lettered') return;
         const { id, operation } = event.item;
-        deadLettered.set(`${gen} ${id}`, event.error);
+        deadLettered.set(`${gen} ${id}`, [...(deadLettered.get(`${gen} ${id}`) ?? []), event.error]);
         const answers = answersOf(id);
         const putAnswers = server.answers.get(`${id}:put`) ?? [];
         // An item dead-lettered before a crash that did not make it durable comes back with its retry count: still justified.
@@ -552,13 +552,15 @@ async function run(scenario: Scenario, clock: VirtualClock): Promise<ScenarioRep
   const unreadRecords = new Set<string>();
   /** Items a segment that was never read changed: a re-send after the load may be an older version of them. */
   const unreadItems = new Set<string>();
-  // (An engine may have read it after all at a later load: then its writes were loaded.)
-  for (const { key, value, readLater } of device.unreadable) {
+  // Unless an engine started after the one that could not read it read or wrote it as it was
+  // (before or after): then that engine holds its writes and owns it like any other segment (the
+  // one that failed was destroyed before it had loaded, and was late).
+  for (const { key, value, engine: failed } of device.unreadable) {
+    if (device.segmentsSeen.some((seen) => seen.key === key && seen.engine > failed && seen.value === JSON.stringify(value))) continue;
     const now: unknown = await device.base.getItem(key);
     if (JSON.stringify(now) !== JSON.stringify(value)) {
       violations.push(`unreadable: the log segment "${key}" could not be read at load, and was then ${now === null ? 'deleted' : `overwritten with ${JSON.stringify(now)}`}`);
     }
-    if (readLater) continue;
     if (!reportedKeys.has(key)) violations.push(`unreadable: the log segment "${key}" could not be read at load, and no storage-error event named it`);
     for (const [, entry] of (value as { entries?: [string, SyncItem | string][] } | null)?.entries ?? []) {
       const id = typeof entry === 'string' ? entry : entry.id;
@@ -576,9 +578,9 @@ async function run(scenario: Scenario, clock: VirtualClock): Promise<ScenarioRep
   if (!cleared) {
     for (const { key, engine: sender } of server.redirected) {
       if (sender !== generation || key.endsWith(':put')) continue;
-      const reason = deadLettered.get(`${sender} ${key}`);
-      if (reason === undefined) violations.push(`redirect: ${key} was answered 303, yet engine #${sender} never dead-lettered it`);
-      else if (!reason.includes(LOGIN_URL)) violations.push(`redirect: the dead letter of ${key} does not name the Location ${LOGIN_URL}: ${reason}`);
+      const reasons = deadLettered.get(`${sender} ${key}`);
+      if (reasons === undefined) violations.push(`redirect: ${key} was answered 303, yet engine #${sender} never dead-lettered it`);
+      else if (!reasons.some((reason) => reason.includes(LOGIN_URL))) violations.push(`redirect: no dead letter of ${key} names the Location ${LOGIN_URL}: ${reasons.join(' / ')}`);
     }
   }
   for (const [id, data] of mustNotPut) {
