@@ -548,20 +548,11 @@ async function run(scenario: Scenario, clock: VirtualClock): Promise<ScenarioRep
 
   // A log segment that could not be read at load is reported, left as it was (never deleted, its
   // number never reused), and what it held is not loaded: the writes of the records it changed
-  // are reported, not sent (an item in it, a merge into one, a delete that cancelled a create).
+  // (an item in it, a merge into one, a delete that cancelled a create) are reported, not sent,
+  // and an item of it may go out again as an older version of itself.
   const unreadRecords = new Set<string>();
-  /** Items a segment that was never read changed: a re-send after the load may be an older version of them. */
   const unreadItems = new Set<string>();
-  // Unless an engine started after the one that could not read it read or wrote it as it was
-  // (before or after): then that engine holds its writes and owns it like any other segment (the
-  // one that failed was destroyed before it had loaded, and was late).
   for (const { key, value, engine: failed } of device.unreadable) {
-    if (device.segmentsSeen.some((seen) => seen.key === key && seen.engine > failed && seen.value === JSON.stringify(value))) continue;
-    const now: unknown = await device.base.getItem(key);
-    if (JSON.stringify(now) !== JSON.stringify(value)) {
-      violations.push(`unreadable: the log segment "${key}" could not be read at load, and was then ${now === null ? 'deleted' : `overwritten with ${JSON.stringify(now)}`}`);
-    }
-    if (!reportedKeys.has(key)) violations.push(`unreadable: the log segment "${key}" could not be read at load, and no storage-error event named it`);
     for (const [, entry] of (value as { entries?: [string, SyncItem | string][] } | null)?.entries ?? []) {
       const id = typeof entry === 'string' ? entry : entry.id;
       const data = typeof entry === 'string' ? queuedData.get(entry) : entry.data;
@@ -572,6 +563,15 @@ async function run(scenario: Scenario, clock: VirtualClock): Promise<ScenarioRep
         ambiguous.add(rec);
       }
     }
+    // Unless an engine started after the one that could not read it read or wrote it as it was
+    // (before or after): then that engine holds its writes and owns it like any other segment (the
+    // one that failed was destroyed before it had loaded, and was late).
+    if (device.segmentsSeen.some((seen) => seen.key === key && seen.engine > failed && seen.value === JSON.stringify(value))) continue;
+    const now: unknown = await device.base.getItem(key);
+    if (JSON.stringify(now) !== JSON.stringify(value)) {
+      violations.push(`unreadable: the log segment "${key}" could not be read at load, and was then ${now === null ? 'deleted' : `overwritten with ${JSON.stringify(now)}`}`);
+    }
+    if (!reportedKeys.has(key)) violations.push(`unreadable: the log segment "${key}" could not be read at load, and no storage-error event named it`);
   }
 
   // A redirect is a permanent failure that names where it pointed: the engine that got it dead-letters the write.
