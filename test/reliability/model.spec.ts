@@ -58,6 +58,9 @@ describe('reliability: nothing lost, nothing doubled', () => {
       [`${strategy}: a 409 with the record`, { strategy, commands: [write('a', 'create'), tick(), { k: 'remoteEdit', rec: 'a' }, write('a'), tick(), tick()] }],
     ]),
     ['a request that never gets an answer is aborted by the request timeout and sent again', { commands: [fault('hang'), write('a'), tick(), { k: 'tick', ms: 30 }, tick()] }],
+    ['requests that never get an answer, again and again, do not count against maxRetries', {
+      commands: [fault('hang', 3), fault('hang-applied', 2), write('a'), ...Array.from({ length: 6 }, () => tick(30))],
+    }],
     ['a request applied but never answered is not applied twice', { commands: [fault('hang-applied'), write('a'), write('b'), tick(), { k: 'tick', ms: 30 }, tick()] }],
     ['batches: a transient batch, a redirected one, a rewritten answer, a conflict in one', {
       batchSize: 3,
