@@ -259,6 +259,44 @@ describe('reliability regressions', () => {
       headers: 'async',
     }),
   );
+  // Found by the soak with batches (seed 20261128, scenario 1693, shrunk): w1.2's ack was lost in a
+  // crash, so the next engines sent it again, in one batch with the newer w2.3; the batch took the
+  // highest retry count of its writes, and w2.3 was given up on after three transient answers,
+  // one fewer than maxRetries allows. A batch now goes on while any of its writes has retries left.
+  it('a write in a batch is not given up on for another write\'s retry count', () =>
+    replay({
+      strategy: 'server-wins',
+      startOnline: true,
+      commands: [
+        { k: 'write', rec: 'b', op: 'update', via: 'writes$' }, { k: 'write', rec: 'a', op: 'delete' }, { k: 'pullFail', n: 1 },
+        { k: 'restart', crash: true, after: 2 }, { k: 'fault', kind: '503-retry-after', n: 2 }, { k: 'fault', kind: '503', n: 3 },
+        { k: 'tick', ms: 0 }, { k: 'write', rec: 'b', op: 'create' }, { k: 'restart', crash: false, after: 2 }, { k: 'tick', ms: 0 },
+        { k: 'restart', crash: false, after: 1 }, { k: 'tick', ms: 2 }, { k: 'tick', ms: 2 },
+      ],
+      batchSize: 3,
+    }),
+  );
+  // Found by the soak (seed 20261128, scenario 5520, shrunk): a 409 without the record to the
+  // create w1.3; last-write-wins decided for the client, and the batch storing that decision
+  // failed. The pusher then sent the original POST again (right: the decision was not durable),
+  // and the server applied it; but the decision stood in memory and was stored with the next
+  // batch. The segment holding the POST's ack could not be read at the next load, which found
+  // w1.3 as the decided overwrite and sent it as PUT under w1.3:put, a key the server had never
+  // seen: the write was applied twice. A decision in a failed batch is now taken back, like a write.
+  it('a conflict decision that storage refused is taken back, so it is never sent after the original request landed', () =>
+    replay({
+      strategy: 'last-write-wins',
+      startOnline: false,
+      commands: [
+        { k: 'write', rec: 'p', op: 'create' }, { k: 'write', rec: 'a', op: 'update' }, { k: 'write', rec: 'b', op: 'create' },
+        { k: 'restart', crash: false, after: 2 }, { k: 'pullFail', n: 1 }, { k: 'online', on: true }, { k: 'write', rec: 'b', op: 'delete' },
+        { k: 'write', rec: 'p', op: 'update' }, { k: 'fault', kind: 'ok-empty', n: 2 }, { k: 'write', rec: 'a', op: 'delete' },
+        { k: 'fault', kind: 'conflict-error', n: 3 }, { k: 'write', rec: 'a', op: 'delete', via: 'writes$' }, { k: 'restart', crash: true, after: 3 },
+        { k: 'fault', kind: 'conflict-error', n: 1 }, { k: 'storageFail', n: 1 }, { k: 'tick', ms: 3 }, { k: 'readFail', nth: 2 },
+        { k: 'restart', crash: true, after: 0 },
+      ],
+    }),
+  );
   // Found by the soak (seed 9202, scenario 5652, shrunk): a storage batch holding a write that
   // cancelled a queued create (create + delete → nothing) and a clear failed to store. The
   // clear stands, so the cancelled item stays out of the queue, but only the clear's own

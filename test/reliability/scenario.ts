@@ -226,8 +226,20 @@ async function run(scenario: Scenario, clock: VirtualClock): Promise<ScenarioRep
   const reportedKeys = new Set<string>();
   /** Items dead-lettered, by engine: `${engine} ${id}` with the reasons. */
   const deadLettered = new Map<string, string[]>();
-  /** Items whose conflict had no record, decided for the client: an update among them must never be PUT. */
-  const mustNotPut = new Map<string, string>();
+  /**
+   * Updates whose conflict had no record and was decided for the client, with the PUTs of them
+   * the server had answered then: none may follow until a conflict with the record (after
+   * reprocessFailed()) allows one.
+   */
+  const mustNotPut = new Map<string, { data: string; puts: number }>();
+  const putsOf = (id: string): number => server.answers.get(`${id}:put`)?.length ?? 0;
+  const partialPut = (id: string): void => {
+    const before = mustNotPut.get(id);
+    if (before !== undefined && putsOf(id) > before.puts) {
+      violations.push(`partial PUT: the update ${id} (${before.data}) was decided for the client without the server's record, and was PUT over the whole record`);
+    }
+    mustNotPut.delete(id);
+  };
 
   // The transport's headers: a new token on every call (so a request built from an earlier attempt's
   // headers shows on the wire), sometimes after a virtual millisecond, sometimes failing.
@@ -353,8 +365,9 @@ async function run(scenario: Scenario, clock: VirtualClock): Promise<ScenarioRep
           violations.push(`conflict misjudged: ${conflict.localItem.id} (${conflict.localItem.operation} of "${String(recordOf(conflict.localItem))}"): ${problem}`);
         }
         const { resolution, remoteData, localItem } = conflict;
+        partialPut(localItem.id);
         if (resolution.outcome === 'client-wins' && resolution.strategy !== 'manual' && remoteData === undefined && localItem.operation === 'update') {
-          mustNotPut.set(conflict.localItem.id, JSON.stringify(conflict.localItem.data));
+          mustNotPut.set(localItem.id, { data: JSON.stringify(localItem.data), puts: putsOf(localItem.id) });
         }
       }),
       current.status$.subscribe((s) => {
@@ -588,9 +601,7 @@ async function run(scenario: Scenario, clock: VirtualClock): Promise<ScenarioRep
       else if (!reasons.some((reason) => reason.includes(LOGIN_URL))) violations.push(`redirect: no dead letter of ${key} names the Location ${LOGIN_URL}: ${reasons.join(' / ')}`);
     }
   }
-  for (const [id, data] of mustNotPut) {
-    if (server.answers.has(`${id}:put`)) violations.push(`partial PUT: the update ${id} (${data}) was decided for the client without the server's record, and was PUT over the whole record`);
-  }
+  for (const id of [...mustNotPut.keys()]) partialPut(id);
 
   for (const rec of RECORDS) {
     const mine = byRecord(rec);
