@@ -136,6 +136,8 @@ export class SimulatedServer {
   private readonly requestOfKey = new Map<string, string>();
   private readonly staleRecords = new Set<string>();
   private readonly staleKeys = new Set<string>();
+  /** Requests answered a 409 without the record, and that answer: the same request conflicts again, whenever it comes. */
+  private readonly bareKeys = new Map<string, Reply>();
   private readonly tokens = new Set<string>();
   private work = 0;
   private seq = 0;
@@ -354,7 +356,9 @@ export class SimulatedServer {
     const replay = this.replies.get(write.key);
     if (replay || write.record === POISON_ID) return this.apply(write);
     this.bareConflicts.add(write.record);
-    return { status: 409, body: fault === 'conflict-empty' ? undefined : { error: 'conflict', message: 'the record was changed by someone else' } };
+    const reply = { status: 409, body: fault === 'conflict-empty' ? undefined : { error: 'conflict', message: 'the record was changed by someone else' } };
+    this.bareKeys.set(write.key, reply);
+    return reply;
   }
 
   private pull(since: string | undefined): Response {
@@ -392,6 +396,8 @@ export class SimulatedServer {
       this.count('permanent');
       return { status: 422, body: { error: 'this record is refused (injected permanent 4xx)' } };
     }
+    const bare = this.bareKeys.get(key);
+    if (bare && !overwrite) return bare;
     const stored = this.records.get(record) ?? { data: undefined, version: 0, updatedAt: '', changedAt: 0 };
     if (!overwrite && (this.staleKeys.has(key) || (this.staleRecords.has(record) && stored.data))) {
       // Based on a version another client has since replaced: the same key stays stale for good.
