@@ -47,6 +47,11 @@ async function writeAll(engine: SyncEngine<Entities>, writes: readonly SyncWrite
 
 export interface EnqueueFigures {
   writesPerSec: number;
+  /**
+   * CPU time (user + system, all threads) per write, in µs. On a shared machine wall-clock
+   * throughput swings with the neighbours' load; the CPU a write costs barely does.
+   */
+  cpuMicrosPerWrite: number;
   opsPerWrite: number;
   amplification: number;
   setItems: number;
@@ -65,9 +70,11 @@ export async function measureEnqueue(count: number, pattern: 'burst' | 'serial',
   const writes = mixedWorkload(count);
   const payload = payloadBytes(writes);
   store.reset();
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   await writeAll(engine, writes, pattern);
   const ms = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
   const c = { ...store.counters };
   const queued = engine.getQueueLength();
   watcher?.unsubscribe();
@@ -75,6 +82,7 @@ export async function measureEnqueue(count: number, pattern: 'burst' | 'serial',
   store.drop();
   return {
     writesPerSec: count / (ms / 1000),
+    cpuMicrosPerWrite: (cpu.user + cpu.system) / count,
     opsPerWrite: totalOps(c) / count,
     amplification: c.bytesWritten / payload,
     setItems: c.setItem,
@@ -243,19 +251,34 @@ export async function measureScalingEmpty(n: number): Promise<{ serialUs: number
 export interface BundleFigures {
   minBytes: number;
   gzipBytes: number;
+  /** Minified bytes each source file adds, largest first. */
+  modules: { path: string; bytes: number }[];
 }
 
-export async function measureBundle(entry: 'src/index.ts' | 'src/operators/index.ts'): Promise<BundleFigures> {
+/**
+ * Min+gz size of what an app ships: `entry` whole, or with `names` only what importing those
+ * names from it pulls in (tree-shaken, as an app's bundler would). rxjs, localforage and the
+ * optional eventsource are the app's own dependencies, left out.
+ */
+export async function measureBundle(entry: 'src/index.ts' | 'src/operators/index.ts', names?: readonly string[]): Promise<BundleFigures> {
   const root = fileURLToPath(new URL('..', import.meta.url));
+  const input = names
+    ? { stdin: { contents: `export { ${names.join(', ')} } from './${entry}';`, resolveDir: root, loader: 'ts' as const, sourcefile: 'app.ts' } }
+    : { entryPoints: [`${root}${entry}`] };
   const result = await build({
-    entryPoints: [`${root}${entry}`],
+    ...input,
     bundle: true,
     minify: true,
     format: 'esm',
-    external: ['rxjs', 'rxjs/*', 'localforage'],
+    external: ['rxjs', 'rxjs/*', 'localforage', 'eventsource'],
     write: false,
+    metafile: true,
     logLevel: 'silent',
   });
   const code = result.outputFiles[0].contents;
-  return { minBytes: code.length, gzipBytes: gzipSync(code).length };
+  const [output] = Object.values(result.metafile.outputs);
+  const modules = Object.entries(output.inputs)
+    .map(([path, { bytesInOutput }]) => ({ path: path.replace(/^.*?src\//, 'src/'), bytes: bytesInOutput }))
+    .sort((a, b) => b.bytes - a.bytes);
+  return { minBytes: code.length, gzipBytes: gzipSync(code).length, modules };
 }

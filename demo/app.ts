@@ -89,39 +89,18 @@ function appFields(data: unknown): Partial<Todo> {
 }
 
 /**
- * The storage name of this page. `?client=` names it; otherwise each tab gets its own
- * (`tab-1`, `tab-2`, ...; kept across reloads of the tab), because two engines must not
- * share one outbox: electing one tab to flush for all is not built yet.
- * A Web Lock held for the page's life tells which names are taken.
+ * The storage name of this page: `?client=` names it, else every tab shares `shared`. Tabs on
+ * one storage share one outbox: one tab leads and sends for all (see the "Tab" card); give a
+ * tab its own `?client=` to give it its own outbox (two of them editing one todo make a conflict).
  */
-async function claimClient(): Promise<string> {
+function clientName(): string {
   const given = params.get('client');
-  if (given) return given.replace(/[^\w-]/g, '').slice(0, 40) || 'default';
-  const remembered = sessionStorage.getItem('rxsync-demo-client');
-  if (!navigator.locks) return remembered ?? 'default';
-  const hold = (name: string, wait: boolean): Promise<boolean> =>
-    new Promise((resolve) => {
-      const options: LockOptions = wait ? { signal: AbortSignal.timeout(2000) } : { ifAvailable: true };
-      navigator.locks
-        .request(`rxsync-demo:${name}`, options, (lock) => {
-          resolve(lock !== null);
-          return lock ? new Promise<void>(() => undefined) : undefined; // held until the page goes away
-        })
-        .catch(() => resolve(false));
-    });
-  // After a reload the previous document may still hold this tab's lock for a moment: wait for it.
-  if (remembered && (await hold(remembered, true))) return remembered;
-  for (let n = 1; ; n++) {
-    if (await hold(`tab-${n}`, false)) {
-      sessionStorage.setItem('rxsync-demo-client', `tab-${n}`);
-      return `tab-${n}`;
-    }
-  }
+  return given === null ? 'shared' : given.replace(/[^\w-]/g, '').slice(0, 40) || 'default';
 }
 
 // ── start ─────────────────────────────────────────────────────────────────────────────────
 
-const client = await claimClient();
+const client = clientName();
 const outboxStorage = localforage.createInstance({ name: `rxsync-demo-${client}`, storeName: 'outbox' });
 const todoStorage = localforage.createInstance({ name: `rxsync-demo-${client}-todos`, storeName: 'todos' });
 
@@ -169,6 +148,8 @@ const engine = createSyncEngine({
   productId: 'rxsync-demo',
   // ?autoPull=off keeps a tab stale on purpose (the conflict tests need a stale edit).
   autoPull: params.get('autoPull') === 'off' ? false : undefined,
+  // ?tabs=off: this tab keeps its outbox to itself (another tab on it waits) instead of sharing it.
+  tabs: params.get('tabs') === 'off' ? false : undefined,
   onPull: async (_entity, items) => {
     for (const record of items) learn(record);
     await saveServer();
@@ -282,7 +263,9 @@ engine.status$.subscribe((next) => {
     if (next.online) void faultRequest('GET');
     else showFaultsNote('offline');
   }
-  if (next.online && ((previous.queueLength > 0 && next.queueLength === 0) || (!previous.online && next.queueLength === 0))) {
+  // Tabs sharing the outbox: the leading tab pulls for all of them (every tab gets the records).
+  const leads = next.leader !== false;
+  if (leads && next.online && ((previous.queueLength > 0 && next.queueLength === 0) || (!previous.online && next.queueLength === 0))) {
     void requestPull();
   }
   schedule();
@@ -344,7 +327,10 @@ function describeEvent(event: SyncEvent): string {
     case 'input-dropped':
     case 'storage-error':
     case 'callback-error':
+    case 'auth-required':
       return event.error;
+    case 'id-assigned':
+      return `${event.entity} ${shortId(String(event.tempId))} is ${String(event.id)} on the server`;
     case 'notice':
       return event.message;
   }
@@ -380,6 +366,7 @@ function renderStatus(): void {
     card('In flight', status.inFlight),
     card('Dead letters', status.failedCount, status.failedCount > 0 ? 'bad' : ''),
     card('Conflicts', conflicts.length + pendingDecisions.size, conflicts.length + pendingDecisions.size > 0 ? 'warn' : ''),
+    card('Tab', status.leader === undefined ? 'alone' : status.leader ? 'leader' : 'follower', status.leader ? 'good' : ''),
   );
   const detail = (label: string, value: string | undefined) => (value ? h('div', {}, h('dt', {}, label), h('dd', {}, value)) : null);
   const details = [
@@ -672,4 +659,4 @@ note('loaded', `outbox read from ${demo.storageDriver}: ${engine.getQueueLength(
 demo.loaded = true;
 document.body.dataset.loaded = 'true';
 schedule();
-if (engine.getStatus().online && engine.getQueueLength() === 0) void requestPull();
+if (engine.getStatus().online && engine.getStatus().leader !== false && engine.getQueueLength() === 0) void requestPull();

@@ -11,6 +11,8 @@ import type { SyncEvent, SyncItem } from './types.js';
 export interface Settled {
   id: string;
   outcome: 'pushed' | 'failed' | 'dropped';
+  /** The item that left, when it is known. */
+  item?: SyncItem;
 }
 
 /** The outbox's numbers, as status shows them. */
@@ -54,6 +56,8 @@ export class DurableOutbox implements PushQueue {
   readonly counts$: Observable<OutboxCounts>;
   /** Emits once when `clear` has been applied. */
   readonly cleared$: Observable<void>;
+  /** Emits when someone asked for the queue to be sent now (`nudge()`). */
+  readonly nudged$: Observable<void>;
 
   private readonly outbox = new Outbox();
   private readonly commands = new Subject<OutboxCommand>();
@@ -75,6 +79,7 @@ export class DurableOutbox implements PushQueue {
     this.settled$ = this.settled.asObservable();
     this.counts$ = this.counts.asObservable();
     this.cleared$ = this.cleared.asObservable();
+    this.nudged$ = this.nudges.asObservable();
     this.ready$ = merge(this.stored, this.nudges).pipe(map(() => undefined));
     this.queue$ = this.stored.pipe(map(() => this.outbox.items()), distinctUntilChanged());
     this.failed$ = this.changed.pipe(map(() => this.outbox.failedItems()), distinctUntilChanged());
@@ -97,8 +102,9 @@ export class DurableOutbox implements PushQueue {
         persist((batch) =>
           this.options.store.write(
             batch.flatMap((t) => t.changes),
-            this.outbox.size + this.outbox.failedCount,
-            () => ({ queue: this.outbox.items(), failed: this.outbox.failedItems() }),
+            this.outbox.size + this.outbox.failedCount + this.outbox.idAssignmentCount,
+            () => ({ queue: this.outbox.items(), failed: this.outbox.failedItems(), ids: this.outbox.idAssignments() }),
+            batch.flatMap((t) => t.assignments ?? []),
           ),
         ),
       )
@@ -200,13 +206,14 @@ export class DurableOutbox implements PushQueue {
       (error: unknown): LoadedOutbox => ({
         queue: [],
         failed: [],
+        ids: [],
         problems: [{ key: 'outbox', error: new SyncStorageError(describeError(error), undefined, error) }],
       }),
     );
     for (const problem of loaded.problems) {
       this.options.report({ type: 'storage-error', error: problem.error.message, key: problem.key, keptAs: problem.keptAs }, problem.error);
     }
-    return { type: 'load', queue: loaded.queue, failed: loaded.failed };
+    return { type: 'load', queue: loaded.queue, failed: loaded.failed, ids: loaded.ids };
   }
 
   private applied({ command }: OutboxTransition): void {
@@ -224,12 +231,14 @@ export class DurableOutbox implements PushQueue {
     for (const { command, changes } of values) {
       for (const change of changes) {
         if (change.list !== 'queue' || change.item || this.outbox.get(change.id)) continue;
-        this.settled.next({ id: change.id, outcome: command.type === 'ack' ? 'pushed' : command.type === 'dead-letter' ? 'failed' : 'dropped' });
+        const outcome = command.type === 'ack' ? 'pushed' : command.type === 'dead-letter' ? 'failed' : 'dropped';
+        this.settled.next({ id: change.id, outcome, ...(change.previous ? { item: change.previous } : {}) });
       }
     }
     this.publish();
     this.stored.next();
-    for (const id of dropped) this.settled.next({ id, outcome: 'dropped' });
+    const refused = new Map(values.flatMap(({ changes }) => changes.flatMap(({ item }) => (item ? [[item.id, item] as const] : []))));
+    for (const id of dropped) this.settled.next({ id, outcome: 'dropped', ...(refused.has(id) ? { item: refused.get(id) } : {}) });
     if (error) {
       const storageError =
         error instanceof SyncStorageError ? error : new SyncStorageError(`[rxsync] Storage failed: ${describeError(error)}`, undefined, error);

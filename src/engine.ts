@@ -1,4 +1,4 @@
-import { BehaviorSubject, filter, map, merge, type Observable, ReplaySubject, Subject, takeUntil } from 'rxjs';
+import { BehaviorSubject, filter, from, map, merge, type Observable, ReplaySubject, Subject, takeUntil } from 'rxjs';
 import { defaultStorage, defaultStorageIsDurable, memoryStorageNotice } from './browser/defaultStorage.js';
 import { browserOnline$ } from './browser/browserOnline.js';
 import { DurableOutbox } from './durableOutbox.js';
@@ -12,6 +12,10 @@ import { Puller } from './puller.js';
 import { pullTriggers$ } from './pullTriggers.js';
 import { Pusher } from './pusher.js';
 import { onlineSignal$, status$ } from './status.js';
+import { NotLeaderError } from './tabs/epochFence.js';
+import { joinTabs } from './tabs/joinTabs.js';
+import type { TabCall, TabState } from './tabs/tabMessages.js';
+import type { TabSession } from './tabs/tabSession.js';
 import { track } from './telemetry.js';
 import type { PulledBatch, SyncEngine, SyncEngineOptions, SyncEvent, SyncItem, SyncOperation, SyncResult, SyncStatusInfo, SyncWrite } from './types.js';
 import { validateWrite } from './validateWrite.js';
@@ -61,17 +65,23 @@ class Engine<E extends string> implements SyncEngine<E> {
   readonly #events = new Subject<SyncEvent>();
   readonly #destroyed$ = new ReplaySubject<void>(1);
   readonly #release: (drained: Promise<unknown>) => void;
+  /** Set when tabs share the outbox: this tab's place in it. */
+  readonly #tabs: TabSession | undefined;
   #destroyed = false;
 
   constructor(options: SyncEngineOptions<E>) {
     const resolved = resolveOptions(options);
     this.#options = resolved;
     const storage = options.storage ?? defaultStorage();
-    const store = new OutboxStore(storage, resolved.storageKey);
-    const claim = claimOutbox(storage, resolved.storageKey, () => this.#outbox.drained, (event) => this.#emit(event));
+    // Where tabs share the outbox, this tab loads it only while it leads, and shows the leader's otherwise.
+    const tabs = (this.#tabs = joinTabs(resolved, storage));
+    const store = new OutboxStore(storage, resolved.storageKey, tabs && (() => tabs.fence()));
+    const claim = tabs?.claim() ?? claimOutbox(storage, resolved.storageKey, () => this.#outbox.drained, (event) => this.#emit(event));
     this.#outbox = new DurableOutbox({ store, turn: claim.ready, report: (event) => this.#emit(event) });
     this.#release = claim.release;
-    this.ready = this.#outbox.loaded;
+    this.ready = tabs?.ready(this.#outbox.loaded) ?? this.#outbox.loaded;
+    const stop$ = tabs ? merge(this.#destroyed$, from(tabs.deposed)) : this.#destroyed$;
+    const shown = <T>(here$: Observable<T>, there: (state: TabState) => T): Observable<T> => tabs?.shown(here$, there) ?? here$;
     // Said once loaded, so that subscribers added right after construction hear it.
     if (!options.storage && !defaultStorageIsDurable()) void this.ready.then(() => this.#emit(memoryStorageNotice()));
 
@@ -83,14 +93,16 @@ class Engine<E extends string> implements SyncEngine<E> {
       stop$: this.#destroyed$,
       onPull: options.onPull,
       pendingFor: (entity, id) => this.#outbox.pendingFor(entity, id),
-      readYourWrites: options.readYourWrites === true,
+      readYourWrites: options.readYourWrites !== false,
+      storage,
+      storageKey: resolved.storageKey,
       report: (event) => this.#emit(event),
     });
     const pusher = new Pusher({ ...resolved, online$ });
 
     this.events$ = this.#events.asObservable();
-    this.queue$ = this.#outbox.queue$;
-    this.failed$ = this.#outbox.failed$;
+    this.queue$ = shown(this.#outbox.queue$, (state) => state.queue);
+    this.failed$ = shown(this.#outbox.failed$, (state) => state.failed);
     this.pulled$ = this.#puller.pulled$;
     this.conflicts$ = this.events$.pipe(
       filter((event) => event.type === 'conflict'),
@@ -99,6 +111,7 @@ class Engine<E extends string> implements SyncEngine<E> {
     // Status hears of every change before anything acts on it: subscribed before the pusher.
     this.#status = new BehaviorSubject<SyncStatusInfo>({ status: 'offline', online: false, queueLength: 0, inFlight: 0, failedCount: 0 });
     this.status$ = this.#status.asObservable();
+    const here = new BehaviorSubject<SyncStatusInfo>(this.#status.value);
     status$({
       online: online$,
       outbox: this.#outbox.counts$,
@@ -108,21 +121,32 @@ class Engine<E extends string> implements SyncEngine<E> {
       events: this.events$,
     })
       .pipe(takeUntil(this.#destroyed$))
+      .subscribe(here);
+    (tabs?.status(here) ?? here)
+      .pipe(takeUntil(this.#destroyed$))
       .subscribe((status) => this.#status.next(status));
 
     pusher
       .push$(this.#outbox)
-      .pipe(takeUntil(this.#destroyed$))
+      .pipe(takeUntil(stop$))
       .subscribe(({ event, command, record }) => {
         this.#emit(event);
         if (command) this.#outbox.dispatch(command);
         // The server's answer is the record's new state: the app gets it as a pull would give it.
         if (record) this.#puller.hand(record.entity as E, record.data);
+        else if (event.type === 'pushed' && event.status < 300) this.#puller.acceptedWithoutAnswer(event.item.entity as E, event.item);
       });
+    // Writes that left without an answer for the app (dead letters, clears…) give back what they hid.
+    this.#outbox.settled$.pipe(takeUntil(this.#destroyed$)).subscribe(({ item }) => {
+      if (item) this.#puller.writesEnded(item.entity as E, item.data);
+    });
+    // Only the engine that loaded the outbox (the leading tab) hands back, and stores, what writes hid.
+    void this.#outbox.loaded.then(() => this.#puller.sweep());
 
     pullTriggers$({
       autoPull: resolved.autoPull,
-      loaded: this.ready,
+      // A tab that comes to lead the shared outbox pulls once it loaded it, as an engine does on start.
+      loaded: this.#outbox.loaded,
       online$,
       events$: this.events$,
       counts$: this.#outbox.counts$,
@@ -131,13 +155,36 @@ class Engine<E extends string> implements SyncEngine<E> {
       report: (event) => this.#emit(event),
     })
       .pipe(
-        filter(() => this.#canSync()),
+        filter(() => this.#canSync() && !this.#follows()),
         coalesceRuns(() => this.#puller.pull().catch(() => undefined)),
-        takeUntil(this.#destroyed$),
+        takeUntil(stop$),
       )
       .subscribe();
 
     this.writes$ = new WriteSubject((write) => this.#accept(write));
+    tabs?.connect({
+      // What other tabs ask of the shared outbox, run here while this tab leads.
+      run: (request) => (request.kind === 'write' ? this.#enqueue(request.item) : this[request.call]()),
+      queue$: this.#outbox.queue$,
+      failed$: this.#outbox.failed$,
+      status$: this.status$,
+      events$: this.events$,
+      pulled$: this.#puller.pulled$,
+      loaded: this.#outbox.loaded,
+      heard: (event) => this.#events.next(event),
+      relay: (batch) => this.#puller.relay(batch as PulledBatch<E>),
+      // A tab that lost the lead stops sending and storing; its outbox's last batch still settles.
+      stop: () => this.#outbox.close(),
+    });
+  }
+
+  #follows(): boolean {
+    return this.#tabs?.follows === true;
+  }
+
+  /** Runs `call` at the leading tab. */
+  #ask<T>(call: TabCall): Promise<T> {
+    return this.#tabs!.request({ kind: 'call', call }) as Promise<T>;
   }
 
   // ── input: the one way in ──────────────────────────────────────────────────────────────
@@ -146,9 +193,20 @@ class Engine<E extends string> implements SyncEngine<E> {
     if (this.#destroyed) {
       throw new SyncInputError('[rxsync] write() was called after destroy(). Create a new engine to keep writing.', write);
     }
-    const item = this.#toItem(write);
-    const transition = await this.#outbox.dispatchDurably({ type: 'enqueue', item });
-    return transition.item ?? item;
+    return this.#enqueue(this.#toItem(write));
+  }
+
+  /** Queues an item durably: here, or at the leading tab. */
+  async #enqueue(item: SyncItem): Promise<SyncItem> {
+    if (this.#follows()) return (await this.#tabs!.request({ kind: 'write', item })) as SyncItem;
+    try {
+      const transition = await this.#outbox.dispatchDurably({ type: 'enqueue', item });
+      return transition.item ?? item;
+    } catch (error) {
+      // The lead was taken meanwhile: the new leader queues it (once: the write keeps its id).
+      if (error instanceof NotLeaderError) return this.#enqueue(item);
+      throw error;
+    }
   }
 
   async push(entity: E, data: unknown, operation: SyncOperation = 'create'): Promise<void> {
@@ -164,7 +222,10 @@ class Engine<E extends string> implements SyncEngine<E> {
     try {
       if (write instanceof SyncInputError) throw write;
       if (this.#destroyed) throw new SyncInputError('[rxsync] A write arrived on writes$ after destroy(); it was dropped.', write);
-      this.#outbox.dispatch({ type: 'enqueue', item: this.#toItem(write) });
+      const item = this.#toItem(write);
+      // A shared outbox may change hands before the write is stored: it needs the durable path.
+      if (this.#tabs) void this.#enqueue(item).catch(() => undefined);
+      else this.#outbox.dispatch({ type: 'enqueue', item });
     } catch (error) {
       this.#emit({ type: 'input-dropped', write, error: describeError(error) });
     }
@@ -178,6 +239,7 @@ class Engine<E extends string> implements SyncEngine<E> {
   // ── public actions ─────────────────────────────────────────────────────────────────────
 
   async flush(): Promise<SyncResult> {
+    if (this.#follows()) return this.#ask('flush');
     return this.#completed(await this.#flushOnce());
   }
 
@@ -188,7 +250,8 @@ class Engine<E extends string> implements SyncEngine<E> {
     if (ids.size === 0) return this.#result({ success: true });
     const conflicted = new Set<string>();
     const conflicts = this.conflicts$.subscribe(({ localItem }) => ids.has(localItem.id) && conflicted.add(localItem.id));
-    const settled = this.#outbox.whenSettled(ids, merge(this.#destroyed$, this.status$.pipe(filter((status) => !status.online))));
+    const stop$ = merge(this.#destroyed$, this.status$.pipe(filter((status) => !status.online)), this.events$.pipe(filter((event) => event.type === 'auth-required')));
+    const settled = this.#outbox.whenSettled(ids, stop$);
     this.#outbox.nudge();
     const { complete, pushed, errors } = await settled;
     conflicts.unsubscribe();
@@ -196,6 +259,7 @@ class Engine<E extends string> implements SyncEngine<E> {
   }
 
   async pull(): Promise<SyncResult> {
+    if (this.#follows()) return this.#ask('pull');
     return this.#completed(await this.#pullOnce());
   }
 
@@ -207,6 +271,7 @@ class Engine<E extends string> implements SyncEngine<E> {
   }
 
   async fullSync(): Promise<SyncResult> {
+    if (this.#follows()) return this.#ask('fullSync');
     await this.ready;
     if (!this.#canSync()) return this.#completed(this.#result({ success: false }));
     const pushed = await this.#flushOnce();
@@ -216,16 +281,18 @@ class Engine<E extends string> implements SyncEngine<E> {
   }
 
   async clearQueue(): Promise<void> {
+    if (this.#follows()) return this.#ask('clearQueue');
     await this.#outbox.dispatchDurably({ type: 'clear' });
   }
 
   async reprocessFailed(): Promise<void> {
+    if (this.#follows()) return this.#ask('reprocessFailed');
     await this.#outbox.dispatchDurably({ type: 'requeue' });
     await this.flush();
   }
 
   pendingFor(entity: E, id: string | number): readonly SyncItem[] {
-    return this.#outbox.pendingFor(entity, id);
+    return this.#follows() ? this.#tabs!.pendingFor(entity, id) : this.#outbox.pendingFor(entity, id);
   }
 
   getStatus(): SyncStatusInfo {
@@ -233,7 +300,7 @@ class Engine<E extends string> implements SyncEngine<E> {
   }
 
   getQueueLength(): number {
-    return this.#outbox.size;
+    return this.#follows() ? this.#tabs!.queueLength : this.#outbox.size;
   }
 
   onStatusChange(callback: (status: SyncStatusInfo) => void): () => void {

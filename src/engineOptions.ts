@@ -1,6 +1,6 @@
 import type { SchedulerLike } from 'rxjs';
 import { SyncOptionsError } from './errors.js';
-import type { Conflict, EntityConfig, SyncEngineOptions, SyncTransport, TelemetryClient } from './types.js';
+import type { Conflict, EntityConfig, SharedTabsOptions, SyncEngineOptions, SyncTransport, TelemetryClient, UnauthorizedContext } from './types.js';
 
 const STRATEGIES = new Set(['server-wins', 'client-wins', 'last-write-wins', 'manual']);
 
@@ -23,9 +23,12 @@ export interface ResolvedOptions<E extends string> {
   createId: () => string;
   productId: string;
   onConflict?: (conflict: Conflict) => unknown;
+  onUnauthorized?: (context: UnauthorizedContext) => unknown;
   telemetryClient?: TelemetryClient;
   /** The pulls the engine makes by itself; `intervalMs` 0 means none on a timer. */
   autoPull: { onStart: boolean; onReconnect: boolean; afterPush: boolean; intervalMs: number };
+  /** Sharing the outbox with other tabs: off, or on where the environment allows it. */
+  tabs: false | (SharedTabsOptions & { takeoverMs: number });
 }
 
 /**
@@ -45,6 +48,9 @@ export function resolveOptions<E extends string>(options: SyncEngineOptions<E>):
     }
     if (config.conflictStrategy !== undefined && !STRATEGIES.has(config.conflictStrategy)) {
       fail(`options.entities.${name}.conflictStrategy must be one of ${[...STRATEGIES].join(', ')}; got ${String(config.conflictStrategy)}.`);
+    }
+    if (config.serverIds !== undefined && typeof config.serverIds !== 'boolean') {
+      fail(`options.entities.${name}.serverIds must be true or false; got ${String(config.serverIds)}.`);
     }
   }
   if (transport === null || typeof transport !== 'object' || typeof transport.push !== 'function' || typeof transport.pull !== 'function') {
@@ -67,9 +73,20 @@ export function resolveOptions<E extends string>(options: SyncEngineOptions<E>):
     createId: fn('createId', options.createId) ?? defaultId,
     productId: text('productId', options.productId, 'rxsync'),
     onConflict: fn('onConflict', options.onConflict),
+    onUnauthorized: fn('onUnauthorized', options.onUnauthorized),
     telemetryClient: options.telemetryClient,
     autoPull: autoPull(options.autoPull),
+    tabs: tabs(options.tabs),
   };
+}
+
+function tabs(value: SyncEngineOptions['tabs']): ResolvedOptions<string>['tabs'] {
+  if (value === false) return false;
+  if (value !== undefined && (value === null || typeof value !== 'object')) {
+    fail(`options.tabs must be false or { takeoverMs?, locks?, channel? }; got ${String(value)}.`);
+  }
+  if (value?.locks !== undefined && typeof value.locks?.request !== 'function') fail('options.tabs.locks must be a Web Locks LockManager, like navigator.locks.');
+  return { ...value, takeoverMs: number('tabs.takeoverMs', value?.takeoverMs, 500, 1, 2 ** 31 - 1), channel: fn('tabs.channel', value?.channel) };
 }
 
 function autoPull(value: SyncEngineOptions['autoPull']): ResolvedOptions<string>['autoPull'] {

@@ -37,7 +37,9 @@ export type {
   PullPage,
   PullRequest,
   PushRequest,
+  SharedTabsOptions,
   SyncEngine,
+  UnauthorizedContext,
   SyncEngineOptions,
   SyncEvent,
   SyncItem,
@@ -51,4 +53,6 @@ export type {
   TelemetryClient,
   TransportResponse,
 } from './types.js';
-export type { OutboxCommand, OutboxChange, OutboxTransition } from './outbox.js';
+export type { IdAssignment, OutboxCommand, OutboxChange, OutboxIdChange, OutboxTransition } from './outbox.js';
+export type { TabLocks } from './tabs/leadership.js';
+export type { TabChannel } from './tabs/tabMessages.js';

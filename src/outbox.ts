@@ -1,5 +1,5 @@
 import { coalesce } from './coalesce.js';
-import { versionOf } from './recordFields.js';
+import { recordIdOf, versionOf } from './recordFields.js';
 import type { SyncItem } from './types.js';
 
 /** A change to the outbox: the commands' one way of talking to each other and to storage. */
@@ -9,9 +9,12 @@ export type OutboxCommand =
   /**
    * Delivered: the item leaves the outbox. `version` is the record's version the server
    * answered with; the record's next queued write, based on the same version as this one,
-   * is moved onto it so it does not conflict with its own predecessor.
+   * is moved onto it so it does not conflict with its own predecessor. `assignedId` is the id
+   * the server gave the record a create made under a temporary id: every queued write of the
+   * record moves onto it and the assignment is kept, all in this one command, so storage holds
+   * both or neither.
    */
-  | { type: 'ack'; id: string; version?: string | number }
+  | { type: 'ack'; id: string; version?: string | number; assignedId?: string | number }
   /**
    * A conflict was decided for the client: the item, still in flight, becomes an overwrite
    * of `data`. Durable before the overwrite is sent, so a restart resumes it, not the original.
@@ -26,7 +29,20 @@ export type OutboxCommand =
   /** Move every dead letter back into the queue with a fresh retry count. */
   | { type: 'requeue' }
   /** The persisted outbox, loaded at start. Loaded items may have been sent already, so they are never merged into. */
-  | { type: 'load'; queue: readonly SyncItem[]; failed: readonly SyncItem[] };
+  | { type: 'load'; queue: readonly SyncItem[]; failed: readonly SyncItem[]; ids?: readonly IdAssignment[] };
+
+/** A temporary record id the app chose for a create, and the id the server gave the record instead. */
+export interface IdAssignment {
+  /** The record's entity. */
+  entity: string;
+  /** The id the app wrote the create with. */
+  tempId: string | number;
+  /** The id the server answered with. */
+  id: string | number;
+}
+
+/** How many id assignments the outbox keeps translating writes by; the oldest goes first. */
+export const MAX_ID_ASSIGNMENTS = 1000;
 
 /** The two lists of the outbox: the queue (to send) and the dead letters (given up on). */
 export type OutboxList = 'queue' | 'failed';
@@ -43,6 +59,14 @@ export interface OutboxChange {
   previous: SyncItem | undefined;
 }
 
+/** An id assignment kept (`assignment` set) or forgotten (`assignment` undefined). */
+export interface OutboxIdChange {
+  /** The assignment's key ({@link assignmentKey}): entity and temporary id. */
+  key: string;
+  /** The assignment as it is now, or undefined when it was forgotten. */
+  assignment: IdAssignment | undefined;
+}
+
 /** What one command did to the outbox, as `dedupe` emits it and `Outbox.apply` returns it. */
 export interface OutboxTransition {
   /** The command applied. */
@@ -51,9 +75,14 @@ export interface OutboxTransition {
   changes: readonly OutboxChange[];
   /** For `enqueue`: the queued item the write became (merged into), or undefined when it cancelled out. */
   item?: SyncItem;
+  /** For an `ack` with `assignedId`: the id assignments kept and forgotten. */
+  assignments?: readonly OutboxIdChange[];
 }
 
 const recordKey = (entity: string, id: unknown): string => `${entity}\u0000${String(id)}`;
+
+/** The key an {@link IdAssignment} is kept under: its entity and temporary id. */
+export const assignmentKey = (assignment: IdAssignment): string => recordKey(assignment.entity, assignment.tempId);
 
 const recordKeyOf = (item: SyncItem): string | undefined => {
   const id = (item.data as { id?: unknown } | null)?.id;
@@ -83,6 +112,8 @@ export class Outbox {
   /** Items with a change not yet durable: not sent until it is. */
   private readonly pending = new Map<string, number>();
   private readonly ready = new Set<string>();
+  /** Temporary record ids the server replaced, by record key, oldest first: later writes are translated. */
+  private readonly assigned = new Map<string, IdAssignment>();
   private version = 0;
   private failedVersion = 0;
   private queueCache: { version: number; items: readonly SyncItem[] } | undefined;
@@ -129,6 +160,16 @@ export class Outbox {
     return this.failedCache.items;
   }
 
+  /** How many id assignments are kept. */
+  get idAssignmentCount(): number {
+    return this.assigned.size;
+  }
+
+  /** The id assignments kept, oldest first. */
+  idAssignments(): IdAssignment[] {
+    return [...this.assigned.values()];
+  }
+
   /** Applies one command with the coalescing rules and says what it changed. */
   apply(command: OutboxCommand): OutboxTransition {
     const changes: OutboxChange[] = [];
@@ -138,7 +179,7 @@ export class Outbox {
     };
     switch (command.type) {
       case 'enqueue':
-        return { command, changes, item: this.enqueue(command.item, put) };
+        return { command, changes, item: this.enqueue(this.translated(command.item), put) };
       case 'ack': {
         const acked = this.queue.get(command.id);
         if (!acked) break;
@@ -149,6 +190,7 @@ export class Outbox {
         if (next && command.version !== undefined && base !== undefined && versionOf(next.data) === base) {
           put('queue', next.id, { ...next, data: { ...(next.data as object), version: command.version } });
         }
+        if (command.assignedId !== undefined) return { command, changes, assignments: this.assign(acked, command.assignedId, put) };
         break;
       }
       case 'resolve': {
@@ -178,7 +220,7 @@ export class Outbox {
           put('failed', item.id, undefined);
           const { lastError: _dropped, ...fresh } = item;
           this.sealed.add(item.id);
-          put('queue', item.id, { ...fresh, retryCount: 0 });
+          put('queue', item.id, this.translated({ ...fresh, retryCount: 0 }));
         }
         break;
       case 'load':
@@ -189,15 +231,55 @@ export class Outbox {
         }
         for (const item of command.failed) this.place('failed', item.id, item);
         for (const item of command.queue) this.settle(item.id);
+        for (const assignment of command.ids ?? []) this.assigned.set(assignmentKey(assignment), assignment);
         break;
     }
     return { command, changes };
+  }
+
+  /**
+   * The record `acked` created under a temporary id is called `id` on the server: every queued
+   * write of it moves onto `id` (in the same order), and later writes with the temporary id are
+   * translated, for the last {@link MAX_ID_ASSIGNMENTS} assignments.
+   */
+  private assign(
+    acked: SyncItem,
+    id: string | number,
+    put: (list: OutboxList, id: string, item: SyncItem | undefined) => void,
+  ): OutboxIdChange[] {
+    const tempId = recordIdOf(acked.data);
+    if (tempId === undefined || String(tempId) === String(id)) return [];
+    const assignment: IdAssignment = { entity: acked.entity, tempId, id };
+    const key = assignmentKey(assignment);
+    for (const itemId of [...(this.chains.get(key) ?? [])]) {
+      const queued = this.queue.get(itemId)!;
+      put('queue', itemId, { ...queued, data: { ...(queued.data as object), id } });
+    }
+    this.assigned.delete(key);
+    this.assigned.set(key, assignment);
+    const assignments: OutboxIdChange[] = [{ key, assignment }];
+    for (const oldest of this.assigned.keys()) {
+      if (this.assigned.size <= MAX_ID_ASSIGNMENTS) break;
+      this.assigned.delete(oldest);
+      assignments.push({ key: oldest, assignment: undefined });
+    }
+    return assignments;
+  }
+
+  /** A write naming a record by a temporary id the server has replaced names it by the server's id. */
+  private translated(item: SyncItem): SyncItem {
+    const key = recordKeyOf(item);
+    const assignment = key === undefined ? undefined : this.assigned.get(key);
+    return assignment === undefined ? item : { ...item, data: { ...(item.data as object), id: assignment.id } };
   }
 
   private enqueue(
     item: SyncItem,
     put: (list: OutboxList, id: string, item: SyncItem | undefined) => void,
   ): SyncItem | undefined {
+    // The same write handed in again (a tab re-sends what it forwarded once its leader changed) is already here.
+    const known = this.queue.get(item.id) ?? this.failed.get(item.id);
+    if (known) return known;
     const recordKey = recordKeyOf(item);
     if (recordKey === undefined) {
       const twin = this.openCreates.get(contentKeyOf(item));
@@ -297,6 +379,11 @@ export class Outbox {
     if (item) {
       this.queue.set(id, item);
       if (!previous) this.link(item);
+      else if (recordKeyOf(previous) !== recordKeyOf(item)) {
+        // The record got its server id: the item moves to that record's chain.
+        this.unlink(previous);
+        this.link(item);
+      }
       if (!recordKeyOf(item) && !this.sealed.has(id)) this.openCreates.set(contentKeyOf(item), id);
       this.pending.set(id, (this.pending.get(id) ?? 0) + 1);
       this.refresh(id);

@@ -1,5 +1,5 @@
 import { describeError, preview, SyncStorageError } from './errors.js';
-import type { OutboxChange } from './outbox.js';
+import { assignmentKey, type IdAssignment, type OutboxChange, type OutboxIdChange } from './outbox.js';
 import { decodePosition, encodePosition, type PullPosition } from './pullPosition.js';
 import type { SyncItem, SyncStorage } from './types.js';
 
@@ -8,8 +8,8 @@ const MIN_COMPACT_ENTRIES = 1000;
 /** The log may grow to this many times the live outbox before it is folded into a snapshot. */
 const COMPACT_FACTOR = 2;
 
-/** An item put into a list, or the id of one taken out. */
-type LogEntry = [list: 'q' | 'f', itemOrRemovedId: SyncItem | string];
+/** An item put into a list, or the id of one taken out; an id assignment kept, or the key of one forgotten. */
+type LogEntry = [list: 'q' | 'f', itemOrRemovedId: SyncItem | string] | [list: 'm', assignmentOrForgottenKey: IdAssignment | string];
 interface LogSegment {
   v: 1;
   entries: LogEntry[];
@@ -20,6 +20,8 @@ interface Snapshot {
   seq: number;
   queue: SyncItem[];
   failed: SyncItem[];
+  /** Temporary ids the server replaced, oldest first (absent when none). */
+  ids?: IdAssignment[];
   /** Segments that could not be read when they were loaded: not contained, never deleted, never replayed. */
   unread?: number[];
 }
@@ -27,8 +29,16 @@ interface Snapshot {
 export interface LoadedOutbox {
   queue: SyncItem[];
   failed: SyncItem[];
+  ids: IdAssignment[];
   /** Keys that held data the engine could not read; each was moved aside or left in place, never deleted. */
   problems: { key: string; keptAs?: string; error: SyncStorageError }[];
+}
+
+/** The whole outbox, as a snapshot stores it. */
+export interface OutboxState {
+  queue: readonly SyncItem[];
+  failed: readonly SyncItem[];
+  ids: readonly IdAssignment[];
 }
 
 /** What a localforage instance has beyond {@link SyncStorage}: it can open a sibling store and empty it. */
@@ -117,6 +127,8 @@ export class OutboxStore {
   constructor(
     private readonly storage: SyncStorage,
     private readonly prefix: string,
+    /** Rejects when this engine may no longer write (another tab leads); awaited right before each write. */
+    private readonly fence?: () => Promise<void>,
   ) {
     this.home = new LogPlace(storage, `${prefix}:outbox:log:`);
     this.appendTo = this.home;
@@ -146,6 +158,7 @@ export class OutboxStore {
     const problems: LoadedOutbox['problems'] = [];
     const queue = new Map<string, SyncItem>();
     const failed = new Map<string, SyncItem>();
+    const ids = new Map<string, IdAssignment>();
     const listed: [LogPlace, string[]][] = [];
     let keys: string[];
     try {
@@ -163,7 +176,7 @@ export class OutboxStore {
         this.prefix,
         error,
       );
-      return { queue: [], failed: [], problems: [{ key: this.prefix, error: this.unlisted }] };
+      return { queue: [], failed: [], ids: [], problems: [{ key: this.prefix, error: this.unlisted }] };
     }
 
     let snapshotSeq = 0;
@@ -174,6 +187,7 @@ export class OutboxStore {
         for (const seq of snapshot.unread ?? []) this.unread.add(seq);
         for (const item of snapshot.queue) queue.set(item.id, item);
         for (const item of snapshot.failed) failed.set(item.id, item);
+        for (const assignment of snapshot.ids ?? []) ids.set(assignmentKey(assignment), assignment);
       }
     }
     const live: [seq: number, place: LogPlace][] = [];
@@ -208,6 +222,11 @@ export class OutboxStore {
       place.deletable.push(seq);
       this.entriesSinceSnapshot += segment.entries.length;
       for (const [list, entry] of segment.entries) {
+        if (list === 'm') {
+          if (typeof entry === 'string') ids.delete(entry);
+          else ids.set(assignmentKey(entry), entry);
+          continue;
+        }
         const target = list === 'q' ? queue : failed;
         if (typeof entry === 'string') target.delete(entry);
         else target.set(entry.id, entry);
@@ -219,26 +238,27 @@ export class OutboxStore {
     for (const key of keptUnread) {
       problems.push({ key, error: new SyncStorageError(`[rxsync] "${key}" could not be read at an earlier load; its writes are not loaded, and the key is left in place.`, key) });
     }
-    return { queue: [...queue.values()], failed: [...failed.values()], problems };
+    return { queue: [...queue.values()], failed: [...failed.values()], ids: [...ids.values()], problems };
   }
 
   /**
-   * Makes `changes` durable. `live` is the number of items in the outbox; `snapshot` is
-   * called (only when compacting, and synchronously, before anything is awaited) so it
-   * describes the outbox exactly as of these changes.
+   * Makes `changes` and `assignments` durable, in one storage write. `live` is the number of
+   * items and assignments in the outbox; `snapshot` is called (only when compacting, and
+   * synchronously, before anything is awaited) so it describes the outbox exactly as of these changes.
    */
   async write(
     changes: readonly OutboxChange[],
     live: number,
-    snapshot: () => { queue: readonly SyncItem[]; failed: readonly SyncItem[] },
+    snapshot: () => OutboxState,
+    assignments: readonly OutboxIdChange[] = [],
   ): Promise<void> {
-    if (changes.length === 0 && !this.mustSnapshot) return;
+    if (changes.length === 0 && assignments.length === 0 && !this.mustSnapshot) return;
     if (this.unlisted) throw this.unlisted;
     try {
       if (this.mustSnapshot || this.entriesSinceSnapshot + changes.length > Math.max(MIN_COMPACT_ENTRIES, COMPACT_FACTOR * live)) {
         await this.writeSnapshot(snapshot());
       } else {
-        await this.appendSegment(changes);
+        await this.appendSegment(changes, assignments);
       }
     } catch (error) {
       // Storage may now hold less than memory did before this write: next time, write it all.
@@ -253,22 +273,27 @@ export class OutboxStore {
     }
   }
 
-  private async appendSegment(changes: readonly OutboxChange[]): Promise<void> {
+  private async appendSegment(changes: readonly OutboxChange[], assignments: readonly OutboxIdChange[]): Promise<void> {
     const place = this.appendTo;
     const seq = ++this.seq;
     const entries = changes.map((c): LogEntry => [c.list === 'queue' ? 'q' : 'f', c.item ?? c.id]);
+    for (const { key, assignment } of assignments) entries.push(['m', assignment ?? key]);
+    if (this.fence) await this.fence();
     await place.storage.setItem<LogSegment>(place.key(seq), { v: 1, entries });
     place.deletable.push(seq);
     this.entriesSinceSnapshot += entries.length;
   }
 
-  private async writeSnapshot(state: { queue: readonly SyncItem[]; failed: readonly SyncItem[] }): Promise<void> {
+  private async writeSnapshot(state: OutboxState): Promise<void> {
     const seq = this.seq;
     const unread = this.unread.size > 0 ? { unread: [...this.unread] } : {};
-    await this.storage.setItem<Snapshot>(this.snapshotKey, { v: 1, seq, queue: [...state.queue], failed: [...state.failed], ...unread });
+    const ids = state.ids.length > 0 ? { ids: [...state.ids] } : {};
+    if (this.fence) await this.fence();
+    await this.storage.setItem<Snapshot>(this.snapshotKey, { v: 1, seq, queue: [...state.queue], failed: [...state.failed], ...ids, ...unread });
     this.mustSnapshot = false;
     this.entriesSinceSnapshot = 0;
     // Only now that the snapshot is durable may the segments it covers go.
+    if (this.fence) await this.fence();
     await Promise.all(this.places.map((place) => place.dropUpTo(seq)));
   }
 
@@ -278,6 +303,7 @@ export class OutboxStore {
 
   /** Checkpoint and transport state in one key, so a crash never keeps one without the other. */
   async saveCheckpoint(entity: string, position: PullPosition): Promise<void> {
+    if (this.fence) await this.fence();
     await this.storage.setItem(this.checkpointKey(entity), encodePosition(position));
   }
 
@@ -344,11 +370,18 @@ export function isSyncItem(value: unknown): value is SyncItem {
   );
 }
 
+function isIdAssignment(value: unknown): value is IdAssignment {
+  const a = value as IdAssignment | null;
+  const isId = (id: unknown) => typeof id === 'string' || typeof id === 'number';
+  return typeof a === 'object' && a !== null && typeof a.entity === 'string' && isId(a.tempId) && isId(a.id);
+}
+
 function isSnapshot(value: unknown): value is Snapshot {
   const s = value as Snapshot | null;
   return (
     typeof s === 'object' && s !== null && s.v === 1 && Number.isInteger(s.seq) &&
     (s.unread === undefined || (Array.isArray(s.unread) && s.unread.every(Number.isSafeInteger))) &&
+    (s.ids === undefined || (Array.isArray(s.ids) && s.ids.every(isIdAssignment))) &&
     Array.isArray(s.queue) && s.queue.every(isSyncItem) && Array.isArray(s.failed) && s.failed.every(isSyncItem)
   );
 }
@@ -358,7 +391,9 @@ function isSegment(value: unknown): value is LogSegment {
   return (
     typeof s === 'object' && s !== null && s.v === 1 && Array.isArray(s.entries) &&
     s.entries.every(
-      (e) => Array.isArray(e) && (e[0] === 'q' || e[0] === 'f') && (typeof e[1] === 'string' || isSyncItem(e[1])),
+      (e) =>
+        Array.isArray(e) &&
+        (((e[0] === 'q' || e[0] === 'f') && (typeof e[1] === 'string' || isSyncItem(e[1]))) || (e[0] === 'm' && (typeof e[1] === 'string' || isIdAssignment(e[1])))),
     )
   );
 }

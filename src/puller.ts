@@ -1,10 +1,16 @@
 import { BehaviorSubject, firstValueFrom, type Observable, Subject, takeUntil } from 'rxjs';
 import { describeError } from './errors.js';
+import { OverlayBases } from './overlayBases.js';
 import type { OutboxStore } from './outboxStore.js';
 import type { PullPosition } from './pullPosition.js';
 import { withPendingWrites } from './readYourWrites.js';
-import { recordIdOf } from './recordFields.js';
-import type { EntityConfig, PullInfo, PulledBatch, SyncEvent, SyncItem, SyncTransport } from './types.js';
+import { recordIdOf, versionOf } from './recordFields.js';
+import type { EntityConfig, PullInfo, PulledBatch, SyncEvent, SyncItem, SyncStorage, SyncTransport } from './types.js';
+
+/** How often a page is asked for again because the app got an answer newer than it may be, before it is taken as it is. */
+const MAX_STALE_PAGES = 3;
+
+const recordKey = (entity: string, id: string | number): string => `${entity}\u0000${String(id)}`;
 
 export interface PullerOptions<E extends string> {
   entities: Record<E, EntityConfig>;
@@ -19,6 +25,9 @@ export interface PullerOptions<E extends string> {
   pendingFor: (entity: E, id: string | number) => readonly SyncItem[];
   /** Show records with the app's pending writes applied on top, instead of as the server sent them. */
   readYourWrites: boolean;
+  /** Where the server's records behind those overlays are kept (see {@link OverlayBases}). */
+  storage: SyncStorage;
+  storageKey: string;
   report: (event: SyncEvent, error?: unknown) => void;
 }
 
@@ -28,7 +37,8 @@ export interface PullerOptions<E extends string> {
  * transport's state are saved together, only after the app has applied the page, so a crash
  * or a failing `onPull` means the page comes again, never that it is skipped. Pulls run one
  * after another, so two never race on a checkpoint, and every hand-over of remote records to
- * the app (pages, and records that won a conflict) runs one at a time per entity.
+ * the app (pages, the server's answers, records that won a conflict, records given back when
+ * the writes shown on them failed) runs one at a time per entity.
  */
 export class Puller<E extends string> {
   /** Every batch of remote records, after `onPull` resolved. */
@@ -40,11 +50,19 @@ export class Puller<E extends string> {
   private readonly pulled = new Subject<PulledBatch<E>>();
   private readonly pulling = new BehaviorSubject(0);
   private readonly applying = new Map<E, Promise<unknown>>();
+  private readonly incoming = new Map<string, number>();
+  /** Per entity whose page request is under way: the ids the app was handed the server's answer for meanwhile. */
+  private readonly answeredDuring = new Map<E, Set<string>>();
+  private readonly bases: OverlayBases;
   private chain: Promise<unknown> = Promise.resolve();
+  private closed = false;
 
   constructor(private readonly options: PullerOptions<E>) {
     this.pulled$ = this.pulled.asObservable();
     this.pulling$ = this.pulling.asObservable();
+    this.bases = new OverlayBases(options.storage, options.storageKey, (error) =>
+      options.report({ type: 'storage-error', error: error.message, ...(error.key ? { key: error.key } : {}) }, error),
+    );
   }
 
   /** Items pulled over all entities, and how many entities failed. */
@@ -54,6 +72,7 @@ export class Puller<E extends string> {
       try {
         const entities = Object.keys(this.options.entities) as E[];
         const counts = await Promise.all(entities.map((entity) => this.pullEntity(entity)));
+        await this.sweep();
         return {
           pulled: counts.reduce<number>((sum, count) => sum + (count ?? 0), 0),
           errors: counts.filter((count) => count === undefined).length,
@@ -69,20 +88,132 @@ export class Puller<E extends string> {
   /**
    * Hands remote records to the app (`onPull`, then `pulled$`), after whatever it is applying
    * for that entity. A record the app still has writes queued for is listed in `pending`, and
-   * with `readYourWrites` shown with those writes applied on top.
+   * with `readYourWrites` shown with those writes applied on top; the record as the server sent
+   * it is then kept (see {@link OverlayBases}) until the app gets that record plain again.
+   * A plain record (nothing pending) clears its base.
    */
   apply(entity: E, records: unknown[]): Promise<void> {
-    const run = (this.applying.get(entity) ?? Promise.resolve()).then(async () => {
-      const pending: (string | number)[] = [];
-      const items = records.map((record) => {
-        const id = recordIdOf(record);
-        const writes = id === undefined ? [] : this.options.pendingFor(entity, id);
-        if (writes.length === 0) return record;
-        pending.push(id!);
-        return this.options.readYourWrites ? withPendingWrites(record, writes) : record;
-      });
-      await this.options.onPull?.(entity, items, { pending });
-      this.pulled.next({ entity, items, pending });
+    const ids = records.map(recordIdOf);
+    for (const id of ids) if (id !== undefined) this.count(entity, id, 1);
+    return this.serialize(entity, async () => {
+      try {
+        if (this.options.readYourWrites) await this.bases.load(entity);
+        const pending: (string | number)[] = [];
+        const items = records.map((given, index) => {
+          const id = ids[index];
+          if (id === undefined) return given;
+          // An answer replayed under its idempotency key can be older than a record pulled since.
+          const base = this.bases.get(entity, id);
+          const record = base !== undefined && isOlder(given, base) ? base : given;
+          const writes = this.options.pendingFor(entity, id);
+          if (writes.length === 0) {
+            this.bases.delete(entity, id);
+            return record;
+          }
+          pending.push(id);
+          if (!this.options.readYourWrites) return record;
+          this.bases.set(entity, record);
+          return withPendingWrites(record, writes);
+        });
+        // Stored before the app sees the records: a crash in between leaves the app with a
+        // record plain or shown over a base that is kept, so a failed write can still give it back.
+        await this.bases.save(entity);
+        await this.deliver(entity, items, pending);
+      } finally {
+        for (const id of ids) if (id !== undefined) this.count(entity, id, -1);
+      }
+    });
+  }
+
+  /** {@link apply} for one record the app did not ask for (the server's answer to its write); a failing `onPull` is reported. */
+  hand(entity: E, record: unknown): void {
+    const id = recordIdOf(record);
+    if (id !== undefined) this.answeredDuring.get(entity)?.add(String(id));
+    this.apply(entity, [record]).catch((error: unknown) => this.reportHandOver(error));
+  }
+
+  /**
+   * The server took `item` but answered without the record: the base it was shown on moves on
+   * by that write, and is the record's state once nothing else is pending.
+   */
+  acceptedWithoutAnswer(entity: E, item: SyncItem): void {
+    const id = recordIdOf(item.data);
+    if (id === undefined) return;
+    this.answeredDuring.get(entity)?.add(String(id));
+    if (!this.options.readYourWrites) return;
+    this.serialize(entity, async () => {
+      await this.bases.load(entity);
+      if (!this.bases.has(entity, id)) return;
+      this.bases.set(entity, withPendingWrites(this.bases.get(entity, id), [item]));
+      await this.bases.save(entity);
+      await this.restore(entity, [id]);
+    }).catch((error: unknown) => this.reportHandOver(error));
+  }
+
+  /**
+   * The queued writes of the record `data` names may have ended without the app being handed
+   * the server's answer (a dead letter, a conflict the server won without sending its record,
+   * `clearQueue()`, a create cancelled by a delete, a write storage refused): a record that was
+   * shown with an overlay and has nothing pending any more goes back to the app as the server
+   * last sent it, marked as not pending.
+   */
+  writesEnded(entity: E, data: unknown): void {
+    const id = recordIdOf(data);
+    if (id === undefined || !this.options.readYourWrites || !this.bases.mayHave(entity, id)) return;
+    this.serialize(entity, async () => {
+      await this.bases.load(entity);
+      await this.restore(entity, [id]);
+    }).catch((error: unknown) => this.reportHandOver(error));
+  }
+
+  /**
+   * {@link writesEnded} for every record with a base: after a restart (writes may have ended
+   * while no engine ran) and after each pull (a hand-over the app's `onPull` refused is tried again).
+   */
+  sweep(): Promise<void> {
+    if (!this.options.readYourWrites) return Promise.resolve();
+    const entities = Object.keys(this.options.entities) as E[];
+    return Promise.all(
+      entities.map((entity) =>
+        this.serialize(entity, async () => {
+          await this.bases.load(entity);
+          await this.restore(entity, this.bases.ids(entity));
+        }).catch((error: unknown) => this.reportHandOver(error)),
+      ),
+    ).then(() => undefined);
+  }
+
+  /** Completes the streams. */
+  close(): void {
+    this.closed = true;
+    this.pulled.complete();
+    this.pulling.complete();
+  }
+
+  /** Hands the bases of `ids` that are due back to the app: nothing pending, and no newer record on its way. */
+  private async restore(entity: E, ids: readonly (string | number)[]): Promise<void> {
+    const due = ids.filter(
+      (id) => this.bases.has(entity, id) && this.options.pendingFor(entity, id).length === 0 && !this.incoming.has(recordKey(entity, id)),
+    );
+    if (due.length === 0) return;
+    await this.deliver(entity, due.map((id) => this.bases.get(entity, id)), []);
+    // Forgotten only once the app has it: a crash before hands the same record again.
+    for (const id of due) this.bases.delete(entity, id);
+    await this.bases.save(entity);
+  }
+
+  private async deliver(entity: E, items: unknown[], pending: (string | number)[]): Promise<void> {
+    await this.options.onPull?.(entity, items, { pending });
+    this.pulled.next({ entity, items, pending });
+  }
+
+  /** Runs `task` after every earlier hand-over of this entity to the app: they never overlap. */
+  private serialize(entity: E, task: () => Promise<void>): Promise<void> {
+    const run = (this.applying.get(entity) ?? Promise.resolve()).then(() => {
+      // Once closed, nothing more reaches the app or storage (a next engine may own it by now),
+      // and a page not handed over must not move its checkpoint: so this fails.
+      if (this.closed) throw new Error('the engine was destroyed before these records reached the app');
+      return task();
     });
     const settled = run.catch(() => undefined);
     this.applying.set(entity, settled);
@@ -92,17 +223,24 @@ export class Puller<E extends string> {
     return run;
   }
 
-  /** {@link apply} for one record the app did not ask for (the server's answer to its write); a failing `onPull` is reported. */
-  hand(entity: E, record: unknown): void {
-    this.apply(entity, [record]).catch((error: unknown) =>
-      this.options.report({ type: 'callback-error', callback: 'onPull', error: `[rxsync] onPull threw: ${describeError(error)}` }),
-    );
+  /** Records on their way to the app (queued hand-overs not yet run), by record. */
+  private count(entity: E, id: string | number, delta: number): void {
+    const key = recordKey(entity, id);
+    const next = (this.incoming.get(key) ?? 0) + delta;
+    if (next > 0) this.incoming.set(key, next);
+    else this.incoming.delete(key);
   }
 
-  /** Completes the streams. */
-  close(): void {
-    this.pulled.complete();
-    this.pulling.complete();
+  /**
+   * Hands the app a batch another tab's engine pulled and prepared (a follower tab pulls
+   * nothing itself), in turn with whatever it is handing over for that entity.
+   */
+  relay(batch: PulledBatch<E>): void {
+    this.serialize(batch.entity, () => this.deliver(batch.entity, batch.items, [...batch.pending])).catch((error: unknown) => this.reportHandOver(error));
+  }
+
+  private reportHandOver(error: unknown): void {
+    this.options.report({ type: 'callback-error', callback: 'onPull', error: `[rxsync] onPull threw: ${describeError(error)}` });
   }
 
   /** Every page of one entity; the number of items, or undefined when it failed. */
@@ -110,17 +248,27 @@ export class Puller<E extends string> {
     const { entities, transport, store, stop$, report } = this.options;
     const { endpoint } = entities[entity];
     let count = 0;
+    let stale = 0;
     try {
       if (!this.positions.has(entity)) this.positions.set(entity, await store.loadCheckpoint(entity));
       for (;;) {
         const position = this.positions.get(entity) ?? {};
         const request = transport.pull({ entity, endpoint, since: position.checkpoint, state: position.state });
-        const page = await firstValueFrom(request.pipe(takeUntil(stop$)), { defaultValue: undefined });
+        const answered = new Set<string>();
+        this.answeredDuring.set(entity, answered);
+        const page = await firstValueFrom(request.pipe(takeUntil(stop$)), { defaultValue: undefined }).finally(() => this.answeredDuring.delete(entity));
         if (!page) return count; // stopped
+        // The server may have read this page before it took a write whose answer the app got
+        // meanwhile: handing the page on would show the record as it was before. Ask again.
+        if (stale < MAX_STALE_PAGES && page.items.some((record) => answered.has(String(recordIdOf(record))))) {
+          stale++;
+          continue;
+        }
+        stale = 0;
         try {
           await this.apply(entity, page.items);
         } catch (error) {
-          report({ type: 'callback-error', callback: 'onPull', error: `[rxsync] onPull threw: ${describeError(error)}` });
+          this.reportHandOver(error);
           throw new Error(`onPull threw for "${entity}", so its checkpoint stays where it was: ${describeError(error)}`);
         }
         // Only the server's own checkpoint is ever sent back: a device clock read as a filter
@@ -147,4 +295,11 @@ export class Puller<E extends string> {
       return undefined;
     }
   }
+}
+
+/** True when both records carry numeric versions and `record`'s is the lower: it is the older state. */
+function isOlder(record: unknown, than: unknown): boolean {
+  const version = versionOf(record);
+  const other = versionOf(than);
+  return typeof version === 'number' && typeof other === 'number' && version < other;
 }

@@ -6,12 +6,13 @@ import {
   filter,
   finalize,
   from,
-  map,
+  ignoreElements,
   merge,
   mergeMap,
   type Observable,
   of,
   pairwise,
+  retry,
   type SchedulerLike,
   Subject,
   switchMap,
@@ -22,6 +23,7 @@ import {
   timeout,
   timer,
 } from 'rxjs';
+import { AuthGate } from './authGate.js';
 import { classifyResponse, type PushOutcome, remoteRecord } from './classifyResponse.js';
 import { describeError, SyncHttpError, SyncInputError, withoutPrefix } from './errors.js';
 import type { OutboxCommand } from './outbox.js';
@@ -30,7 +32,7 @@ import { backoffDelay, retryBackoff } from './operators/retryBackoff.js';
 import { whenOnline } from './operators/whenOnline.js';
 import { recordIdOf, versionOf } from './recordFields.js';
 import { requestLimiter } from './requestLimiter.js';
-import type { Conflict, EntityConfig, PushRequest, SyncEvent, SyncItem, SyncTransport, TransportResponse } from './types.js';
+import type { Conflict, EntityConfig, PushRequest, SyncEvent, SyncItem, SyncTransport, TransportResponse, UnauthorizedContext } from './types.js';
 
 /** What the pusher sends from: the outbox, seen through the few things sending needs. */
 export interface PushQueue {
@@ -38,6 +40,8 @@ export interface PushQueue {
   readonly ready$: Observable<void>;
   /** Emits when the queue was cleared: every delivery stops and its request is aborted. */
   readonly cleared$: Observable<void>;
+  /** Emits when the app asked for the queue to be sent now (`flush()`). */
+  readonly nudged$: Observable<void>;
   /** Takes up to `limit` ready items and marks them in flight. */
   take(limit: number): SyncItem[];
   /** The item as the queue holds it now (its retry count may have grown since it was taken). */
@@ -71,6 +75,8 @@ export interface PusherOptions<E extends string> {
   scheduler?: SchedulerLike;
   now: () => number;
   onConflict?: (conflict: Conflict) => unknown;
+  /** Renews credentials after a 401; without it a 401 is a final answer like any other 4xx. */
+  onUnauthorized?: (context: UnauthorizedContext) => unknown;
 }
 
 /** How one delivery ended. */
@@ -90,7 +96,9 @@ export class Pusher<E extends string> {
   private readonly window: number;
   private readonly retryAt = new Map<string, number>();
   private readonly nextRetryAt = new BehaviorSubject<number | undefined>(undefined);
-  private readonly retries = new Subject<PushReport>();
+  /** Reports that come from no delivery's own stream: retries scheduled, the auth gate's events. */
+  private readonly reports = new Subject<PushReport>();
+  private readonly auth: AuthGate | undefined;
   /** Client-wins decisions that storage refused, per item, in a row. */
   private readonly unstored = new Map<string, number>();
   private inFlight = 0;
@@ -99,6 +107,8 @@ export class Pusher<E extends string> {
     this.limit = requestLimiter(options.concurrency);
     this.window = options.concurrency * 4 * options.batchSize;
     this.nextRetryAt$ = this.nextRetryAt.asObservable();
+    const { onUnauthorized: hook, requestTimeoutMs: timeoutMs, scheduler } = options;
+    this.auth = hook && new AuthGate({ hook, timeoutMs, scheduler, report: (event) => this.reports.next({ event }) });
   }
 
   /** The push pipeline over `queue`; outcomes come out, nothing else is touched. */
@@ -128,7 +138,12 @@ export class Pusher<E extends string> {
         );
       }),
     );
-    return merge(this.retries, deliveries$);
+    // A flush or a reconnect opens a gate that a failed credential renewal closed.
+    const authRetry$ = merge(queue.nudged$, online$.pipe(pairwise(), filter(([was, is]) => !was && is))).pipe(
+      tap(() => this.auth?.retry()),
+      ignoreElements(),
+    );
+    return merge(this.reports, authRetry$, deliveries$);
   }
 
   /** Sends one item until it is delivered, resolved as a conflict, or given up on. */
@@ -142,8 +157,9 @@ export class Pusher<E extends string> {
         ),
       );
     }
-    const request = toRequest(item, entity.endpoint);
-    return this.retrying(queue, [item], () => this.options.transport.push(request).pipe(tap((r) => throwIfRetry(request.item, r)))).pipe(
+    const request = toRequest(item, entity);
+    const unauthorized = (response: TransportResponse) => this.awaitsRenewal(item, response);
+    return this.retrying(queue, [item], () => this.options.transport.push(request).pipe(tap((r) => throwIfRetry(request.item, r))), unauthorized).pipe(
       mergeMap((response) => this.answered(queue, item, response)),
       catchError((error: unknown) => of(this.gaveUp(item, error))),
     );
@@ -156,7 +172,7 @@ export class Pusher<E extends string> {
    * batch endpoint gets the items one by one.
    */
   private deliverBatch(queue: PushQueue, items: readonly SyncItem[]): Observable<PushReport> {
-    const requests = items.map((item) => toRequest(item, this.options.entities[item.entity as E].endpoint));
+    const requests = items.map((item) => toRequest(item, this.options.entities[item.entity as E]));
     return this.retrying(queue, items, () => this.options.transport.pushBatch!(requests)).pipe(
       catchError((error: unknown) =>
         error instanceof SyncHttpError && !error.transient
@@ -168,7 +184,8 @@ export class Pusher<E extends string> {
           ? from(items).pipe(mergeMap((item) => this.deliver(queue, item)))
           : from(items.map((item, i) => ({ item, response: responses[i] }))).pipe(
               mergeMap(({ item, response }) =>
-                readAnswer(item, response).kind === 'retry'
+                // A 401 goes alone too: the single delivery waits for renewed credentials.
+                readAnswer(item, response).kind === 'retry' || this.awaitsRenewal(item, response)
                   ? this.deliver(queue, item)
                   : this.answered(queue, item, response).pipe(catchError((error: unknown) => of(this.gaveUp(item, error)))),
               ),
@@ -178,10 +195,15 @@ export class Pusher<E extends string> {
     );
   }
 
+  /** A 401 (not read otherwise by the transport's `classify`) waits for `onUnauthorized`, when there is one. */
+  private awaitsRenewal(item: SyncItem, response: TransportResponse): boolean {
+    return this.auth !== undefined && response.status === 401 && readAnswer(item, response).kind === 'fail';
+  }
+
   /** A final answer to a push: delivered, refused, or a conflict to resolve. */
   private answered(queue: PushQueue, item: SyncItem, response: TransportResponse): Observable<PushReport> {
     const { kind, reason } = readAnswer(item, response);
-    if (kind === 'ack') return of(this.settle(item, { kind: 'pushed', status: response.status, body: response.body, version: versionOf(response.body), reason }));
+    if (kind === 'ack') return from(this.settle(item, { kind: 'pushed', status: response.status, body: response.body, version: versionOf(response.body), reason }));
     if (kind !== 'conflict') {
       return of(
         this.failed(item, `[rxsync] The server refused ${describeItem(item)} with ${reason ?? response.status}. Fix the data and call reprocessFailed(), or clear it.`),
@@ -205,7 +227,7 @@ export class Pusher<E extends string> {
       case 'server-wins':
         // The server's record is the record now: the app gets it once the lost write has left
         // the outbox (so it is not shown on top); a 409 without one leaves nothing to hand on.
-        return of(this.settle(item, { kind: 'pushed', status: 409, body: resolved.remoteData }));
+        return from(this.settle(item, { kind: 'pushed', status: 409, body: resolved.remoteData }));
       case 'client-wins': {
         if (item.operation === 'update' && resolved.remoteData === undefined && resolution.strategy !== 'manual') {
           // An update is partial: without the server's record there is no whole record to PUT.
@@ -252,8 +274,14 @@ export class Pusher<E extends string> {
    * `concurrency` requests; transient failures back off, and coming back online cuts a
    * backoff wait short. Each retry counts for every item.
    */
-  private retrying<T>(queue: PushQueue, items: readonly SyncItem[], request: () => Observable<T>): Observable<T> {
+  private retrying<T>(
+    queue: PushQueue,
+    items: readonly SyncItem[],
+    request: () => Observable<T>,
+    unauthorized: (answer: T) => boolean = () => false,
+  ): Observable<T> {
     const { online$, maxRetries, scheduler, requestTimeoutMs } = this.options;
+    const auth = this.auth;
     const attempt$ = defer(() => {
       // A retry that starts is no longer scheduled.
       for (const item of items) this.forgetRetry(item.id);
@@ -261,7 +289,8 @@ export class Pusher<E extends string> {
     }).pipe(
       filter((online) => online),
       take(1),
-      switchMap(() =>
+      switchMap(() => auth?.open$ ?? of(0)),
+      switchMap((generation) =>
         this.limit(
           defer(request).pipe(
             timeout({
@@ -270,6 +299,18 @@ export class Pusher<E extends string> {
               scheduler: scheduler ?? asyncScheduler,
             }),
           ),
+        ).pipe(
+          tap({
+            next: (answer) => {
+              if (unauthorized(answer)) {
+                const { status, body } = answer as TransportResponse;
+                throw new Unauthorized(generation, { item: items[0], status, body });
+              }
+              auth?.answered(generation);
+            },
+            // Any other answer of the server's proves the credentials; a 401 to a whole batch does not.
+            error: (error: unknown) => error instanceof SyncHttpError && error.status > 0 && error.status !== 401 && auth?.answered(generation),
+          }),
         ),
       ),
       catchError((error: unknown) =>
@@ -281,6 +322,8 @@ export class Pusher<E extends string> {
       ),
     );
     return attempt$.pipe(
+      // A 401 waits for renewed credentials and goes again: not a retry that counts.
+      retry({ delay: (error: unknown) => (auth && error instanceof Unauthorized ? auth.unauthorized(error.generation, error.context) : throwError(() => error)) }),
       retryBackoff({
         maxRetries,
         // A batch goes on while any of its writes has retries left: no write is given up on for another's count.
@@ -298,25 +341,52 @@ export class Pusher<E extends string> {
           for (const item of items) {
             this.scheduleRetry(item.id, this.options.now() + delayMs);
             const event: SyncEvent = { type: 'retried', item, attempt, delayMs, error: message };
-            this.retries.next(counted ? { event, command: { type: 'retried', id: item.id, error: message } } : { event });
+            this.reports.next(counted ? { event, command: { type: 'retried', id: item.id, error: message } } : { event });
           }
         },
       }),
     );
   }
 
-  private settle(item: SyncItem, settled: Settled): PushReport {
+  /**
+   * The reports of a delivered item: its ack, and before it, when the server gave the record an
+   * id of its own, the assignment. Both the ack and the move of the record's queued writes onto
+   * the new id are one outbox command, so storage never holds one without the other.
+   */
+  private settle(item: SyncItem, settled: Settled): PushReport[] {
     const event: SyncEvent = { type: 'pushed', item, status: settled.status, body: settled.body };
+    const assigned = settled.status === 409 ? undefined : this.assignedId(item, settled.body);
     if (settled.reason !== undefined) event.reason = settled.reason;
-    // The record as the server now holds it: its answer to our write, or the record that won.
-    const id = recordIdOf(item.data);
+    else if (assigned === null) event.reason = 'the answer names no record id, so later writes keep the temporary one';
+    const tempId = recordIdOf(item.data);
+    const serverId = assigned ?? undefined;
+    // The record as the server now holds it (under the id it gave): its answer to our write, or the record that won.
     const data =
-      id === undefined ? undefined : settled.status !== 409 && item.operation === 'delete' ? { id, deleted: true } : remoteRecord({ body: settled.body }, item);
-    return {
+      tempId === undefined
+        ? undefined
+        : settled.status !== 409 && item.operation === 'delete'
+          ? { id: tempId, deleted: true }
+          : remoteRecord({ body: settled.body }, serverId === undefined ? item : { data: { id: serverId } });
+    const ack: PushReport = {
       ...(data === undefined ? {} : { record: { entity: item.entity, data } }),
       event,
-      command: { type: 'ack', id: item.id, version: settled.version },
+      command: { type: 'ack', id: item.id, version: settled.version, ...(serverId === undefined ? {} : { assignedId: serverId }) },
     };
+    if (serverId === undefined || tempId === undefined) return [ack];
+    return [{ event: { type: 'id-assigned', entity: item.entity, tempId, id: serverId } }, ack];
+  }
+
+  /**
+   * The id the server gave a create of an entity with `serverIds` in its answer: `undefined`
+   * when there is nothing to assign (not such a create, or the server kept the id), `null` when
+   * the answer names no id at all.
+   */
+  private assignedId(item: SyncItem, body: unknown): string | number | null | undefined {
+    if (item.operation !== 'create' || item.overwrite || this.options.entities[item.entity as E]?.serverIds !== true) return undefined;
+    const tempId = recordIdOf(item.data);
+    const id = recordIdOf(remoteRecord({ body }));
+    if (id === undefined) return tempId === undefined ? undefined : null;
+    return tempId === undefined || String(tempId) === String(id) ? undefined : id;
   }
 
   private failed(item: SyncItem, error: string): PushReport {
@@ -350,10 +420,18 @@ export class Pusher<E extends string> {
   }
 }
 
-/** The request for an item: a client-wins decision goes out as an overwrite under its own key. */
-function toRequest(item: SyncItem, endpoint: string): PushRequest {
+/**
+ * The request for an item: a client-wins decision goes out as an overwrite under its own key;
+ * a create whose server assigns ids goes without the temporary id.
+ */
+function toRequest(item: SyncItem, { endpoint, serverIds }: EntityConfig): PushRequest {
   // A new idempotency key: the original one is bound to the 409 answer.
-  return item.overwrite ? { item: { ...item, id: `${item.id}:put` }, endpoint, overwrite: true } : { item, endpoint };
+  if (item.overwrite) return { item: { ...item, id: `${item.id}:put` }, endpoint, overwrite: true };
+  if (serverIds === true && item.operation === 'create') {
+    const { id: _temporary, ...data } = item.data as Record<string, unknown>;
+    return { item: { ...item, data }, endpoint };
+  }
+  return { item, endpoint };
 }
 
 function conflictEvent({ resolution, ...conflict }: ResolvedConflict): SyncEvent {
@@ -368,6 +446,16 @@ function isNoAnswer(error: unknown): boolean {
 /** What an answer means: the transport's reading of it, else the default one. */
 function readAnswer(item: SyncItem, response: TransportResponse): PushOutcome {
   return response.kind ? { kind: response.kind, reason: response.reason } : classifyResponse(response, item);
+}
+
+/** A 401 to a request sent under the auth gate's `generation`: it waits for renewed credentials. */
+class Unauthorized extends SyncHttpError {
+  constructor(
+    readonly generation: number,
+    readonly context: UnauthorizedContext,
+  ) {
+    super(`[rxsync] The server answered 401 to the ${context.item.operation} of ${context.item.entity}.`, 401, context.body);
+  }
 }
 
 /** An answer worth sending the same request again for, whatever its status says. */

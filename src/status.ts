@@ -69,6 +69,7 @@ function lastErrorAfter(last: string | undefined, event: SyncEvent): string | un
     case 'pull-failed':
     case 'input-dropped':
     case 'storage-error':
+    case 'auth-required':
       return event.error;
     default:
       return last;

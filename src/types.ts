@@ -1,5 +1,7 @@
 import type { Observable, SchedulerLike, Subject } from 'rxjs';
 import type { PushOutcomeKind } from './classifyResponse.js';
+import type { TabLocks } from './tabs/leadership.js';
+import type { TabChannel } from './tabs/tabMessages.js';
 
 /** What a write does to a record. */
 export type SyncOperation = 'create' | 'update' | 'delete';
@@ -85,6 +87,11 @@ export interface SyncStatusInfo {
   lastError?: string;
   /** When the next retry is due (ISO 8601), while one is waiting. */
   nextRetryAt?: string;
+  /**
+   * Set when tabs share the outbox (see the `tabs` option): true in the one tab that stores
+   * and sends for all of them, false in the others, which show the leader's numbers.
+   */
+  leader?: boolean;
 }
 
 /** What `flush()`, `pull()` and `fullSync()` resolve with. */
@@ -123,8 +130,30 @@ export type SyncEvent =
   | { type: 'input-dropped'; write: unknown; error: string }
   | { type: 'storage-error'; error: string; key?: string; keptAs?: string }
   | { type: 'callback-error'; callback: 'onPull' | 'onConflict' | 'onStatusChange' | 'telemetryClient' | 'poke$'; error: string }
+  /**
+   * The server gave a record created under the temporary id `tempId` the id `id` (an entity
+   * with `serverIds`): queued writes of the record have moved onto `id`, and so will later
+   * writes naming `tempId`. Comes before the server's record reaches `onPull`.
+   */
+  | { type: 'id-assigned'; entity: string; tempId: string | number; id: string | number }
+  /**
+   * The server answered `401` and `onUnauthorized` could not renew the credentials (it said
+   * `false`, threw, timed out, or the server refused the renewed ones too): delivery is paused,
+   * the writes stay queued, and `error` says why. `flush()` or a reconnect tries again.
+   */
+  | { type: 'auth-required'; error: string }
   /** Worth knowing, not a failure: e.g. that the outbox lives in memory because no durable storage was given. */
   | { type: 'notice'; message: string };
+
+/** What `onUnauthorized` is told: the first write of a run of `401` answers. */
+export interface UnauthorizedContext {
+  /** The write the server refused. */
+  item: SyncItem;
+  /** The HTTP status: `401`. */
+  status: number;
+  /** The answer's body, as parsed. */
+  body: unknown;
+}
 
 /** Per-entity settings. */
 export interface EntityConfig {
@@ -132,6 +161,14 @@ export interface EntityConfig {
   endpoint: string;
   /** Default `server-wins`. */
   conflictStrategy?: ConflictStrategy;
+  /**
+   * The server assigns record ids. A create goes out without its `data.id` (a temporary id the
+   * app chose, or none); the id in the server's answer replaces the temporary one in every
+   * queued write of the record, durably, and the app hears of it (an `id-assigned` event, then
+   * the server's record through `onPull`). Writes the app still makes with the temporary id
+   * are sent to the server's id (for the last 1000 assignments). Default `false`.
+   */
+  serverIds?: boolean;
 }
 
 /**
@@ -233,9 +270,11 @@ export interface TelemetryClient {
 /** What `onPull` is told besides the records. */
 export interface PullInfo {
   /**
-   * Ids of the records in this batch that the app still has writes queued for: mark them as
-   * not yet synced, or keep the local edit. With the `readYourWrites` option each is shown with
-   * those writes applied on top (a pending delete as `{ id, deleted: true }`).
+   * Ids of the records in this batch that the app still has writes queued for: they are shown
+   * with those writes applied on top (a pending delete as `{ id, deleted: true }`), so mark them
+   * as not yet synced. With `readYourWrites: false` they come as the server sent them instead.
+   * A record not listed is the server's state: pulled, the answer to a write, or given back
+   * after the writes shown on it failed.
    */
   pending: readonly (string | number)[];
 }
@@ -246,6 +285,16 @@ export interface PulledBatch<E extends string = string> extends PullInfo {
   entity: E;
   /** The records as handed to `onPull`. */
   items: unknown[];
+}
+
+/** Options of tabs sharing one outbox (the engine's `tabs` option). */
+export interface SharedTabsOptions {
+  /** How long a forwarded request may go unacknowledged before it is asked again, and after twice that this tab takes the lead (ms). Default 500. */
+  takeoverMs?: number;
+  /** A Web Locks `LockManager` (default `navigator.locks`). */
+  locks?: TabLocks;
+  /** Opens the channel the tabs talk over (default a `BroadcastChannel` of that name). */
+  channel?: (name: string) => TabChannel;
 }
 
 /** What `createSyncEngine` takes. `E` is the union of the configured entity names. */
@@ -282,23 +331,20 @@ export interface SyncEngineOptions<E extends string = string> {
   /** Writes sent together in one `pushBatch` request when the transport has it. Default 1 (no batching). */
   batchSize?: number;
   /**
-   * Takes pulled records (and the server's record of a server-wins conflict) into your app's
-   * store. The checkpoint moves on only once it resolved; a throw is reported and retried by the next pull.
-   */
-  /**
    * Merges remote records into the app's store: pulled pages, a record that won a conflict,
-   * and the server's answer to each of the app's own writes. Records the app still has writes
-   * queued for come with those applied (see {@link PullInfo}). The checkpoint moves only once
-   * it resolved.
+   * the server's answer to each of the app's own writes, and records given back when writes
+   * shown on top of them failed (see {@link PullInfo} and the README's "Read-your-writes").
+   * Calls for one entity never overlap. The checkpoint moves only once it resolved; a throw is
+   * reported and the page comes again with the next pull.
    */
   onPull?: (entity: E, items: unknown[], info: PullInfo) => void | Promise<void>;
   /**
    * Hand remote records with the app's own queued writes applied on top (an update merged, a
-   * pending delete as `{ id, deleted: true }`), so a pull never shows a record older than the
-   * user's edit. Default `false`: records come as the server sent them, and `onPull`'s `pending`
-   * lists the ids that still have queued writes. The catch: should such a write later fail (a
-   * dead letter, `clearQueue()`), the app keeps showing it until the record changes again on
-   * the server, whose version it never saw.
+   * pending delete as `{ id, deleted: true }`), listed in `pending`, so a pull never shows a
+   * record older than the user's edit; should those writes end without landing (dead letter,
+   * a conflict the server won, `clearQueue()`), the record as the server sent it is handed
+   * again, no longer pending. Default `true`. `false`: records come as the server sent them,
+   * and `pending` only lists the ids that still have queued writes.
    */
   readYourWrites?: boolean;
   /**
@@ -311,10 +357,30 @@ export interface SyncEngineOptions<E extends string = string> {
   /** Each emission asks for a pull, coalesced like `autoPull`: e.g. `eventSourcePoke(url)` for pushes from the server. */
   poke$?: Observable<unknown>;
   /**
+   * Tabs of one origin on the same database and `storageKey` share one outbox: one tab (the
+   * leader, elected with Web Locks) stores and sends for all; the others forward their writes
+   * and calls to it and show its queue, status and events. On by default where Web Locks and
+   * `BroadcastChannel` exist (browsers); `false` gives each engine the outbox to itself, a
+   * second one waiting for the first. `takeoverMs` (default 500): a request unacknowledged
+   * that long is asked again, and after twice that another tab takes the lead from a frozen leader. `locks` and
+   * `channel` replace the browser's (tests, other runtimes).
+   */
+  tabs?: false | SharedTabsOptions;
+  /**
    * For the `manual` strategy: the record to keep, as a value, Promise or Observable. Nothing,
    * or the remote record itself, lets the server win; a throw dead-letters the write.
    */
   onConflict?: (conflict: Conflict) => unknown;
+  /**
+   * Renews expired credentials when the server answers a push with `401`. Delivery pauses and
+   * the hook is called once, however many requests got the 401; resolving with `true` or
+   * nothing means renewed: every paused request is sent again (calling `headers` anew), and
+   * no retry is counted. Returning `false`, throwing, rejecting, not settling within
+   * `requestTimeoutMs`, or a `401` to the renewed credentials too: the writes stay queued,
+   * an `auth-required` event (and `lastError`) says why, `flush()` resolves unsuccessful, and
+   * the next `flush()` or reconnect tries again. Without it a `401` dead-letters the write.
+   */
+  onUnauthorized?: (context: UnauthorizedContext) => boolean | void | Promise<boolean | void>;
   /** Receives an event per push, retry, dead letter, conflict and pull. */
   telemetryClient?: TelemetryClient;
   /** The `source` argument of every `trackEvent` call. Default `rxsync`. */

@@ -69,12 +69,12 @@ describe('engine: pulls by itself', () => {
 });
 
 describe('engine: read-your-writes', () => {
-  it('without readYourWrites, pulled records come as the server sent them, and pending lists the ones with queued writes', async () => {
+  it('with readYourWrites: false, pulled records come as the server sent them, and pending lists the ones with queued writes', async () => {
     feed();
     api.records.set('todos/1', { id: '1', title: 'server' });
     api.records.set('todos/2', { id: '2', title: 'synced' });
     const applied: [unknown[], PullInfo][] = [];
-    const engine = testEngine({ startOnline: false, onPull: (_entity, items, info) => void applied.push([items, info]) });
+    const engine = testEngine({ startOnline: false, readYourWrites: false, onPull: (_entity, items, info) => void applied.push([items, info]) });
     await engine.write({ entity: 'todos', operation: 'update', data: { id: '1', title: 'mine' } });
     api.override((request) => (request.method !== 'GET' ? HttpResponse.error() : undefined));
     engine.network.next(true);
@@ -103,7 +103,7 @@ describe('engine: read-your-writes', () => {
     api.records.set('todos/1', { id: '1', title: 'server', done: false });
     api.records.set('todos/2', { id: '2', title: 'gone soon' });
     const applied: [unknown[], PullInfo][] = [];
-    const engine = testEngine({ startOnline: false, readYourWrites: true, onPull: (_entity, items, info) => void applied.push([items, info]) });
+    const engine = testEngine({ startOnline: false, onPull: (_entity, items, info) => void applied.push([items, info]) });
     await engine.write({ entity: 'todos', operation: 'update', data: { id: '1', done: true } });
     await engine.write({ entity: 'todos', operation: 'delete', data: { id: '2' } });
     // Pull with pushing held back: the server would answer the pushes at once otherwise.

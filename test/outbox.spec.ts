@@ -33,6 +33,11 @@ describe('Outbox: the coalescing rules (src/coalesce.ts), write by write', () =>
       ['k1:create:{"id":"1","title":"milk","done":true}', 'k7:create:{"id":"2","title":"eggs"}'],
     ],
     ['create + update + delete → nothing is left to send', [c1, u1, d1], []],
+    [
+      'the same write handed in twice (a tab re-sending it to a new leader) → queued once',
+      [item('k9', 'update', { id: '2', n: 1 }), item('k10', 'update', { id: '2', n: 2 }), item('k9', 'update', { id: '2', n: 1 })],
+      ['k9:update:{"id":"2","n":2}'],
+    ],
   ])('%s', (_rule, writes, queue) => {
     const outbox = new Outbox();
     for (const write of writes) outbox.apply(enqueue(write));

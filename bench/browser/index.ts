@@ -4,7 +4,7 @@
  * IndexedDB, all against the reference sync server on loopback, answering at once.
  *
  *   npm run bench:browser -- [--quick] [--runs N] [--count N] [--only rxsync,rxsync-batch,rxdb,workbox,rxsync-c16,rxsync-c16-batch]
- *                            [--before <git-ref>] [--no-profile]
+ *                            [--before <git-ref>] [--no-profile] [--profile-drain <variant>]
  *
  * Per library and run: a fresh on-disk Chromium profile; N writes offline, each awaited until
  * durable (serial phase), then drained to the server; then N more at once (burst phase), then
@@ -15,6 +15,7 @@
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { parseArgs as parseCli } from 'node:util';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { startSyncServer, type SyncServer } from '../../server/index.js';
@@ -55,6 +56,8 @@ interface Args {
   only: string[];
   before?: string;
   profile: boolean;
+  /** Profile this variant's drain after the serial phase instead (the drain alone). */
+  profileDrain?: string;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -68,11 +71,12 @@ function parseArgs(argv: string[]): Args {
       only: { type: 'string' },
       before: { type: 'string' },
       'no-profile': { type: 'boolean' },
+      'profile-drain': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) {
-    console.log(`npm run bench:browser -- [--quick] [--runs N] [--count N] [--only ${VARIANTS.map((v) => v.id).join(',')}] [--before <git-ref>] [--no-profile]`);
+    console.log(`npm run bench:browser -- [--quick] [--runs N] [--count N] [--only ${VARIANTS.map((v) => v.id).join(',')}] [--before <git-ref>] [--no-profile] [--profile-drain <variant>]`);
     process.exit(0);
   }
   const positive = (v: string | undefined, name: string, otherwise: number) => {
@@ -83,12 +87,17 @@ function parseArgs(argv: string[]): Args {
   };
   const only = values.only?.split(',').map((s) => s.trim()).filter(Boolean) ?? VARIANTS.filter((v) => !v.optIn).map((v) => v.id);
   for (const id of only) if (!VARIANTS.some((v) => v.id === id)) throw new Error(`unknown library "${id}"; use ${VARIANTS.map((v) => v.id).join(', ')}`);
+  const profileDrain = values['profile-drain'];
+  if (profileDrain !== undefined && !VARIANTS.some((v) => v.id === profileDrain && v.library === 'rxsync')) {
+    throw new Error(`--profile-drain takes an rxsync variant: ${VARIANTS.filter((v) => v.library === 'rxsync').map((v) => v.id).join(', ')}`);
+  }
   return {
     runs: positive(values.runs, '--runs', values.quick ? 1 : 3),
     count: positive(values.count, '--count', values.quick ? 1_000 : 10_000),
     only,
     before: values.before,
     profile: !values['no-profile'],
+    profileDrain,
   };
 }
 
@@ -100,8 +109,15 @@ interface RunFigures {
   serialDrainMs: number;
   burstDrainMs: number;
   serialDrainRequests: number;
+  /**
+   * How long this process's event loop was busy during the serial drain: the reference server
+   * runs here (single-threaded), so this is the drain's server side.
+   */
+  serialDrainServerMs: number;
   burstDrainRequests: number;
   growthBytes: number;
+  /** Data held in IndexedDB after the serial phase, beyond what was there before it (see `storedBytes`). */
+  storedBytes: number;
 }
 
 /** Requests the server answered, per entity (first path segment), with their status. */
@@ -114,9 +130,10 @@ class RequestLog {
   mark(): number {
     return this.lines.length;
   }
-  since(mark: number, entity: string): { count: number; refused: number } {
+  since(mark: number, entity: string): { count: number; refused: number; statuses: string } {
     const mine = this.lines.slice(mark).filter((l) => l.entity === entity || l.entity === '_batch');
-    return { count: mine.length, refused: mine.filter((l) => l.status >= 300).length };
+    const refused = mine.filter((l) => l.status >= 300);
+    return { count: mine.length, refused: refused.length, statuses: [...new Set(refused.map((l) => l.status))].join(', ') };
   }
 }
 
@@ -156,7 +173,31 @@ async function verify(server: SyncServer, entity: string, count: number, prefix:
 
 let entityCount = 0;
 
-async function runOnce(variant: Variant, built: BuiltBench, server: SyncServer, log: RequestLog, count: number, onPage?: (page: Page) => Promise<() => Promise<void>>): Promise<RunFigures> {
+/**
+ * Sends the server the kinds of requests the libraries will (single and batched creates), so the
+ * first library of the first run does not pay for the server's JIT warm-up in its drain.
+ */
+async function warmUp(server: SyncServer): Promise<void> {
+  const post = (path: string, body: unknown) =>
+    fetch(`${server.url}${path}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) }).then((r) => r.arrayBuffer());
+  for (let b = 0; b < 20; b++) {
+    const writes = benchWrites(100, `w${b}-`);
+    await post('/_batch', writes.map((w, i) => ({ key: `warm-${b}-${i}`, method: 'PUT', path: `/warmup/${w.data.id}`, body: w.data })));
+    await Promise.all(writes.slice(0, 20).map((w) => post('/warmup', { ...w.data, id: `${w.data.id}-single` })));
+  }
+}
+
+/** Starts a CPU profile of the page; the function it returns stops it. */
+type Profiler = (page: Page) => Promise<() => Promise<void>>;
+
+async function runOnce(
+  variant: Variant,
+  built: BuiltBench,
+  server: SyncServer,
+  log: RequestLog,
+  count: number,
+  profiled?: { start: Profiler; scope: 'serial phase' | 'serial drain' },
+): Promise<RunFigures> {
   const profileDir = await mkdtemp(join(tmpdir(), 'rxsync-bench-profile-'));
   let context: BrowserContext | undefined;
   try {
@@ -177,23 +218,28 @@ async function runOnce(variant: Variant, built: BuiltBench, server: SyncServer, 
       return Promise.race([answer, timeout]).finally(() => clearTimeout(timer)) as ReturnType<BenchPage[K]>;
     };
     await call('setup', config);
-    const stopProfile = onPage ? await onPage(page) : undefined;
+    let stopProfile = profiled?.scope === 'serial phase' ? await profiled.start(page) : undefined;
 
     const idb = join(profileDir, 'Default', 'IndexedDB');
     const phase = async (name: Phase) => {
       const entity = config.entities[name];
       const before = name === 'serial' ? await directorySize(idb) : 0;
+      const storedBefore = name === 'serial' ? await call('storedBytes') : 0;
       let mark = log.mark();
       const writeMs = await call('write', name, name === 'serial');
       const growth = name === 'serial' ? (await directorySize(idb)) - before : 0;
+      const stored = name === 'serial' ? (await call('storedBytes')) - storedBefore : 0;
       const offline = log.since(mark, entity);
       if (offline.count > 0) throw new Error(`${variant.id} ${name}: ${offline.count} requests reached the server while offline`);
       mark = log.mark();
+      if (name === 'serial' && profiled?.scope === 'serial drain') stopProfile = await profiled.start(page);
+      const loop = performance.eventLoopUtilization();
       const drainMs = await call('drain', name);
+      const serverMs = performance.eventLoopUtilization(loop).active;
       const sent = log.since(mark, entity);
-      if (sent.refused > 0) throw new Error(`${variant.id} ${name}: the server refused ${sent.refused} requests`);
+      if (sent.refused > 0) throw new Error(`${variant.id} ${name}: the server refused ${sent.refused} requests (${sent.statuses})`);
       await verify(server, entity, count, name[0], `${variant.id} ${name}`);
-      return { writeMs, drainMs, requests: sent.count, growth };
+      return { writeMs, drainMs, requests: sent.count, serverMs, growth, stored };
     };
     const serial = await phase('serial');
     await stopProfile?.();
@@ -205,8 +251,10 @@ async function runOnce(variant: Variant, built: BuiltBench, server: SyncServer, 
       serialDrainMs: serial.drainMs,
       burstDrainMs: burst.drainMs,
       serialDrainRequests: serial.requests,
+      serialDrainServerMs: serial.serverMs,
       burstDrainRequests: burst.requests,
       growthBytes: serial.growth,
+      storedBytes: serial.stored,
     };
   } finally {
     await context?.close();
@@ -219,11 +267,11 @@ async function runOnce(variant: Variant, built: BuiltBench, server: SyncServer, 
 const int = (n: number) => Math.round(n).toLocaleString('en-US');
 const seconds = (ms: number) => (ms >= 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${(ms / 1000).toFixed(2)} s`);
 const requests = (n: number) => `${int(n)} request${n === 1 ? '' : 's'}`;
-const megabytes = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
+const megabytes = (bytes: number) => `${(bytes / 1e6).toFixed(2)} MB`;
 
 function row(label: string, runs: RunFigures[], count: number): string {
   const m = (pick: (r: RunFigures) => number) => median(runs.map(pick));
-  return `| ${label} | ${int(count / (m((r) => r.serialMs) / 1000))} | ${int(count / (m((r) => r.burstMs) / 1000))} | ${seconds(m((r) => r.serialDrainMs))} (${requests(m((r) => r.serialDrainRequests))}) | ${seconds(m((r) => r.burstDrainMs))} (${requests(m((r) => r.burstDrainRequests))}) | ${megabytes(m((r) => r.growthBytes))} |`;
+  return `| ${label} | ${int(count / (m((r) => r.serialMs) / 1000))} | ${int(count / (m((r) => r.burstMs) / 1000))} | ${seconds(m((r) => r.serialDrainMs))} (${requests(m((r) => r.serialDrainRequests))}) | ${seconds(m((r) => r.burstDrainMs))} (${requests(m((r) => r.burstDrainRequests))}) | ${megabytes(m((r) => r.storedBytes))} | ${megabytes(m((r) => r.growthBytes))} |`;
 }
 
 async function main(): Promise<void> {
@@ -236,7 +284,10 @@ async function main(): Promise<void> {
   }
   const built = await buildBench(args.before);
   const log = new RequestLog();
-  const server = await startSyncServer({ port: 0, db: ':memory:', staticDir: built.dir, log: (line) => log.add(line) });
+  // No rate limit: its 429s (100 requests/s per caller by default) would make the drain of
+  // single requests a measure of the limit, not of the libraries.
+  const server = await startSyncServer({ port: 0, db: ':memory:', staticDir: built.dir, rateLimit: false, log: (line) => log.add(line) });
+  await warmUp(server);
   const figures = new Map<string, RunFigures[]>(variants.map((v) => [v.id, []]));
   const failures = new Map<string, string>();
   const command = `npm run bench:browser -- ${process.argv.slice(2).join(' ')}`.trim();
@@ -249,7 +300,9 @@ async function main(): Promise<void> {
         try {
           const result = await runOnce(variant, built, server, log, args.count);
           figures.get(variant.id)!.push(result);
-          console.log(`  run ${run}/${args.runs} ${variant.id}: ok in ${((Date.now() - started) / 1000).toFixed(0)} s: ${row(variant.id, [result], args.count)}`);
+          console.log(
+            `  run ${run}/${args.runs} ${variant.id}: ok in ${((Date.now() - started) / 1000).toFixed(0)} s (reference server busy ${seconds(result.serialDrainServerMs)} of the serial drain): ${row(variant.id, [result], args.count)}`,
+          );
         } catch (error) {
           // A wrong result is a finding, not a figure: it is shown, the row says so, the exit code fails.
           failures.set(variant.id, error instanceof Error ? error.message : String(error));
@@ -261,18 +314,20 @@ async function main(): Promise<void> {
     const payload = Math.round(payloadBytes(mixedWorkload(args.count)) / args.count);
     console.log(`\nMedians of ${args.runs}; every run checked (nothing sent offline, every record once with its final value, no request refused).`);
     console.log(`Writes: ${int(args.count)} per phase, ~${payload} B each (JSON of entity, operation, data), half creates and half updates. Command: ${command}\n`);
-    console.log('| library | serial durable w/s | burst w/s | drain after serial phase | drain after burst phase | IndexedDB growth, serial |');
-    console.log('|---|---|---|---|---|---|');
+    console.log('| library | serial durable w/s | burst w/s | drain after serial phase | drain after burst phase | IndexedDB data after serial phase | on-disk growth, serial (LevelDB files: noisy) |');
+    console.log('|---|---|---|---|---|---|---|');
     for (const variant of variants) {
       const failure = failures.get(variant.id);
-      console.log(failure ? `| ${variant.label} | FAILED: ${failure} | | | | |` : row(variant.label, figures.get(variant.id)!, args.count));
+      console.log(failure ? `| ${variant.label} | FAILED: ${failure} | | | | | |` : row(variant.label, figures.get(variant.id)!, args.count));
     }
 
-    const profiled = variants.find((v) => v.id === 'rxsync');
+    const drainOf = args.profileDrain === undefined ? undefined : VARIANTS.find((v) => v.id === args.profileDrain);
+    const profiled = drainOf ?? variants.find((v) => v.id === 'rxsync');
     if (args.profile && profiled) {
-      console.log(`\nCPU profile of rxsync (defaults), serial phase and its drain, one more run:`);
+      const scope = drainOf ? 'serial drain' : 'serial phase';
+      console.log(`\nCPU profile of ${profiled.label}, ${drainOf ? 'its drain after the serial phase' : 'serial phase and its drain'}, one more run:`);
       let profile: CpuProfile | undefined;
-      await runOnce(profiled, built, server, log, args.count, async (page) => {
+      const start: Profiler = async (page) => {
         const cdp = await page.context().newCDPSession(page);
         await cdp.send('Profiler.enable');
         await cdp.send('Profiler.setSamplingInterval', { interval: 500 });
@@ -280,7 +335,13 @@ async function main(): Promise<void> {
         return async () => {
           profile = (await cdp.send('Profiler.stop')).profile as CpuProfile;
         };
-      });
+      };
+      const figures = await runOnce(profiled, built, server, log, args.count, { start, scope });
+      if (drainOf) {
+        console.log(
+          `(that run's drain after the serial phase: ${seconds(figures.serialDrainMs)}, ${requests(figures.serialDrainRequests)}; the reference server's event loop was busy ${seconds(figures.serialDrainServerMs)} of it)`,
+        );
+      }
       console.log(summarizeProfile(profile!, await bundleModules(join(built.dir, 'page.js'))));
     }
   } finally {

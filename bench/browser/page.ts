@@ -134,6 +134,40 @@ async function workbox(config: PageConfig): Promise<Library> {
   };
 }
 
+/** The data size of a stored key or value (structured-clone types as IndexedDB keeps them). */
+function sizeOf(value: unknown): number {
+  if (typeof value === 'string') return value.length;
+  if (typeof value === 'number') return 8;
+  if (typeof value === 'boolean' || value === null || value === undefined) return 1;
+  if (value instanceof Blob) return value.size;
+  if (value instanceof ArrayBuffer || ArrayBuffer.isView(value)) return value.byteLength;
+  if (value instanceof Date) return 8;
+  if (Array.isArray(value)) return value.reduce((sum: number, v) => sum + sizeOf(v), 0);
+  if (typeof value === 'object') return Object.entries(value).reduce((sum, [k, v]) => sum + k.length + sizeOf(v), 0);
+  return 0;
+}
+
+const request = <T>(r: IDBRequest<T>) =>
+  new Promise<T>((resolve, reject) => {
+    r.onsuccess = () => resolve(r.result);
+    r.onerror = () => reject(r.error);
+  });
+
+async function storedBytes(): Promise<number> {
+  let total = 0;
+  for (const { name } of await indexedDB.databases()) {
+    if (name === undefined) continue;
+    const db = await request(indexedDB.open(name));
+    for (const store of db.objectStoreNames) {
+      const tx = db.transaction(store, 'readonly');
+      const [keys, values] = await Promise.all([request(tx.objectStore(store).getAllKeys()), request(tx.objectStore(store).getAll())]);
+      total += sizeOf(keys) + sizeOf(values);
+    }
+    db.close();
+  }
+  return total;
+}
+
 let library: Library | undefined;
 let config: PageConfig | undefined;
 
@@ -153,5 +187,6 @@ const page: BenchPage = {
     await library!.drain(phase);
     return performance.now() - started;
   },
+  storedBytes,
 };
 (window as unknown as { benchPage: BenchPage }).benchPage = page;

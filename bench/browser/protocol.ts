@@ -23,6 +23,12 @@ export interface BenchPage {
   write(phase: Phase, serial: boolean): Promise<number>;
   /** Goes online and resolves once the library says everything is delivered. */
   drain(phase: Phase): Promise<number>;
+  /**
+   * Bytes of every key and value in every IndexedDB database of the origin (service worker's
+   * included), counted as data (strings by length, numbers 8, binary by byteLength): what the
+   * library keeps, whenever Chromium's LevelDB happens to compact its files on disk.
+   */
+  storedBytes(): Promise<number>;
 }
 
 export type WorkerMessage =

@@ -5,8 +5,9 @@
  */
 import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
+import { build } from 'esbuild';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { describe, it } from 'vitest';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import { buildDemo } from '../../demo/build.js';
 import type { Todo } from '../../demo/types.js';
 import { startSyncServer, type SyncServer } from '../../server/index.js';
@@ -175,3 +176,32 @@ export type { WriteLogEntry } from '../../server/index.js';
 
 /** A record as GET /__records/{entity} lists it. */
 export type ServerRecord = Todo & { version: number; updatedAt: string; deleted?: true };
+
+/**
+ * A reference server and Chromium for a suite whose pages run `source` (TypeScript bundled
+ * from the repository root, so it may import `./src/index.ts`), each page in a browser context
+ * of its own. `open(query)` resolves once the page's script has set `window[ready]`.
+ */
+export function scriptedPages(source: string, ready: string) {
+  const suite = {} as { server: SyncServer; browser: Browser; script: string };
+  beforeAll(async () => {
+    suite.server = await startSyncServer({ admin: true, rateLimit: false });
+    suite.browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
+    const bundle = await build({ stdin: { contents: source, resolveDir: process.cwd(), loader: 'ts' }, bundle: true, format: 'iife', platform: 'browser', write: false });
+    suite.script = bundle.outputFiles[0].text;
+  });
+  afterAll(async () => {
+    await suite.browser?.close();
+    await suite.server?.close();
+  });
+  return {
+    server: (): SyncServer => suite.server,
+    async open(query: string): Promise<Page> {
+      const page = await (await suite.browser.newContext()).newPage();
+      await page.goto(`${suite.server.url}/${query}`);
+      await page.addScriptTag({ content: suite.script });
+      await page.waitForFunction((name) => (window as unknown as Record<string, unknown>)[name] !== undefined, ready);
+      return page;
+    },
+  };
+}

@@ -4,12 +4,10 @@
  * (`autoPull: false`). Also prints the poke-to-visible latency (A's write acked → B's `pulled$`),
  * p50/p95 over the edits; the figure is printed, not asserted.
  */
-import { build } from 'esbuild';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startSyncServer, type SyncServer } from '../../server/index.js';
+import type { Page } from 'playwright-core';
+import { expect, it } from 'vitest';
 import { openStreams } from '../server/eventStream.js';
-import { CHROMIUM_ARGS, CHROMIUM_PATH, describeE2E, until } from './harness.js';
+import { describeE2E, scriptedPages, until } from './harness.js';
 
 declare global {
   interface Window {
@@ -53,33 +51,13 @@ const PAGE = `
 `;
 
 describeE2E('live pull through /_events (Chromium, two contexts)', () => {
-  let server: SyncServer;
-  let browser: Browser;
-  let script: string;
-
-  beforeAll(async () => {
-    server = await startSyncServer({ admin: true, rateLimit: false });
-    browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
-    const bundle = await build({ stdin: { contents: PAGE, resolveDir: process.cwd(), loader: 'ts' }, bundle: true, format: 'iife', platform: 'browser', write: false });
-    script = bundle.outputFiles[0].text;
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-  });
-
-  async function app(query: string): Promise<Page> {
-    const page = await (await browser.newContext()).newPage();
-    await page.goto(`${server.url}/${query}`);
-    await page.addScriptTag({ content: script });
-    await page.waitForFunction(() => window.live !== undefined);
-    return page;
-  }
+  const pages = scriptedPages(PAGE, 'live');
+  const app = (query: string): Promise<Page> => pages.open(query);
 
   it("A's edits appear in B's pulled$ without any call to pull(); latency printed", async () => {
     const b = await app('?listen');
     const a = await app('');
-    await until(() => openStreams(server), (open) => open === 1, "B's event stream");
+    await until(() => openStreams(pages.server()), (open) => open === 1, "B's event stream");
 
     const latencies: number[] = [];
     for (let n = 0; n < EDITS; n++) {

@@ -1,7 +1,7 @@
 /**
  * The README's "open a second tab and edit the same todo" flow, as a user does it: two tabs of
  * ONE browser (one context, so they share Web Locks and the origin's IndexedDB). Each tab has
- * its own outbox (the demo names its storage per tab), so neither may wait for the other: the
+ * its own outbox (each opens the demo with its own `?client=`), so neither may wait for the other: the
  * second tab loads, both tabs' edits of the same todo reach the server, and the stale one comes
  * back as a conflict that the strategy resolves. (Separate contexts, as in conflicts.spec.ts,
  * cannot show a lock shared by mistake between the tabs.)
@@ -23,13 +23,13 @@ describeE2E('two tabs of one browser edit the same todo (Chromium)', () => {
   it('both tabs work at once; both edits land and the conflict resolves (client-wins)', async () => {
     const context = await e2e.newContext();
     const id = 'shared';
-    const first = await e2e.open(context, { strategy: 'client-wins' });
+    const first = await e2e.open(context, { strategy: 'client-wins', client: 'first' });
     await first.evaluate((id) => window.rxsyncDemo!.add('Water the plants', id), id);
     await waitForDrained(first);
     await until(() => record(id), (r) => r?.version === 1, 'the todo on the server');
 
     // The second tab of the same browser, while the first stays open.
-    const second = await e2e.open(context, { strategy: 'client-wins' });
+    const second = await e2e.open(context, { strategy: 'client-wins', client: 'second' });
     expect(await second.evaluate(() => window.rxsyncDemo!.client)).not.toBe(await first.evaluate(() => window.rxsyncDemo!.client));
     await second.waitForFunction((id) => window.rxsyncDemo!.serverTodos().some((t) => t.id === id && t.version === 1), id);
 

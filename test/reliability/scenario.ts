@@ -20,6 +20,7 @@ import fc from 'fast-check';
 import { BehaviorSubject, filter, firstValueFrom, type Subscription } from 'rxjs';
 import { createSyncEngine } from '../../src/index.js';
 import type { Conflict, ConflictResolution, ConflictStrategy, SyncEngine, SyncItem, SyncOperation } from '../../src/index.js';
+import { AppView } from './appView.js';
 import { FaultyStorage, storageDevice } from './faultyStorage.js';
 import { type Answer, engineHeader, FAULT_KINDS, type FaultKind, LOGIN_URL, markersOf, overHttp, POISON_ID, SimulatedServer } from './simulatedServer.js';
 import { Stuck, VirtualClock } from './virtualClock.js';
@@ -180,6 +181,8 @@ async function run(scenario: Scenario, clock: VirtualClock): Promise<ScenarioRep
   const online$ = new BehaviorSubject(scenario.startOnline);
   /** The app's copy of the server's records, from onPull. */
   const replica = new Map<string, Pulled>();
+  /** What the user sees: every record onPull hands over, pending local edits included. */
+  const appView = new AppView();
   let pullFailures = 0;
   /**
    * Transient answers (503, 429: a network error counts for nothing, the engine retries it for as
@@ -189,11 +192,18 @@ async function run(scenario: Scenario, clock: VirtualClock): Promise<ScenarioRep
   const spentTransients = new Map<string, number>();
   const answersOf = (id: string) => [...(server.answers.get(id) ?? []), ...(server.answers.get(`${id}:put`) ?? [])];
   const transientsOf = (id: string) => answersOf(id).filter((a) => a === 'transient').length;
+  /**
+   * The app has the server's current version of a record: by version, or (read-your-writes hands
+   * answers and tombstones without one) by showing the same fields, or shows it with pending
+   * edits on top (the engine gives the version behind them back should they fail).
+   */
+  const appHolds = (r: { id: string; version: number }): boolean =>
+    replica.get(r.id)?.version === r.version || appView.shows(r.id, server.record(r.id)) || appView.isPending(r.id);
   server.onPullRequest = (since) => {
     // A pull from checkpoint C promises the app has applied every change up to C.
     const upTo = since === undefined ? 0 : Number(since);
     for (const r of server.versions()) {
-      if (r.changedAt > 0 && r.changedAt <= upTo && replica.get(r.id)?.version !== r.version) {
+      if (r.changedAt > 0 && r.changedAt <= upTo && !appHolds(r)) {
         stats.missedPulls++;
         violations.push(`pull skipped a change: GET since=${since}, but the app never got version ${r.version} of "${r.id}" (change #${r.changedAt})`);
       }
@@ -298,17 +308,19 @@ async function run(scenario: Scenario, clock: VirtualClock): Promise<ScenarioRep
       // The app keeps its own edits over the other client's, and lets its deletions lose.
       onConflict: ({ localItem, remoteData }) =>
         remoteData === undefined || localItem.operation === 'delete' ? undefined : { ...(remoteData as object), ...(localItem.data as object) },
-      onPull: async (_entity, items) => {
+      onPull: async (_entity, items, info) => {
         if (pullFailures > 0) {
           pullFailures--;
           throw new Error('the app could not store the pulled records (injected)');
         }
-        for (const item of items as Pulled[]) {
-          // A record has an id: an empty body, an HTML page or a broken answer is no record.
-          if (typeof item !== 'object' || item === null || !RECORDS.includes(item.id as RecordId)) {
-            violations.push(`onPull was handed ${JSON.stringify(item)}, which is not a record`);
-            continue;
-          }
+        // A record has an id: an empty body, an HTML page or a broken answer is no record.
+        const records = (items as Pulled[]).filter((item) => {
+          const record = typeof item === 'object' && item !== null && RECORDS.includes(item.id as RecordId);
+          if (!record) violations.push(`onPull was handed ${JSON.stringify(item)}, which is not a record`);
+          return record;
+        });
+        appView.take(records, info);
+        for (const item of records) {
           // Like any app: a record older than the copy it holds does not replace it.
           if ((replica.get(item.id)?.version ?? -1) <= item.version) replica.set(item.id, item);
         }
@@ -525,11 +537,12 @@ async function run(scenario: Scenario, clock: VirtualClock): Promise<ScenarioRep
     const pulled = await guard(engine.pull(), 'the final pull');
     if (!pulled.success) violations.push(`the final pull failed: ${JSON.stringify(pulled)} (${engine.getStatus().lastError})`);
     for (const r of server.versions()) {
-      if (r.changedAt > 0 && replica.get(r.id)?.version !== r.version) {
+      if (r.changedAt > 0 && !appHolds(r)) {
         stats.missedPulls++;
         violations.push(`after the final pull the app holds version ${replica.get(r.id)?.version} of "${r.id}", the server ${r.version}`);
       }
     }
+    violations.push(...appView.differences([...new Set([...server.versions().map((r) => r.id), ...appView.ids()])], (id) => server.record(id)));
   } catch (error) {
     if (!(error instanceof Stuck)) throw error;
     stats.stuck++;

@@ -128,6 +128,7 @@ export function restApi() {
       requests.length = 0;
       batches.length = 0;
       applied.clear();
+      nextId = 1;
       override = undefined;
       loseAnswer = undefined;
       server.resetHandlers();
