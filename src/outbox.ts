@@ -336,11 +336,13 @@ export class Outbox {
   }
 
   /**
-   * These transitions could not be persisted. Their writes are taken back, newest first, so
-   * the outbox holds exactly what storage holds plus the commands that stand regardless
-   * (acks, retries, dead letters, clear, requeue: facts about delivery, kept and persisted
-   * by the next write). A write before a `clear` in the same run needs no undoing: the
-   * clear already took it out.
+   * These transitions could not be persisted. Their writes and conflict decisions are taken
+   * back, newest first, so the outbox holds exactly what storage holds plus the commands that
+   * stand regardless (acks, retries, dead letters, clear, requeue: facts about delivery, kept
+   * and persisted by the next write). A decision is no such fact: it is acted on only once
+   * durable, and the pusher sends the original request again when it is not, so the item must
+   * stay that request (a decision stored later would be sent as a second write under its own
+   * key). A write before a `clear` in the same run needs no undoing: the clear already took it out.
    */
   rollback(transitions: readonly OutboxTransition[]): string[] {
     const restored: string[] = [];
@@ -348,7 +350,7 @@ export class Outbox {
     const lastClear = transitions.findLastIndex((t) => t.command.type === 'clear');
     for (let i = transitions.length - 1; i > lastClear; i--) {
       const transition = transitions[i];
-      if (transition.command.type !== 'enqueue') continue;
+      if (transition.command.type !== 'enqueue' && transition.command.type !== 'resolve') continue;
       for (let j = transition.changes.length - 1; j >= 0; j--) {
         const change = transition.changes[j];
         this.place(change.list, change.id, change.previous);

@@ -192,6 +192,7 @@ export class OutboxStore {
     }
     const live: [seq: number, place: LogPlace][] = [];
     const stillUnread = new Set<number>();
+    const keptUnread: string[] = [];
     for (const [place, placeKeys] of listed) {
       for (const key of placeKeys) {
         const seq = place.seqOf(key);
@@ -204,6 +205,7 @@ export class OutboxStore {
         if (this.unread.has(seq)) {
           place.pinned = true;
           stillUnread.add(seq);
+          keptUnread.push(place.label(key));
         } else if (seq <= snapshotSeq) place.deletable.push(seq);
         else live.push([seq, place]);
       }
@@ -232,6 +234,10 @@ export class OutboxStore {
     }
     // Anything unreadable was moved aside or set apart: a fresh snapshot makes storage match what was loaded.
     if (problems.length > 0) this.mustSnapshot = true;
+    // Said again at every load while the key is there: the engine that found it may have been destroyed before it could say so.
+    for (const key of keptUnread) {
+      problems.push({ key, error: new SyncStorageError(`[rxsync] "${key}" could not be read at an earlier load; its writes are not loaded, and the key is left in place.`, key) });
+    }
     return { queue: [...queue.values()], failed: [...failed.values()], ids: [...ids.values()], problems };
   }
 

@@ -326,7 +326,8 @@ export class Pusher<E extends string> {
       retry({ delay: (error: unknown) => (auth && error instanceof Unauthorized ? auth.unauthorized(error.generation, error.context) : throwError(() => error)) }),
       retryBackoff({
         maxRetries,
-        retriesUsed: Math.max(...items.map((item) => queue.get(item.id)?.retryCount ?? item.retryCount)),
+        // A batch goes on while any of its writes has retries left: no write is given up on for another's count.
+        retriesUsed: Math.min(...items.map((item) => queue.get(item.id)?.retryCount ?? item.retryCount)),
         baseDelayMs: this.options.retryBaseDelayMs,
         maxDelayMs: this.options.retryMaxDelayMs,
         jitter: this.options.retryJitter,

@@ -8,10 +8,26 @@ import type { SyncStorage } from '../../src/index.js';
  */
 export interface StorageDevice {
   readonly base: SyncStorage;
+  /** Log segment reads still to pass before the next one fails (undefined: none armed). */
+  segmentReadFailsAfter?: number;
+  /** Each log segment whose read failed, with what it held then (it must stay as it was) and the engine whose read failed. */
+  readonly unreadable: { key: string; value: unknown; engine: number }[];
+  /** Every log segment read that succeeded and every one written: which engine saw what (as JSON). */
+  readonly segmentsSeen: { key: string; value: string; engine: number }[];
 }
 
 export function storageDevice(base: SyncStorage = memoryStorage()): StorageDevice {
-  return { base };
+  return { base, unreadable: [], segmentsSeen: [] };
+}
+
+/** An outbox log segment key (`{storageKey}:outbox:log:{n}`), as opposed to the snapshot or a checkpoint. */
+const SEGMENT_KEY = /:outbox:log:\d+$/;
+
+export class NotReadableError extends Error {
+  override readonly name = 'NotReadableError';
+  constructor() {
+    super('NotReadableError: the data could not be read (injected)');
+  }
 }
 
 export class QuotaExceededError extends Error {
@@ -21,7 +37,7 @@ export class QuotaExceededError extends Error {
   }
 }
 
-/** Wraps a storage with injectable faults: failing `setItem`, and a crash after N more mutations. */
+/** Wraps a storage with injectable faults: failing `setItem`, a log segment `getItem` failing once, and a crash after N more mutations. */
 export class FaultyStorage implements SyncStorage {
   /** The next this-many `setItem` calls reject with a quota error. */
   failNextSetItems = 0;
@@ -29,7 +45,20 @@ export class FaultyStorage implements SyncStorage {
   private crashAfter: number | undefined;
   private frozen = false;
   private inflight = 0;
-  readonly stats = { setItemFailures: 0, crashes: 0, droppedByCrash: 0 };
+  /** `setItemFailuresSeen`: failures whose rejection has been handed on (those still under way come after it). */
+  readonly stats = { setItemFailures: 0, setItemFailuresSeen: 0, crashes: 0, droppedByCrash: 0 };
+  /**
+   * The engines started on this view, in order, that have not begun to load: a clean restart
+   * hands the view to the next engine, and engines on one storage object load one after the
+   * other, each starting with `keys()`. So each read is told apart by the load it belongs to.
+   */
+  private readonly toLoad: number[] = [];
+  private engine = 0;
+
+  /** Says that engine `gen` uses this view (its load is the next one to begin here). */
+  startedHere(gen: number): void {
+    this.toLoad.push(gen);
+  }
 
   constructor(private readonly device: StorageDevice) {}
 
@@ -74,10 +103,23 @@ export class FaultyStorage implements SyncStorage {
   }
 
   getItem<T>(key: string): Promise<T | null> {
-    return this.track(this.device.base.getItem<T>(key));
+    const device = this.device;
+    if (device.segmentReadFailsAfter !== undefined && SEGMENT_KEY.test(key) && device.segmentReadFailsAfter-- <= 0) {
+      device.segmentReadFailsAfter = undefined;
+      return this.track(
+        device.base.getItem<T>(key).then((value) => {
+          device.unreadable.push({ key, value, engine: this.engine });
+          throw new NotReadableError();
+        }),
+      );
+    }
+    const read = device.base.getItem<T>(key);
+    if (SEGMENT_KEY.test(key)) void read.then((value) => device.segmentsSeen.push({ key, value: JSON.stringify(value), engine: this.engine }));
+    return this.track(read);
   }
 
   keys(): Promise<string[]> {
+    this.engine = this.toLoad.shift() ?? this.engine;
     return this.track(this.device.base.keys());
   }
 
@@ -85,8 +127,11 @@ export class FaultyStorage implements SyncStorage {
     if (!this.frozen && this.failNextSetItems > 0) {
       this.failNextSetItems--;
       this.stats.setItemFailures++;
-      return Promise.reject(new QuotaExceededError());
+      const failure = Promise.reject(new QuotaExceededError());
+      failure.catch(() => this.stats.setItemFailuresSeen++);
+      return failure;
     }
+    if (SEGMENT_KEY.test(key)) this.device.segmentsSeen.push({ key, value: JSON.stringify(value), engine: this.engine });
     return this.mutation(() => this.device.base.setItem(key, value));
   }
 

@@ -1,10 +1,24 @@
 import { http, HttpResponse } from 'msw';
 import { setupServer } from 'msw/node';
 import { httpTransport } from '../../src/index.js';
-import type { SyncTransport } from '../../src/index.js';
+import type { HttpTransportOptions, SyncTransport } from '../../src/index.js';
 
-/** Faults the server can be told to inject into the next push requests, one per request. */
-export const FAULT_KINDS = ['503', '503-retry-after', '429', 'timeout', 'refused', 'lost', 'slow'] as const;
+/**
+ * Faults the server can be told to inject into the next push requests, one per request (a
+ * batch counts as one request; a conflict fault hits its first write):
+ * - `503`, `503-retry-after`, `429`: a transient answer; `timeout`, `refused`: no answer;
+ * - `lost`: applied, but the answer never arrives; `slow`: applied after a delay the client waits out;
+ * - `hang`: the request never gets an answer, until the client gives up on it (its request timeout);
+ *   `hang-applied`: the same, after the server applied it;
+ * - `redirect`: `303 See Other` to a login page, nothing applied (a captive portal);
+ * - `ok-empty`, `ok-html`, `ok-garbled`: applied, answered `200` with an empty body, an HTML page
+ *   or truncated JSON (a proxy or portal in between rewrote the answer);
+ * - `conflict-empty`, `conflict-error`: `409` with an empty body, or an error object instead of the record.
+ */
+export const FAULT_KINDS = [
+  '503', '503-retry-after', '429', 'timeout', 'refused', 'lost', 'slow',
+  'hang', 'hang-applied', 'redirect', 'ok-empty', 'ok-html', 'ok-garbled', 'conflict-empty', 'conflict-error',
+] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 /** The record id every write to which the server refuses with 422 (a permanent 4xx). */
@@ -29,9 +43,13 @@ export interface AppliedOp {
 
 /**
  * What the client was told for one request (`unanswered`: a network error, whether or not the
- * server did the work): the model judges dead letters by these.
+ * server did the work; `bare-conflict`: a 409 without the current record; `redirect`: a 3xx,
+ * nothing applied): the model judges dead letters and acks by these.
  */
-export type Answer = 'ok' | 'transient' | 'unanswered' | 'conflict' | 'permanent';
+export type Answer = 'ok' | 'transient' | 'unanswered' | 'conflict' | 'bare-conflict' | 'permanent' | 'redirect';
+
+/** Where a redirected push is sent: a login page, as a captive portal would. */
+export const LOGIN_URL = `${SIMULATED_URL}/login`;
 
 interface StoredRecord {
   data: Record<string, unknown> | undefined; // undefined: deleted / never created
@@ -72,15 +90,25 @@ const ENGINE_HEADER = 'X-Test-Engine';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Resolves when the client gives up on the request (its timeout, a clear, a destroyed engine). */
+const abandoned = (signal: AbortSignal): Promise<void> =>
+  new Promise((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
+
+/** The body a push was answered with, and its status. */
+interface Reply {
+  status: number;
+  body: Data | undefined;
+}
+
 /**
  * A REST server behind msw that behaves like the reference one where it matters here: it
  * dedupes by `Idempotency-Key` (a repeated key gets the first 2xx answer and changes
  * nothing; other answers are not stored), answers 409 with the current record when another
  * client edited it, 404 to a PATCH of a missing record, refuses the poison record with 422,
- * injects faults, and serves pulls
- * from a change sequence. Every applied write is logged, so a checker can tell what
- * arrived, how often and in which order; every breach of the wire protocol is noted in
- * `violations`. Work a request started goes on even when the client gives up on it.
+ * takes batches on `POST /_batch`, injects faults, and serves pulls from a change sequence.
+ * Every applied write is logged, so a checker can tell what arrived, how often and in which
+ * order; every breach of the wire protocol is noted in `violations`. Work a request started
+ * goes on even when the client gives up on it.
  */
 export class SimulatedServer {
   readonly records = new Map<string, StoredRecord>();
@@ -89,15 +117,28 @@ export class SimulatedServer {
   readonly injected = new Map<FaultKind | 'conflict' | 'permanent', number>();
   /** What each Idempotency-Key was answered, in order. */
   readonly answers = new Map<string, Answer[]>();
+  /** Pushes answered with a redirect, and which engine sent them. */
+  readonly redirected: { key: string; engine: number | undefined }[] = [];
+  /** Records a 409 without the current record was answered for: how they end depends on the strategy. */
+  readonly bareConflicts = new Set<string>();
   readonly violations: string[] = [];
+  /**
+   * Every request must carry an `Authorization` no earlier request carried: the harness's
+   * `headers` getter gives a new token on each call, so a request built from an earlier
+   * attempt's headers shows. Off for tests that pass fixed headers.
+   */
+  freshTokens = false;
   /** Called as each pull request arrives, with its `since`. */
   onPullRequest?: (since: string | undefined) => void;
   /** HTTP requests received, pulls included. */
   requests = 0;
-  private readonly replies = new Map<string, { status: number; body: Data }>();
+  private readonly replies = new Map<string, Reply>();
   private readonly requestOfKey = new Map<string, string>();
   private readonly staleRecords = new Set<string>();
   private readonly staleKeys = new Set<string>();
+  /** Requests answered a 409 without the record, and that answer: the same request conflicts again, whenever it comes. */
+  private readonly bareKeys = new Map<string, Reply>();
+  private readonly tokens = new Set<string>();
   private work = 0;
   private seq = 0;
   private remoteEdits = 0;
@@ -141,12 +182,26 @@ export class SimulatedServer {
     this.requests++;
     try {
       const url = new URL(request.url);
-      const [, , id] = url.pathname.split('/');
+      if (request.method === 'GET' && url.href.startsWith(LOGIN_URL)) {
+        // Where a redirected push would land if it were followed: a page that says 200 to anything.
+        return new HttpResponse('<!doctype html><title>Sign in</title><form>…</form>', { status: 200, headers: { 'Content-Type': 'text/html' } });
+      }
+      this.checkToken(request);
       if (request.method === 'GET') return this.pull(url.searchParams.get('since') ?? undefined);
-      return await this.push(request, id === undefined ? undefined : decodeURIComponent(id));
+      if (request.method === 'POST' && url.pathname === '/_batch') return await this.batch(request);
+      return await this.push(request);
     } finally {
       this.work--;
     }
+  }
+
+  private checkToken(request: Request): void {
+    if (!this.freshTokens) return;
+    const what = `${request.method} ${new URL(request.url).pathname}`;
+    const token = request.headers.get('Authorization');
+    if (token === null) this.violations.push(`wire: ${what} carried no Authorization header`);
+    else if (this.tokens.has(token)) this.violations.push(`wire: ${what} carried "${token}", the token of an earlier request: headers was not asked again for this attempt`);
+    else this.tokens.add(token);
   }
 
   private count(kind: FaultKind | 'conflict' | 'permanent'): void {
@@ -159,55 +214,151 @@ export class SimulatedServer {
     this.answers.set(key, answers);
   }
 
-  private async push(request: Request, id: string | undefined): Promise<Response> {
-    const key = request.headers.get('Idempotency-Key');
-    const text = await request.text();
-    const method = request.method as WireWrite['method'];
+  private takeFault(): FaultKind | undefined {
+    const fault = this.faults.shift();
+    if (fault) this.count(fault);
+    return fault;
+  }
+
+  /** Checks one write as it arrived (alone or in a batch) against the protocol; undefined when it is unusable. */
+  private received(engine: number | undefined, key: string | null, method: string, path: string, ifMatch: string | null, text: string): WireWrite | undefined {
     if (key === null || key === '') {
-      this.violations.push(`wire: ${method} ${new URL(request.url).pathname} carried no Idempotency-Key`);
-      return HttpResponse.json({ error: 'Idempotency-Key required' }, { status: 400 });
+      this.violations.push(`wire: ${method} ${path} carried no Idempotency-Key`);
+      return undefined;
     }
-    if (text !== '' && !request.headers.get('Content-Type')?.startsWith('application/json')) {
-      this.violations.push(`wire: ${method} with key ${key} has a body but Content-Type ${request.headers.get('Content-Type')}`);
-    }
-    // One key, one request: a retry or a re-send after a restart must be the very same request.
-    const signature = `${method} ${new URL(request.url).pathname} ${request.headers.get('If-Match') ?? ''} ${text}`;
+    // One key, one request: a retry or a re-send after a restart (alone or in a batch) must be the very same request.
+    const signature = `${method} ${path} ${ifMatch ?? ''} ${text}`;
     const before = this.requestOfKey.get(key);
     if (before === undefined) this.requestOfKey.set(key, signature);
     else if (before !== signature) this.violations.push(`wire: key ${key} was first sent as "${before}", then as "${signature}"`);
-
     const body = text === '' ? undefined : (JSON.parse(text) as Data);
+    const [, , id] = path.split('/');
+    return { engine, key, method: method as WireWrite['method'], record: String(id === undefined ? body?.id : decodeURIComponent(id)), body };
+  }
+
+  private engineOf(request: Request): number | undefined {
     const sender = request.headers.get(ENGINE_HEADER);
-    const write: WireWrite = { engine: sender === null ? undefined : Number(sender), key, method, record: String(id ?? body?.id), body };
-    const fault = this.faults.shift();
-    if (fault) this.count(fault);
+    return sender === null ? undefined : Number(sender);
+  }
+
+  private async push(request: Request): Promise<Response> {
+    const text = await request.text();
+    const method = request.method;
+    const path = new URL(request.url).pathname;
+    if (text !== '' && !request.headers.get('Content-Type')?.startsWith('application/json')) {
+      this.violations.push(`wire: ${method} ${path} has a body but Content-Type ${request.headers.get('Content-Type')}`);
+    }
+    const write = this.received(this.engineOf(request), request.headers.get('Idempotency-Key'), method, path, request.headers.get('If-Match'), text);
+    if (write === undefined) return HttpResponse.json({ error: 'Idempotency-Key required' }, { status: 400 });
+    const fault = this.takeFault();
+    const early = await this.networkFault(fault, [write], request.signal);
+    if (early) {
+      if (fault === 'redirect') {
+        this.answered(write.key, 'redirect');
+        this.redirected.push({ key: write.key, engine: write.engine });
+      }
+      return early;
+    }
+    const { status, body } = this.answer(write, fault);
+    switch (fault) {
+      case 'ok-empty':
+      case 'ok-html':
+      case 'ok-garbled':
+        if (status >= 200 && status < 300) return garbled(fault, status);
+    }
+    return body === undefined ? new HttpResponse(null, { status }) : HttpResponse.json(body, { status });
+  }
+
+  /** `POST /_batch`: each write answered on its own, in order; a fault hits the batch as a whole. */
+  private async batch(request: Request): Promise<Response> {
+    const engine = this.engineOf(request);
+    const entries = JSON.parse(await request.text()) as unknown;
+    if (!Array.isArray(entries)) {
+      this.violations.push('wire: a batch that is not an array');
+      return HttpResponse.json({ error: 'not an array' }, { status: 400 });
+    }
+    const writes = entries.map((entry: { key?: string; method?: string; path?: string; body?: unknown; ifMatch?: string | number }) =>
+      this.received(engine, entry.key ?? null, String(entry.method), String(entry.path), entry.ifMatch === undefined ? null : String(entry.ifMatch), entry.body === undefined ? '' : JSON.stringify(entry.body)),
+    );
+    const fault = this.takeFault();
+    // A batch redirected answers nothing about its writes: the client sends them one by one.
+    const early = await this.networkFault(fault, writes.filter((w) => w !== undefined), request.signal);
+    if (early) return early;
+    const results = writes.map((write, i) => {
+      if (write === undefined) return { key: null, status: 400, body: { error: 'Idempotency-Key required' } };
+      // A conflict fault hits the batch's first write; a rewritten answer rewrites the batch's (below).
+      return { key: write.key, ...this.answer(write, i === 0 ? fault : undefined) };
+    });
+    switch (fault) {
+      case 'ok-empty':
+      case 'ok-html':
+      case 'ok-garbled':
+        return garbled(fault, 200);
+    }
+    return HttpResponse.json({ results });
+  }
+
+  /**
+   * What a fault does to a request before (or instead of) its answer: a response when the
+   * fault decides it, undefined when the writes are to be answered as usual.
+   */
+  private async networkFault(fault: FaultKind | undefined, writes: WireWrite[], signal: AbortSignal): Promise<Response | undefined> {
     const transient = fault && TRANSIENT[fault];
     if (transient) {
-      this.answered(key, 'transient');
+      for (const write of writes) this.answered(write.key, 'transient');
       const headers = transient.retryAfter === undefined ? undefined : { 'Retry-After': transient.retryAfter };
       return HttpResponse.json({ error: `${fault} (injected)` }, { status: transient.status, headers });
     }
+    const unanswered = (): Response => {
+      for (const write of writes) this.answered(write.key, 'unanswered');
+      return HttpResponse.error();
+    };
     switch (fault) {
       case 'refused':
-        this.answered(key, 'unanswered');
-        return HttpResponse.error();
+        return unanswered();
       case 'timeout':
         await sleep(3);
-        this.answered(key, 'unanswered');
-        return HttpResponse.error();
+        return unanswered();
       case 'lost':
-        // The server applies the write; the answer never reaches the client.
-        this.apply(write);
-        this.answered(key, 'unanswered');
-        return HttpResponse.error();
+        // The server applies the writes; the answer never reaches the client.
+        for (const write of writes) this.apply(write);
+        return unanswered();
+      case 'hang-applied':
+        for (const write of writes) this.apply(write);
+      // falls through: the answer never comes
+      case 'hang':
+        await abandoned(signal);
+        return unanswered();
       case 'slow':
         // Applied later, whether the client still waits or not.
         await sleep(this.slowMs);
-        break;
+        return undefined;
+      case 'redirect':
+        return new HttpResponse(null, { status: 303, headers: { Location: `${LOGIN_URL}?next=${encodeURIComponent(writes[0]?.key ?? '')}` } });
     }
-    const { status, body: answer } = this.apply(write);
-    this.answered(key, status === 409 ? 'conflict' : status === 422 || (status === 404 && method !== 'DELETE') ? 'permanent' : 'ok');
-    return HttpResponse.json(answer, { status });
+    return undefined;
+  }
+
+  /** The answer to one write, noted under its key as the client will read it. */
+  private answer(write: WireWrite, fault: FaultKind | undefined): Reply {
+    const reply = fault === 'conflict-empty' || fault === 'conflict-error' ? this.bareConflict(write, fault) : this.apply(write);
+    const { status } = reply;
+    const bare = status === 409 && reply.body?.id === undefined;
+    this.answered(
+      write.key,
+      bare ? 'bare-conflict' : status === 409 ? 'conflict' : status === 422 || (status === 404 && write.method !== 'DELETE') ? 'permanent' : 'ok',
+    );
+    return reply;
+  }
+
+  /** A 409 without the record, as a server that does not follow the protocol answers: nothing applied. */
+  private bareConflict(write: WireWrite, fault: 'conflict-empty' | 'conflict-error'): Reply {
+    const replay = this.replies.get(write.key);
+    if (replay || write.record === POISON_ID) return this.apply(write);
+    this.bareConflicts.add(write.record);
+    const reply = { status: 409, body: fault === 'conflict-empty' ? undefined : { error: 'conflict', message: 'the record was changed by someone else' } };
+    this.bareKeys.set(write.key, reply);
+    return reply;
   }
 
   private pull(since: string | undefined): Response {
@@ -235,7 +386,7 @@ export class SimulatedServer {
   }
 
   /** The protocol: what a write does to the server, and the answer. */
-  private apply({ engine, key, method, record, body }: WireWrite): { status: number; body: Data } {
+  private apply({ engine, key, method, record, body }: WireWrite): Reply {
     const replay = this.replies.get(key);
     if (replay) return replay;
     // A client-wins re-send (PUT, or DELETE under the `:put` key) overrides whatever the record holds.
@@ -245,6 +396,8 @@ export class SimulatedServer {
       this.count('permanent');
       return { status: 422, body: { error: 'this record is refused (injected permanent 4xx)' } };
     }
+    const bare = this.bareKeys.get(key);
+    if (bare && !overwrite) return bare;
     const stored = this.records.get(record) ?? { data: undefined, version: 0, updatedAt: '', changedAt: 0 };
     if (!overwrite && (this.staleKeys.has(key) || (this.staleRecords.has(record) && stored.data))) {
       // Based on a version another client has since replaced: the same key stays stale for good.
@@ -296,19 +449,37 @@ export class SimulatedServer {
   }
 }
 
+/** A 2xx whose body a proxy or portal in between rewrote: empty, an HTML page, or JSON cut short. */
+function garbled(fault: 'ok-empty' | 'ok-html' | 'ok-garbled', status: number): Response {
+  switch (fault) {
+    case 'ok-empty':
+      return new HttpResponse(null, { status });
+    case 'ok-html':
+      return new HttpResponse('<!doctype html><title>Welcome to the hotel network</title>', { status, headers: { 'Content-Type': 'text/html' } });
+    case 'ok-garbled':
+      return new HttpResponse('{"id":"a","version":', { status, headers: { 'Content-Type': 'application/json' } });
+  }
+}
+
 let listening = false;
 let serving: SimulatedServer | undefined;
 
 /**
  * The real `httpTransport`, talking to `server` through msw: headers and keys are checked on
  * the wire. One simulated server answers at a time (the one passed last). `engine` numbers
- * the sender in the server's log.
+ * the sender in the server's log; `headers` is passed to the transport as it is (else a fixed
+ * object naming the engine).
  */
-export function overHttp(server: SimulatedServer, engine?: number): SyncTransport {
+export function overHttp(server: SimulatedServer, engine?: number, headers?: HttpTransportOptions['headers']): SyncTransport {
   serving = server;
   if (!listening) {
     setupServer(http.all(`${SIMULATED_URL}/*`, ({ request }) => serving!.serve(request))).listen({ onUnhandledRequest: 'bypass' });
     listening = true;
   }
-  return httpTransport({ baseUrl: SIMULATED_URL, headers: engine === undefined ? {} : { [ENGINE_HEADER]: String(engine) } });
+  return httpTransport({ baseUrl: SIMULATED_URL, headers: headers ?? (engine === undefined ? {} : engineHeader(engine)) });
+}
+
+/** The header naming the engine that sent a request, for the server's log. */
+export function engineHeader(engine: number): Record<string, string> {
+  return { [ENGINE_HEADER]: String(engine) };
 }

@@ -78,8 +78,14 @@ const heapMb = async (): Promise<number> => {
   return Math.round((process.memoryUsage().heapUsed / 2 ** 20) * 10) / 10;
 };
 
-const totals = { scenarios: 0, commands: 0, writes: 0, resolved: 0, rejected: 0, uncertain: 0, restarts: 0, crashes: 0, lost: 0, doubled: 0, reordered: 0, stuck: 0, unjustified: 0, undrained: 0, missedPulls: 0, wire: 0, failedScenarios: 0 };
+const counted = [
+  'commands', 'writes', 'resolved', 'rejected', 'uncertain', 'restarts', 'crashes', 'writesBeforeLoad', 'writesViaSubject',
+  'lost', 'doubled', 'reordered', 'stuck', 'unjustified', 'unjustifiedAcks', 'misjudgedConflicts', 'undrained', 'missedPulls', 'wire',
+] as const;
+const totals = { scenarios: 0, failedScenarios: 0, ...(Object.fromEntries(counted.map((key) => [key, 0])) as Record<(typeof counted)[number], number>) };
 const faults: Record<string, number> = {};
+/** How many scenarios ran with each engine set-up (conflict strategy, batch size, headers getter). */
+const setups: Record<string, number> = {};
 const heap: { at: number; mb: number }[] = [];
 let maxTimersAfter = 0;
 let requests = 0;
@@ -93,9 +99,8 @@ for (let done = 0; done < scenarios; done += batch) {
     const { violations, stats, timersLeft, requests: sent } = await runScenario(scenario);
     requests += sent;
     totals.scenarios++;
-    for (const key of ['commands', 'writes', 'resolved', 'rejected', 'uncertain', 'restarts', 'crashes', 'lost', 'doubled', 'reordered', 'stuck', 'unjustified', 'undrained', 'missedPulls', 'wire'] as const) {
-      totals[key] += stats[key];
-    }
+    for (const key of counted) totals[key] += stats[key];
+    for (const setup of [scenario.strategy, `batchSize ${scenario.batchSize ?? 1}`, `${scenario.headers ?? 'sync'} headers`]) setups[setup] = (setups[setup] ?? 0) + 1;
     for (const [kind, n] of Object.entries(stats.faults)) faults[kind] = (faults[kind] ?? 0) + n;
     if (violations.length > 0) {
       totals.failedScenarios++;
@@ -111,14 +116,19 @@ heap.push({ at: totals.scenarios, mb: await heapMb() });
 console.log(`rxsync reliability soak — seed ${seed}, ${maxCommands} commands max per scenario, ${((Date.now() - started) / 1000).toFixed(1)} s`);
 console.log(`scenarios         ${totals.scenarios} (${totals.failedScenarios} with violations)`);
 console.log(`commands          ${totals.commands}`);
+const listed = (counts: Record<string, number>): string => Object.entries(counts).sort(([a], [b]) => a.localeCompare(b)).map(([k, n]) => `${k}=${n}`).join(', ');
+console.log(`set-ups           ${listed(setups)}`);
 console.log(`writes            ${totals.writes} (resolved ${totals.resolved}, rejected by storage ${totals.rejected}, unsettled at a crash ${totals.uncertain})`);
+console.log(`                  (on writes$ ${totals.writesViaSubject}, made before the outbox loaded ${totals.writesBeforeLoad})`);
 console.log(`restarts          ${totals.restarts} (of which crashes ${totals.crashes})`);
-console.log(`faults injected   ${Object.entries(faults).sort(([a], [b]) => a.localeCompare(b)).map(([k, n]) => `${k}=${n}`).join(', ')}`);
+console.log(`faults injected   ${listed(faults)}`);
 console.log(`lost              ${totals.lost}`);
 console.log(`doubled           ${totals.doubled}`);
 console.log(`out of order      ${totals.reordered}`);
 console.log(`stuck             ${totals.stuck}`);
 console.log(`dead letters without cause ${totals.unjustified}`);
+console.log(`acks without cause         ${totals.unjustifiedAcks}`);
+console.log(`conflicts misjudged        ${totals.misjudgedConflicts}`);
 console.log(`not drained by itself      ${totals.undrained}`);
 console.log(`pulls that missed a change ${totals.missedPulls}`);
 console.log(`wire protocol breaches     ${totals.wire}`);
