@@ -99,6 +99,7 @@ export class Puller<E extends string> {
       try {
         if (this.options.readYourWrites) await this.bases.load(entity);
         const pending: (string | number)[] = [];
+        const settled: (string | number)[] = [];
         const items = records.map((given, index) => {
           const id = ids[index];
           if (id === undefined) return given;
@@ -107,7 +108,11 @@ export class Puller<E extends string> {
           const record = base !== undefined && isOlder(given, base) ? base : given;
           const writes = this.options.pendingFor(entity, id);
           if (writes.length === 0) {
-            this.bases.delete(entity, id);
+            // Shown with an overlay before: this plain record is owed to the app until its onPull took it.
+            if (this.bases.has(entity, id)) {
+              this.bases.set(entity, record);
+              settled.push(id);
+            }
             return record;
           }
           pending.push(id);
@@ -119,6 +124,10 @@ export class Puller<E extends string> {
         // record plain or shown over a base that is kept, so a failed write can still give it back.
         await this.bases.save(entity);
         await this.deliver(entity, items, pending);
+        if (settled.length > 0) {
+          for (const id of settled) this.bases.delete(entity, id);
+          await this.bases.save(entity);
+        }
       } finally {
         for (const id of ids) if (id !== undefined) this.count(entity, id, -1);
       }

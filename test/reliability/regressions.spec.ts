@@ -301,10 +301,9 @@ describe('reliability regressions', () => {
   // 6499, shrunk; the same with an answer lost after the write was applied, a fault the suite had
   // before): the answer to the create of "c" is lost, the engine crashes, the next one sends it
   // again and gets the stored answer, but the app's onPull rejects that hand-over (twice), so the
-  // row it last took still says "pending"; nothing hands "c" again, and the final pull starts past
-  // it. Kept as an expected failure for the read-your-writes owner: a hand-over that onPull
-  // rejected is not brought again.
-  it.fails('a hand-over of a re-sent write\'s answer that onPull rejected is brought again, so the row stops showing "pending"', () =>
+  // row it last took still says "pending"; nothing handed "c" again, and the final pull starts
+  // past it. A record once shown with an overlay is now owed to the app until its onPull took it.
+  it('a hand-over of a re-sent write\'s answer that onPull rejected is brought again, so the row stops showing "pending"', () =>
     replay({
       strategy: 'last-write-wins',
       startOnline: true,
