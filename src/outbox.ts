@@ -220,7 +220,7 @@ export class Outbox {
           put('failed', item.id, undefined);
           const { lastError: _dropped, ...fresh } = item;
           this.sealed.add(item.id);
-          put('queue', item.id, this.translated({ ...fresh, retryCount: 0 }));
+          put('queue', item.id, this.translated({ ...fresh, retryCount: 0, requeued: true }));
         }
         break;
       case 'load':

@@ -319,6 +319,24 @@ describe('reliability regressions', () => {
   // cancelled a queued create (create + delete → nothing) and a clear failed to store. The
   // clear stands, so the cancelled item stays out of the queue, but only the clear's own
   // removals were reported as settled: a fullSync() waiting for the cancelled item never ended.
+  // Found by the soak on the merged code (seed 27001, scenario 5399, shrunk): c's create is
+  // dead-lettered by a redirect after a crash, c's update lands, then reprocessFailed() sends
+  // the create again; the server replays its stored (older) answer, which was handed to the app
+  // over the newer one, so the app kept showing c without the update.
+  it("a requeued dead letter's answer is not handed to the app over a later write's answer", () =>
+    replay({
+      strategy: 'server-wins',
+      startOnline: false,
+      batchSize: 1,
+      headers: 'async',
+      commands: [
+        { k: 'write', rec: 'a', op: 'update' }, { k: 'write', rec: 'b', op: 'update' }, { k: 'online', on: true },
+        { k: 'write', rec: 'b', op: 'update' }, { k: 'write', rec: 'p', op: 'create' }, { k: 'write', rec: 'c', op: 'update' },
+        { k: 'restart', crash: true, after: 3 }, { k: 'fault', kind: 'redirect', n: 3 }, { k: 'write', rec: 'c', op: 'update' },
+        { k: 'tick', ms: 2 }, { k: 'reprocess' },
+      ],
+    }),
+  );
   it('flush() ends when a failed storage batch held both a cancelling write and a clear', () =>
     replay({
       strategy: 'server-wins',
