@@ -134,8 +134,10 @@ class Engine<E extends string> implements SyncEngine<E> {
         if (command) this.#outbox.dispatch(command);
         // The server's answer is the record's new state: the app gets it as a pull would give it.
         // Not a requeued dead letter's: later writes of its record may have landed since, so its
-        // answer may be a replay of an older state; a change it did make, the next pull brings.
-        if (record && !(event.type === 'pushed' && event.item.requeued)) this.#puller.hand(record.entity as E, record.data);
+        // answer may replay an older state. The app gets back what that write hid (its overlay's
+        // base), and a change it did make comes with the next pull.
+        if (record && event.type === 'pushed' && event.item.requeued) this.#puller.writesEnded(record.entity as E, event.item.data);
+        else if (record) this.#puller.hand(record.entity as E, record.data);
         else if (event.type === 'pushed' && event.status < 300) this.#puller.acceptedWithoutAnswer(event.item.entity as E, event.item);
       });
     // Writes that left without an answer for the app (dead letters, clears…) give back what they hid.

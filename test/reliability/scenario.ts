@@ -653,11 +653,12 @@ async function run(scenario: Scenario, clock: VirtualClock): Promise<ScenarioRep
         continue;
       }
       if (write.state === 'pending' || arrived.has(write.n) || failedMarkers.has(write.n) || write.clearable || serverWinsMarkers.has(write.n) || unreadRecords.has(rec)) continue;
-      // Coalesced away: an update/create overtaken by a later delete it merged into,
-      // or a delete that cancelled an unsent create (then neither is sent).
+      // Coalesced away: a write overtaken by a later delete it merged into (a delete into a
+      // delete too: one DELETE carries the later one's data), or a delete that cancelled an
+      // unsent create (then neither is sent).
       const later = mine.slice(index + 1);
       const nextDelete = later.findIndex((w) => w.op === 'delete' && w.state !== 'rejected');
-      const supersededByDelete = write.op !== 'delete' && nextDelete >= 0 && later.slice(0, nextDelete).every((w) => !arrived.has(w.n));
+      const supersededByDelete = nextDelete >= 0 && later.slice(0, nextDelete).every((w) => !arrived.has(w.n));
       let cancelledCreate = false;
       if (write.op === 'delete') {
         for (let j = index - 1; j >= 0; j--) {
