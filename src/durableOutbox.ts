@@ -120,6 +120,11 @@ export class DurableOutbox implements PushQueue {
     return this.outbox.get(id);
   }
 
+  /** See {@link Outbox.mayReplay}. */
+  mayReplay(id: string): boolean {
+    return this.outbox.mayReplay(id);
+  }
+
   /** The queued writes of one record, in send order. */
   pendingFor(entity: string, id: string | number): SyncItem[] {
     return this.outbox.pendingFor(entity, id);

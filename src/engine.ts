@@ -130,13 +130,14 @@ class Engine<E extends string> implements SyncEngine<E> {
       .push$(this.#outbox)
       .pipe(takeUntil(stop$))
       .subscribe(({ event, command, record }) => {
+        // An answer to a write sent before (by an engine before this one, or a requeued dead
+        // letter) may replay an older state of the record: not handed over. The app gets back
+        // what that write hid (its overlay's base), and a change it made comes with the next pull.
+        const replay = event.type === 'pushed' && this.#outbox.mayReplay(event.item.id);
         this.#emit(event);
         if (command) this.#outbox.dispatch(command);
         // The server's answer is the record's new state: the app gets it as a pull would give it.
-        // Not a requeued dead letter's: later writes of its record may have landed since, so its
-        // answer may replay an older state. The app gets back what that write hid (its overlay's
-        // base), and a change it did make comes with the next pull.
-        if (record && event.type === 'pushed' && event.item.requeued) this.#puller.writesEnded(record.entity as E, event.item.data);
+        if (record && replay) this.#puller.writesEnded(record.entity as E, record.data);
         else if (record) this.#puller.hand(record.entity as E, record.data);
         else if (event.type === 'pushed' && event.status < 300) this.#puller.acceptedWithoutAnswer(event.item.entity as E, event.item);
       });

@@ -108,6 +108,8 @@ export class Outbox {
   private readonly openCreates = new Map<string, string>();
   /** Items that were sent, are being sent, or came from storage: never merged into. */
   private readonly sealed = new Set<string>();
+  /** Items an engine may have sent before (loaded from storage, or requeued dead letters): their answer may be a replay. */
+  private readonly resent = new Set<string>();
   private readonly inFlight = new Set<string>();
   /** Items with a change not yet durable: not sent until it is. */
   private readonly pending = new Map<string, number>();
@@ -137,6 +139,15 @@ export class Outbox {
   /** The queued item with this id, if there is one. */
   get(id: string): SyncItem | undefined {
     return this.queue.get(id);
+  }
+
+  /**
+   * True for an item an engine may have sent before this one loaded it, or a dead letter put
+   * back after later writes of its record landed: the server's answer to it may replay an older
+   * state of the record.
+   */
+  mayReplay(id: string): boolean {
+    return this.resent.has(id);
   }
 
   /** The queued writes of one record, in the order they will be sent (empty when none). */
@@ -220,13 +231,15 @@ export class Outbox {
           put('failed', item.id, undefined);
           const { lastError: _dropped, ...fresh } = item;
           this.sealed.add(item.id);
-          put('queue', item.id, this.translated({ ...fresh, retryCount: 0, requeued: true }));
+          this.resent.add(item.id);
+          put('queue', item.id, this.translated({ ...fresh, retryCount: 0 }));
         }
         break;
       case 'load':
         // Loaded items are durable already: placed without changes to persist.
         for (const item of command.queue) {
           this.sealed.add(item.id);
+          this.resent.add(item.id);
           this.place('queue', item.id, item);
         }
         for (const item of command.failed) this.place('failed', item.id, item);
@@ -391,6 +404,7 @@ export class Outbox {
       this.queue.delete(id);
       this.unlink(previous);
       this.sealed.delete(id);
+      this.resent.delete(id);
       this.inFlight.delete(id);
       this.ready.delete(id);
     }

@@ -74,18 +74,26 @@ export class OverlayBases {
 
   /**
    * Stores the entity's bases as they stand, when they changed since last stored. A failure is
-   * reported, not thrown: the hand-over goes on, and the next change tries to store them again.
+   * reported, not thrown, and says false: the next change tries to store them again.
    */
-  async save(entity: string): Promise<void> {
-    if (!this.dirty.delete(entity)) return;
+  async save(entity: string): Promise<boolean> {
+    if (!this.dirty.delete(entity)) return true;
     const records = [...(this.bases.get(entity)?.values() ?? [])];
     const key = this.keyOf(entity);
     try {
       if (records.length === 0) await this.storage.removeItem(key);
       else await this.storage.setItem<StoredBases>(key, { v: 1, records });
+      return true;
     } catch (error) {
       this.dirty.add(entity);
-      this.onError(new SyncStorageError(`[rxsync] Could not store the server's records behind pending local edits of "${entity}": ${describeError(error)}`, key, error));
+      this.onError(
+        new SyncStorageError(
+          `[rxsync] Could not store the server's records behind pending local edits of "${entity}" (${describeError(error)}), so they are shown as the server sent them, not marked pending (engine.pendingFor() still lists the writes), until storage works again.`,
+          key,
+          error,
+        ),
+      );
+      return false;
     }
   }
 

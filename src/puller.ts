@@ -50,6 +50,8 @@ export class Puller<E extends string> {
   private readonly pulled = new Subject<PulledBatch<E>>();
   private readonly pulling = new BehaviorSubject(0);
   private readonly applying = new Map<E, Promise<unknown>>();
+  /** Per record (the most recent NEWEST_KEPT), the newest numeric `version` the app was handed. */
+  private readonly newest = new Map<string, number>();
   private readonly incoming = new Map<string, number>();
   /** Per entity whose page request is under way: the ids the app was handed the server's answer for meanwhile. */
   private readonly answeredDuring = new Map<E, Set<string>>();
@@ -100,12 +102,27 @@ export class Puller<E extends string> {
         if (this.options.readYourWrites) await this.bases.load(entity);
         const pending: (string | number)[] = [];
         const settled: (string | number)[] = [];
-        const items = records.map((given, index) => {
+        const handed: [key: string, version: number][] = [];
+        /** The same records without overlays: what the app gets if the records behind them cannot be stored. */
+        const plain: unknown[] = [];
+        const items = records.flatMap((given, index) => {
           const id = ids[index];
-          if (id === undefined) return given;
+          if (id === undefined) {
+            plain.push(given);
+            return [given];
+          }
           // An answer replayed under its idempotency key can be older than a record pulled since.
           const base = this.bases.get(entity, id);
           const record = base !== undefined && isOlder(given, base) ? base : given;
+          const version = versionOf(record);
+          const key = recordKey(entity, id);
+          if (typeof version === 'number') {
+            // The app already has a newer version of it (say a pull brought another client's edit
+            // before the replayed answer to our own write came back): this one would take it back.
+            if (version < (this.newest.get(key) ?? -Infinity)) return [];
+            handed.push([key, version]);
+          }
+          plain.push(record);
           const writes = this.options.pendingFor(entity, id);
           if (writes.length === 0) {
             // Shown with an overlay before: this plain record is owed to the app until its onPull took it.
@@ -113,17 +130,22 @@ export class Puller<E extends string> {
               this.bases.set(entity, record);
               settled.push(id);
             }
-            return record;
+            return [record];
           }
           pending.push(id);
-          if (!this.options.readYourWrites) return record;
+          if (!this.options.readYourWrites) return [record];
           this.bases.set(entity, record);
-          return withPendingWrites(record, writes);
+          return [withPendingWrites(record, writes)];
         });
+        if (items.length === 0 && records.length > 0) return;
         // Stored before the app sees the records: a crash in between leaves the app with a
         // record plain or shown over a base that is kept, so a failed write can still give it back.
-        await this.bases.save(entity);
-        await this.deliver(entity, items, pending);
+        // Storage that cannot keep them gets nothing a crash could leave hidden or marked for ever:
+        // the records as the server sent them, not listed as pending (`pendingFor()` still knows).
+        const kept = await this.bases.save(entity);
+        if (!kept) for (const id of pending) this.bases.delete(entity, id);
+        await this.deliver(entity, kept ? items : plain, kept ? pending : []);
+        this.remember(handed);
         if (settled.length > 0) {
           for (const id of settled) this.bases.delete(entity, id);
           await this.bases.save(entity);
@@ -132,6 +154,19 @@ export class Puller<E extends string> {
         for (const id of ids) if (id !== undefined) this.count(entity, id, -1);
       }
     });
+  }
+
+  /** Notes the versions the app now has, keeping the most recent NEWEST_KEPT records. */
+  private remember(handed: readonly [key: string, version: number][]): void {
+    for (const [key, version] of handed) {
+      if (version < (this.newest.get(key) ?? -Infinity)) continue;
+      this.newest.delete(key);
+      this.newest.set(key, version);
+    }
+    for (const key of this.newest.keys()) {
+      if (this.newest.size <= NEWEST_KEPT) break;
+      this.newest.delete(key);
+    }
   }
 
   /** {@link apply} for one record the app did not ask for (the server's answer to its write); a failing `onPull` is reported. */
@@ -307,6 +342,9 @@ export class Puller<E extends string> {
 }
 
 /** True when both records carry numeric versions and `record`'s is the lower: it is the older state. */
+/** How many records' newest handed version the engine remembers: replayed answers come soon after. */
+const NEWEST_KEPT = 10_000;
+
 function isOlder(record: unknown, than: unknown): boolean {
   const version = versionOf(record);
   const other = versionOf(than);

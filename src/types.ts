@@ -37,12 +37,6 @@ export interface SyncItem extends SyncWrite {
    * under the key `{id}:put`, also after a restart.
    */
   overwrite?: boolean;
-  /**
-   * Set on a dead letter `reprocessFailed()` put back: later writes of its record may have
-   * landed meanwhile, so the server's answer to it is not handed to `onPull` (it may replay an
-   * older state); a change it did make reaches the app with the next pull.
-   */
-  requeued?: boolean;
 }
 
 /**

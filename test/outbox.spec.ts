@@ -128,7 +128,7 @@ describe('Outbox: sending, storage and delivery', () => {
     expect(outbox.failedItems().map((i) => [i.id, i.lastError])).toEqual([['k1', '400']]);
     apply({ type: 'requeue' });
     expect(outbox.failedCount).toBe(0);
-    expect(outbox.items()).toEqual([{ ...c1, retryCount: 0, requeued: true }]);
+    expect(outbox.items()).toEqual([{ ...c1, retryCount: 0 }]);
     apply({ type: 'clear' });
     expect(outbox.size + outbox.failedCount).toBe(0);
   });

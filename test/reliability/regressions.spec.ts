@@ -369,6 +369,22 @@ describe('reliability regressions', () => {
       ],
     }),
   );
+  // Found by the soak on the merged code (seed 28002, shrunk): a slow answer outlives two crashes;
+  // the next engine's pull hands the other client's version 2, then its re-sent create gets the
+  // server's stored answer, version 1, which took the app back. Answers to writes an engine before
+  // may have sent are not handed (a pull brings what they changed), nor is a version older than one handed.
+  it("a replayed answer to a write re-sent after a crash does not take the app back to an older version", () =>
+    replay({strategy: 'last-write-wins', startOnline: true, commands: [{k: 'write', rec: 'b', op: 'delete'}, {k: 'fault', kind: 'slow', n: 2}, {k: 'tick', ms: 4}, {k: 'online', on: false}, {k: 'restart', crash: true, after: 3}, {k: 'restart', crash: true, after: 2}, {k: 'tick', ms: 0}, {k: 'remoteEdit', rec: 'b'}], batchSize: 1, headers: 'sync'}),
+  );
+  // Same run (shrunk): storage refuses to keep the pulled record behind an overlay, then the engine
+  // crashes: the app must neither keep the overlay nor a pending mark nobody will clear.
+  it('records shown while storage cannot keep what they hide are shown plain, so a crash leaves nothing stale', () =>
+    replay({strategy: 'server-wins', startOnline: true, commands: [{k: 'fault', kind: '503', n: 2}, {k: 'write', rec: 'p', op: 'delete'}, {k: 'fault', kind: 'ok-garbled', n: 1}, {k: 'tick', ms: 0}, {k: 'write', rec: 'b', op: 'create'}, {k: 'write', rec: 'c', op: 'create'}, {k: 'fault', kind: 'timeout', n: 2}, {k: 'write', rec: 'a', op: 'create'}, {k: 'tick', ms: 3}, {k: 'storageFail', n: 1}, {k: 'pull'}, {k: 'remoteEdit', rec: 'c'}, {k: 'tick', ms: 0}, {k: 'reprocess'}, {k: 'restart', crash: true, after: 1}], batchSize: 3, headers: 'async'}),
+  );
+  // Same run (seed 28001, scenario 16979, as found): the app's row kept a pending mark after everything settled.
+  it('a pending mark is never left for ever after storage failures, crashes and replayed answers', () =>
+    replay({strategy:  'last-write-wins',  startOnline:  true,  commands:  [{k:  'write',  rec:  'b',  op:  'update',  via:  'writes$'},  {k:  'restart',  crash:  false,  after:  1},  {k:  'write',  rec:  'b',  op:  'delete',  via:  'writes$'},  {k:  'clear'},  {k:  'clear'},  {k:  'write',  rec:  'a',  op:  'update'},  {k:  'write',  rec:  'a',  op:  'create',  via:  'writes$'},  {k:  'write',  rec:  'b',  op:  'create'},  {k:  'fault',  kind:  'lost',  n:  2},  {k:  'flush'},  {k:  'online',  on:  true},  {k:  'restart',  crash:  true,  after:  3},  {k:  'write',  rec:  'a',  op:  'update'},  {k:  'fault',  kind:  'slow',  n:  3},  {k:  'flush'},  {k:  'fault',  kind:  'hang-applied',  n:  2},  {k:  'headersFail',  n:  1},  {k:  'storageFail',  n:  2},  {k:  'write',  rec:  'b',  op:  'update'},  {k:  'tick',  ms:  4},  {k:  'reprocess'},  {k:  'fault',  kind:  'hang',  n:  3},  {k:  'pullFail',  n:  1},  {k:  'write',  rec:  'a',  op:  'create'},  {k:  'write',  rec:  'b',  op:  'create',  via:  'writes$'},  {k:  'fullSync'},  {k:  'online',  on:  false},  {k:  'restart',  crash:  true,  after:  2},  {k:  'online',  on:  true},  {k:  'clear'},  {k:  'write',  rec:  'a',  op:  'delete',  via:  'writes$'}],  batchSize:  3,  headers:  'async'}),
+  );
   it('flush() ends when a failed storage batch held both a cancelling write and a clear', () =>
     replay({
       strategy: 'server-wins',
