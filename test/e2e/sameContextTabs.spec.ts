@@ -23,13 +23,14 @@ describeE2E('two tabs of one browser edit the same todo (Chromium)', () => {
   it('both tabs work at once; both edits land and the conflict resolves (client-wins)', async () => {
     const context = await e2e.newContext();
     const id = 'shared';
-    const first = await e2e.open(context, { strategy: 'client-wins', client: 'first' });
+    // No pulls by themselves: the second tab must stay on version 1 to make a stale edit.
+    const first = await e2e.open(context, { strategy: 'client-wins', client: 'first', autoPull: 'off' });
     await first.evaluate((id) => window.rxsyncDemo!.add('Water the plants', id), id);
     await waitForDrained(first);
     await until(() => record(id), (r) => r?.version === 1, 'the todo on the server');
 
     // The second tab of the same browser, while the first stays open.
-    const second = await e2e.open(context, { strategy: 'client-wins', client: 'second' });
+    const second = await e2e.open(context, { strategy: 'client-wins', client: 'second', autoPull: 'off' });
     expect(await second.evaluate(() => window.rxsyncDemo!.client)).not.toBe(await first.evaluate(() => window.rxsyncDemo!.client));
     await second.waitForFunction((id) => window.rxsyncDemo!.serverTodos().some((t) => t.id === id && t.version === 1), id);
 
