@@ -40,6 +40,9 @@ describe('classifyResponse', () => {
     [412, { type: 'urn:rxsync:problem:idempotency-key-in-use' }, 'update', 'retry', expect.stringMatching(/^412, the server is still processing/)],
     [422, { type: 'urn:rxsync:problem:idempotency-key-in-use' }, 'create', 'fail', expect.stringMatching(/^422, the server says this Idempotency-Key was already used/)],
     [400, { type: 'urn:rxsync:problem:idempotency-key-in-use' }, 'create', 'fail', '400: {"type":"urn:rxsync:problem:idempotency-key-in-use"}'],
+    // A `type` that is not a string names no problem; a body of JSON `null` is no record.
+    [409, { type: ['idempotency-key-in-use'] }, 'update', 'conflict', '409 without the current record: {"type":["idempotency-key-in-use"]}'],
+    [409, null, 'update', 'conflict', expect.stringMatching(/^409 without the current record/)],
     // A problem+json conflict of another type is an ordinary conflict, never a retry.
     [409, { type: 'https://example.com/problems/edit-conflict' }, 'update', 'conflict', '409 without the current record: {"type":"https://example.com/problems/edit-conflict"}'],
   ] as const)('%i %j to a %s → %s', (status, body, operation, kind, reason) => {
