@@ -1,0 +1,57 @@
+import { NEVER, of } from 'rxjs';
+import { describe, expect, it } from 'vitest';
+import { Puller } from '../src/puller.js';
+import type { SyncEvent } from '../src/index.js';
+
+/** A puller whose only job here is handing records to `onPull`; no request is made. */
+function puller(onPull: (entity: 'todos', items: unknown[]) => void | Promise<void>) {
+  const reported: SyncEvent[] = [];
+  const instance = new Puller<'todos'>({
+    entities: { todos: { endpoint: '/todos' } },
+    transport: { push: () => of({ status: 200 }), pull: () => NEVER },
+    store: { loadCheckpoint: () => Promise.resolve({}), saveCheckpoint: () => Promise.resolve() },
+    stop$: NEVER,
+    onPull,
+    pendingFor: () => [],
+    readYourWrites: false,
+    report: (event) => reported.push(event),
+  });
+  return { puller: instance, reported };
+}
+
+describe('the puller hands remote records to the app', () => {
+  it('one hand-over at a time per entity, in order, however many queue up while one runs', async () => {
+    const log: string[] = [];
+    const finish = new Map<string, () => void>();
+    const { puller: p } = puller(async (_entity, items) => {
+      const name = String((items[0] as { id: string }).id);
+      log.push(`start ${name}`);
+      await new Promise<void>((resolve) => finish.set(name, resolve));
+      log.push(`end ${name}`);
+    });
+    const a = p.apply('todos', [{ id: 'a' }]);
+    const b = p.apply('todos', [{ id: 'b' }]);
+    await new Promise((resolve) => setImmediate(resolve));
+    finish.get('a')!();
+    await a;
+    await new Promise((resolve) => setImmediate(resolve));
+    // b is being applied now; c arrives and must wait for it.
+    const c = p.apply('todos', [{ id: 'c' }]);
+    await new Promise((resolve) => setImmediate(resolve));
+    finish.get('b')!();
+    await b;
+    await new Promise((resolve) => setImmediate(resolve));
+    finish.get('c')!();
+    await c;
+    expect(log).toEqual(['start a', 'end a', 'start b', 'end b', 'start c', 'end c']);
+  });
+
+  it('a record handed over after a push whose onPull throws is reported as a callback error', async () => {
+    const { puller: p, reported } = puller(() => {
+      throw new Error('local db busy');
+    });
+    p.hand('todos', { id: 'a' });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(reported).toEqual([{ type: 'callback-error', callback: 'onPull', error: '[rxsync] onPull threw: local db busy' }]);
+  });
+});
