@@ -8,7 +8,7 @@ function puller(onPull: (entity: 'todos', items: unknown[]) => void | Promise<vo
   const reported: SyncEvent[] = [];
   const instance = new Puller<'todos'>({
     entities: { todos: { endpoint: '/todos' } },
-    transport: { push: () => of({ status: 200 }), pull: () => NEVER },
+    transport: { push: () => of({ status: 200, body: undefined }), pull: () => NEVER },
     store: { loadCheckpoint: () => Promise.resolve({}), saveCheckpoint: () => Promise.resolve() },
     stop$: NEVER,
     onPull,
