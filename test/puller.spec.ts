@@ -1,10 +1,10 @@
 import { NEVER, of } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { Puller } from '../src/puller.js';
-import type { SyncEvent } from '../src/index.js';
+import type { PullInfo, SyncEvent } from '../src/index.js';
 
 /** A puller whose only job here is handing records to `onPull`; no request is made. */
-function puller(onPull: (entity: 'todos', items: unknown[]) => void | Promise<void>) {
+function puller(onPull: (entity: 'todos', items: unknown[], info: PullInfo) => void | Promise<void>) {
   const reported: SyncEvent[] = [];
   const instance = new Puller<'todos'>({
     entities: { todos: { endpoint: '/todos' } },
@@ -53,5 +53,14 @@ describe('the puller hands remote records to the app', () => {
     p.hand('todos', { id: 'a' });
     await new Promise((resolve) => setImmediate(resolve));
     expect(reported).toEqual([{ type: 'callback-error', callback: 'onPull', error: '[rxsync] onPull threw: local db busy' }]);
+  });
+
+  it('names no record as pending when the app has no write queued for any of them', async () => {
+    const seen: PullInfo[] = [];
+    const { puller: p } = puller((_entity, _items, info) => {
+      seen.push(info);
+    });
+    await p.apply('todos', [{ id: 'a' }, { id: 'b' }]);
+    expect(seen).toEqual([{ pending: [] }]);
   });
 });
