@@ -55,12 +55,12 @@ describe('the puller hands remote records to the app', () => {
     expect(reported).toEqual([{ type: 'callback-error', callback: 'onPull', error: '[rxsync] onPull threw: local db busy' }]);
   });
 
-  it('names no record as pending when the app has no write queued for any of them', async () => {
+  it('names no record as pending when the app has no write queued for any of them, nor one without an id', async () => {
     const seen: PullInfo[] = [];
     const { puller: p } = puller((_entity, _items, info) => {
       seen.push(info);
     });
-    await p.apply('todos', [{ id: 'a' }, { id: 'b' }]);
+    await p.apply('todos', [{ id: 'a' }, { title: 'no id' }]);
     expect(seen).toEqual([{ pending: [] }]);
   });
 });
