@@ -1,12 +1,15 @@
 import { NEVER, of } from 'rxjs';
 import { describe, expect, it } from 'vitest';
+import { memoryStorage } from '../src/memoryStorage.js';
 import { Puller } from '../src/puller.js';
 import type { PullInfo, SyncEvent } from '../src/index.js';
 
 /** A puller whose only job here is handing records to `onPull`; no request is made. */
 function puller(onPull: (entity: 'todos', items: unknown[], info: PullInfo) => void | Promise<void>) {
   const reported: SyncEvent[] = [];
-  const instance = new Puller<'todos'>({
+  // Not an inline literal: newer pullers take more options (their own storage), which this
+  // object also gives without the compiler calling them excess where they are not used yet.
+  const options = {
     entities: { todos: { endpoint: '/todos' } },
     transport: { push: () => of({ status: 200, body: undefined }), pull: () => NEVER },
     store: { loadCheckpoint: () => Promise.resolve({}), saveCheckpoint: () => Promise.resolve() },
@@ -14,8 +17,11 @@ function puller(onPull: (entity: 'todos', items: unknown[], info: PullInfo) => v
     onPull,
     pendingFor: () => [],
     readYourWrites: false,
-    report: (event) => reported.push(event),
-  });
+    storage: memoryStorage(),
+    storageKey: 'rxsync',
+    report: (event: SyncEvent) => reported.push(event),
+  };
+  const instance = new Puller<'todos'>(options);
   return { puller: instance, reported };
 }
 
