@@ -29,6 +29,22 @@ describe('classifyResponse', () => {
     [422, { error: 'bad' }, 'create', 'fail', '422: {"error":"bad"}'],
     [0, undefined, 'create', 'fail', expect.stringMatching(/^a redirect \(the browser hides where to\): pushes never follow redirects/)],
     [302, undefined, 'create', 'fail', expect.stringMatching(/^302 \(the browser hides where to\)/)],
+    // The edges of each range.
+    [299, undefined, 'update', 'ack', undefined],
+    [300, undefined, 'update', 'fail', expect.stringMatching(/^300 \(the browser hides where to\): pushes never follow redirects/)],
+    [399, undefined, 'update', 'fail', expect.stringMatching(/^399 \(the browser hides where to\)/)],
+    [199, undefined, 'update', 'fail', '199'],
+    [599, undefined, 'update', 'retry', '599'],
+    [600, undefined, 'update', 'fail', '600'],
+    // An idempotency problem means "key in use" or "key reused" only with the statuses that say so.
+    [412, { type: 'urn:rxsync:problem:idempotency-key-in-use' }, 'update', 'retry', expect.stringMatching(/^412, the server is still processing/)],
+    [422, { type: 'urn:rxsync:problem:idempotency-key-in-use' }, 'create', 'fail', expect.stringMatching(/^422, the server says this Idempotency-Key was already used/)],
+    [400, { type: 'urn:rxsync:problem:idempotency-key-in-use' }, 'create', 'fail', '400: {"type":"urn:rxsync:problem:idempotency-key-in-use"}'],
+    // A `type` that is not a string names no problem; a body of JSON `null` is no record.
+    [409, { type: ['idempotency-key-in-use'] }, 'update', 'conflict', '409 without the current record: {"type":["idempotency-key-in-use"]}'],
+    [409, null, 'update', 'conflict', expect.stringMatching(/^409 without the current record/)],
+    // A problem+json conflict of another type is an ordinary conflict, never a retry.
+    [409, { type: 'https://example.com/problems/edit-conflict' }, 'update', 'conflict', '409 without the current record: {"type":"https://example.com/problems/edit-conflict"}'],
   ] as const)('%i %j to a %s → %s', (status, body, operation, kind, reason) => {
     const outcome = classifyResponse({ status, body }, write(operation));
     expect(outcome.kind).toBe(kind);

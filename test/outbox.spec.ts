@@ -38,6 +38,10 @@ describe('Outbox: the coalescing rules (src/coalesce.ts), write by write', () =>
       [item('k9', 'update', { id: '2', n: 1 }), item('k10', 'update', { id: '2', n: 2 }), item('k9', 'update', { id: '2', n: 1 })],
       ['k9:update:{"id":"2","n":2}'],
     ],
+    // A delete's data is often the bare id, which may equal what the queued write holds.
+    ['create of a bare id + its delete → nothing is left to send', [item('k10', 'create', { id: '1' }), d1], []],
+    ['update + delete with the same data → one delete', [item('k11', 'update', { id: '1' }), d1], ['k11:delete:{"id":"1"}']],
+    ['update + create → both, in order', [u1, item('k12', 'create', { id: '1', title: 'new' })], ['k2:update:{"id":"1","done":true}', 'k12:create:{"id":"1","title":"new"}']],
   ])('%s', (_rule, writes, queue) => {
     const outbox = new Outbox();
     for (const write of writes) outbox.apply(enqueue(write));
@@ -112,6 +116,51 @@ describe('Outbox: sending, storage and delivery', () => {
     apply({ type: 'ack', id: 'v1', version: 4 });
     expect(outbox.get('v2')?.data).toEqual({ id: '1', done: true, version: 4 });
     expect(outbox.get('v3')?.data).toEqual({ id: '2', version: 3 });
+  });
+
+  it("an ack moves the next write onto the server's version only when both were based on the same one", () => {
+    const outbox = new Outbox();
+    const apply = (command: OutboxCommand) => outbox.persisted([outbox.apply(command)]);
+    // Acked without a version from the server: the next write keeps the version it was based on.
+    apply(enqueue(item('a1', 'update', { id: 'a', title: 'x', version: 3 })));
+    outbox.take(10);
+    apply(enqueue(item('a2', 'update', { id: 'a', done: true, version: 3 })));
+    apply({ type: 'ack', id: 'a1' });
+    expect(outbox.get('a2')?.data).toEqual({ id: 'a', done: true, version: 3 });
+    // The acked write named no version: the next write, which names none either, gets no If-Match.
+    apply(enqueue(item('b1', 'update', { id: 'b', title: 'x' })));
+    outbox.take(10);
+    apply(enqueue(item('b2', 'update', { id: 'b', done: true })));
+    apply({ type: 'ack', id: 'b1', version: 8 });
+    expect(outbox.get('b2')?.data).toEqual({ id: 'b', done: true });
+    // The next write was based on another version than the acked one: it is left to conflict.
+    apply(enqueue(item('c1', 'update', { id: 'c', title: 'x', version: 3 })));
+    outbox.take(10);
+    apply(enqueue(item('c2', 'update', { id: 'c', done: true, version: 2 })));
+    apply({ type: 'ack', id: 'c1', version: 4 });
+    expect(outbox.get('c2')?.data).toEqual({ id: 'c', done: true, version: 2 });
+  });
+
+  it('a requeued dead letter may have reached the server: a new write of its record is queued behind it, never merged into it', () => {
+    const outbox = new Outbox();
+    const apply = (command: OutboxCommand) => outbox.persisted([outbox.apply(command)]);
+    apply(enqueue(u1));
+    outbox.take(10);
+    apply({ type: 'dead-letter', id: 'k2', error: 'gave up' });
+    apply({ type: 'requeue' });
+    apply(enqueue(u1b));
+    expect(view(outbox)).toEqual(['k2:update:{"id":"1","done":true}', 'k3:update:{"id":"1","title":"oat milk"}']);
+    expect(outbox.take(10).map((i) => i.id)).toEqual(['k2']);
+  });
+
+  it('take() hands out at most `limit` ready items, oldest first, each only once', () => {
+    const outbox = new Outbox();
+    const apply = (command: OutboxCommand) => outbox.persisted([outbox.apply(command)]);
+    for (const id of ['1', '2', '3']) apply(enqueue(item(`t${id}`, 'create', { id })));
+    expect(outbox.take(2).map((i) => i.id)).toEqual(['t1', 't2']);
+    expect(outbox.inFlightCount).toBe(2);
+    expect(outbox.take(2).map((i) => i.id)).toEqual(['t3']);
+    expect(outbox.take(2)).toEqual([]);
   });
 
   it('ack, retried, dead-letter, requeue and clear', () => {
