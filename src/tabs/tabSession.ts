@@ -56,8 +56,6 @@ export class TabSession {
   /** The leader's events and pulled batches. */
   readonly events$: Observable<SyncEvent>;
   readonly pulled$: Observable<PulledBatch>;
-  /** Resolves once the shared outbox can be shown: a leader answered, or this tab leads. */
-  readonly connected: Promise<void>;
 
   readonly #id = `tab-${Math.random().toString(36).slice(2)}-${Date.now().toString(36)}`;
   readonly #leadership: Leadership;
@@ -71,11 +69,10 @@ export class TabSession {
   #serving: Subscription | undefined;
   #leader: string | undefined;
   #leaderEpoch = 0;
-  #lastState: TabState | undefined;
-  /** What a follower has heard of the leader's state so far. */
+  /** What this tab, leading, last told the others of its state (told again to a tab that says hello). */
+  #told: Partial<TabState> = {};
+  /** What this tab, following, has heard of the leader's state so far. */
   #heardOf: Partial<TabState> = {};
-  /** The leader's last state, as a follower saw it. */
-  #lastSeen: TabState | undefined;
   readonly #outgoing: TabMessage[] = [];
   #count = 0;
   #takeover: Subscription | undefined;
@@ -88,12 +85,10 @@ export class TabSession {
     this.#fence = new EpochFence(options.storage, options.epochKey);
     this.leads$ = this.#leads.asObservable();
     this.state$ = this.#state.asObservable();
-    this.state$.subscribe((state) => (this.#lastSeen = state));
     this.events$ = this.#events.asObservable();
     this.pulled$ = this.#pulled.asObservable();
     this.leading = this.#leadership.leading.then(() => this.#fence.claim());
     this.deposed = new Promise((resolve) => (this.#depose = resolve));
-    this.connected = Promise.race([this.leading, firstValueFrom(this.state$, { defaultValue: undefined }).then(() => undefined)]);
 
     options.channel.addEventListener('message', ({ data }) => {
       if (!this.#closed && isTabMessage(data)) this.#heard(data);
@@ -138,12 +133,12 @@ export class TabSession {
 
   /** The queued writes of a record, as the leader last showed them. */
   pendingFor(entity: string, id: string | number): SyncItem[] {
-    return (this.#lastSeen?.queue ?? []).filter((item) => item.entity === entity && String(recordIdOf(item.data)) === String(id));
+    return (this.#heardOf.queue ?? []).filter((item) => item.entity === entity && String(recordIdOf(item.data)) === String(id));
   }
 
   /** The queue's length, as the leader last showed it. */
   get queueLength(): number {
-    return this.#lastSeen?.queue.length ?? 0;
+    return this.#heardOf.queue?.length ?? 0;
   }
 
   /**
@@ -187,10 +182,8 @@ export class TabSession {
       host.failed$.pipe(throttleTime(STATE_EVERY_MS, scheduler, lists), map((failed) => ({ failed }))),
       host.status$.pipe(map((status) => ({ status }))),
     );
-    let whole: Partial<TabState> = {};
     this.#serving = parts$.subscribe((part) => {
-      whole = { ...whole, ...part };
-      if (whole.queue && whole.failed && whole.status) this.#lastState = whole as TabState;
+      this.#told = { ...this.#told, ...part };
       this.#post({ type: 'state', from, state: part });
     });
     this.#serving.add(host.events$.subscribe((event) => this.#post({ type: 'event', from, event })));
@@ -286,7 +279,7 @@ export class TabSession {
       case 'hello':
         if (!this.leads) return;
         this.#post({ type: 'leader', from: this.#id, epoch: this.#fence.epoch });
-        if (this.#lastState) this.#post({ type: 'state', from: this.#id, state: this.#lastState });
+        this.#post({ type: 'state', from: this.#id, state: this.#told });
         return;
       case 'leader':
         // The lock says who leads, not a message; the epoch tells a stale leader, waking up, from its successor.
@@ -368,20 +361,20 @@ export class TabSession {
   #flushOutgoing(): void {
     const messages = this.#outgoing.splice(0);
     if (this.#closed || messages.length === 0) return;
-    try {
-      this.options.channel.postMessage(messages.length === 1 ? messages[0] : { type: 'batch', messages });
-    } catch {
-      // Something that cannot be cloned (an app record holding a function) is not worth a crash:
-      // each message alone, so only that one is lost; followers catch up with the next state.
-      if (messages.length > 1) for (const message of messages) this.#postNow(message);
+    // Something that cannot be cloned (an app record holding a function) is not worth a crash:
+    // then each message alone, so only that one is lost; followers catch up with the next state.
+    if (!this.#postNow(messages.length === 1 ? messages[0] : { type: 'batch', messages }) && messages.length > 1) {
+      for (const message of messages) this.#postNow(message);
     }
   }
 
-  #postNow(message: TabMessage): void {
+  /** Posts at once; false when the message could not be sent. */
+  #postNow(message: TabMessage): boolean {
     try {
       this.options.channel.postMessage(message);
+      return true;
     } catch {
-      // As above.
+      return false;
     }
   }
 }
