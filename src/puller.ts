@@ -103,14 +103,10 @@ export class Puller<E extends string> {
         const pending: (string | number)[] = [];
         const settled: (string | number)[] = [];
         const handed: [key: string, version: number][] = [];
-        /** The same records without overlays: what the app gets if the records behind them cannot be stored. */
-        const plain: unknown[] = [];
-        const items = records.flatMap((given, index) => {
+        // Each record as it is shown (with the pending writes on top) and plain (as the server sent it).
+        const handOvers = records.flatMap((given, index): { shown: unknown; plain: unknown }[] => {
           const id = ids[index];
-          if (id === undefined) {
-            plain.push(given);
-            return [given];
-          }
+          if (id === undefined) return [{ shown: given, plain: given }];
           // An answer replayed under its idempotency key can be older than a record pulled since.
           const base = this.bases.get(entity, id);
           const record = base !== undefined && isOlder(given, base) ? base : given;
@@ -122,7 +118,6 @@ export class Puller<E extends string> {
             if (version < (this.newest.get(key) ?? -Infinity)) return [];
             handed.push([key, version]);
           }
-          plain.push(record);
           const writes = this.options.pendingFor(entity, id);
           if (writes.length === 0) {
             // Shown with an overlay before: this plain record is owed to the app until its onPull took it.
@@ -130,21 +125,21 @@ export class Puller<E extends string> {
               this.bases.set(entity, record);
               settled.push(id);
             }
-            return [record];
+            return [{ shown: record, plain: record }];
           }
           pending.push(id);
-          if (!this.options.readYourWrites) return [record];
+          if (!this.options.readYourWrites) return [{ shown: record, plain: record }];
           this.bases.set(entity, record);
-          return [withPendingWrites(record, writes)];
+          return [{ shown: withPendingWrites(record, writes), plain: record }];
         });
-        if (items.length === 0 && records.length > 0) return;
+        if (handOvers.length === 0 && records.length > 0) return;
         // Stored before the app sees the records: a crash in between leaves the app with a
         // record plain or shown over a base that is kept, so a failed write can still give it back.
         // Storage that cannot keep them gets nothing a crash could leave hidden or marked for ever:
         // the records as the server sent them, not listed as pending (`pendingFor()` still knows).
         const kept = await this.bases.save(entity);
         if (!kept) for (const id of pending) this.bases.delete(entity, id);
-        await this.deliver(entity, kept ? items : plain, kept ? pending : []);
+        await this.deliver(entity, handOvers.map((handOver) => (kept ? handOver.shown : handOver.plain)), kept ? pending : []);
         this.remember(handed);
         if (settled.length > 0) {
           for (const id of settled) this.bases.delete(entity, id);
