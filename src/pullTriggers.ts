@@ -1,5 +1,6 @@
 import { catchError, EMPTY, filter, from, interval, merge, type Observable, pairwise, type SchedulerLike, switchMap, take } from 'rxjs';
 import { describeError } from './errors.js';
+import { coalesceRuns } from './operators/coalesceRuns.js';
 import type { OutboxCounts } from './durableOutbox.js';
 import type { ResolvedOptions } from './engineOptions.js';
 import type { SyncEvent } from './types.js';
@@ -34,5 +35,16 @@ export function pullTriggers$({ autoPull, loaded, online$, events$, counts$, pok
         return EMPTY;
       }),
     ),
+  );
+}
+
+/**
+ * The pulls the engine makes by itself: one at each trigger while `canPull()` says so, and any
+ * pile of triggers during a pull makes exactly one more. A pull that rejects stops no later one.
+ */
+export function autoPulls$(sources: PullTriggerSources & { canPull: () => boolean; pull: () => Promise<unknown> }): Observable<unknown> {
+  return pullTriggers$(sources).pipe(
+    filter(() => sources.canPull()),
+    coalesceRuns(() => sources.pull().catch(() => undefined)),
   );
 }

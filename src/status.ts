@@ -1,4 +1,4 @@
-import { combineLatest, distinctUntilChanged, map, type Observable, ReplaySubject, scan, share, startWith, takeUntil } from 'rxjs';
+import { BehaviorSubject, combineLatest, distinctUntilChanged, map, type Observable, ReplaySubject, scan, share, startWith, takeUntil } from 'rxjs';
 import type { OutboxCounts } from './durableOutbox.js';
 import type { SyncEvent, SyncStatusInfo } from './types.js';
 
@@ -57,6 +57,23 @@ export function status$({ events, ...inputs }: StatusInputs): Observable<SyncSta
     lastError: events.pipe(scan(lastErrorAfter, undefined), startWith(undefined), distinctUntilChanged()),
     lastSyncAt: events.pipe(scan(lastSyncAfter, undefined), startWith(undefined), distinctUntilChanged()),
   }).pipe(map(toStatus), distinctUntilChanged(sameStatus));
+}
+
+/**
+ * The status `getStatus()` reads and `status$` shows, from the start until `stop$`: this engine's
+ * own, or what `shown` makes of it (where tabs share the outbox, the leader's while another tab leads).
+ */
+export function currentStatus(
+  inputs: StatusInputs,
+  shown: (here$: Observable<SyncStatusInfo>) => Observable<SyncStatusInfo>,
+  stop$: Observable<unknown>,
+): BehaviorSubject<SyncStatusInfo> {
+  const current = new BehaviorSubject<SyncStatusInfo>({ status: 'offline', online: false, queueLength: 0, inFlight: 0, failedCount: 0 });
+  // Replays this engine's latest status to `shown` whenever it switches back to it.
+  const here = new BehaviorSubject<SyncStatusInfo>(current.value);
+  status$(inputs).pipe(takeUntil(stop$)).subscribe(here);
+  shown(here).pipe(takeUntil(stop$)).subscribe((status) => current.next(status));
+  return current;
 }
 
 /** `lastError` after an event: the newest failure, cleared by a delivery. */
