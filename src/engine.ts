@@ -1,4 +1,4 @@
-import { BehaviorSubject, filter, from, merge, type Observable, ReplaySubject, takeUntil } from 'rxjs';
+import { type BehaviorSubject, from, merge, type Observable, ReplaySubject, takeUntil } from 'rxjs';
 import { environmentDefaults } from './browser/defaults.js';
 import { DurableOutbox } from './durableOutbox.js';
 import { resolveOptions } from './engineOptions.js';
@@ -13,7 +13,6 @@ import { currentStatus, onlineSignal$ } from './status.js';
 import { SyncRuns } from './syncRuns.js';
 import { joinTabs } from './tabs/joinTabs.js';
 import { OutboxRoute } from './tabs/outboxRoute.js';
-import type { TabState } from './tabs/tabMessages.js';
 import type { PulledBatch, SyncEngine, SyncEngineOptions, SyncEvent, SyncItem, SyncOperation, SyncResult, SyncStatusInfo, SyncWrite } from './types.js';
 import { WriteIntake } from './writeIntake.js';
 import type { WriteSubject } from './writeSubject.js';
@@ -81,29 +80,25 @@ class Engine<E extends string> implements SyncEngine<E> {
     this.#release = claim.release;
     this.ready = tabs?.ready(outbox.loaded) ?? outbox.loaded;
     const stop$ = tabs ? merge(this.#destroyed$, from(tabs.deposed)) : this.#destroyed$;
-    const shown = <T>(here$: Observable<T>, there: (state: TabState) => T): Observable<T> => tabs?.shown(here$, there) ?? here$;
     // Said once loaded, so that subscribers added right after construction hear it.
     if (notice) void this.ready.then(() => emit(notice));
 
     const online$ = onlineSignal$(connectivity$, this.#destroyed$);
     const puller = (this.#puller = new Puller({
-      entities: options.entities,
-      transport: options.transport,
-      store,
-      stop$: this.#destroyed$,
+      ...resolved,
       onPull: options.onPull,
-      pendingFor: (entity, id) => outbox.pendingFor(entity, id),
-      readYourWrites: options.readYourWrites !== false,
+      store,
       storage,
-      storageKey: resolved.storageKey,
+      stop$: this.#destroyed$,
+      pendingFor: (entity, id) => outbox.pendingFor(entity, id),
       report: emit,
     }));
     const pusher = new Pusher({ ...resolved, online$ });
 
     this.events$ = events.events$;
     this.conflicts$ = events.conflicts$;
-    this.queue$ = shown(outbox.queue$, (state) => state.queue);
-    this.failed$ = shown(outbox.failed$, (state) => state.failed);
+    this.queue$ = tabs?.shown(outbox.queue$, (state) => state.queue) ?? outbox.queue$;
+    this.failed$ = tabs?.shown(outbox.failed$, (state) => state.failed) ?? outbox.failed$;
     this.pulled$ = puller.pulled$;
     // Status hears of every change before anything acts on it: subscribed before the pusher.
     const statusInputs = { online: online$, outbox: outbox.counts$, waiting: claim.waiting$, pulling: puller.pulling$, nextRetryAt: pusher.nextRetryAt$, events: this.events$ };
@@ -136,10 +131,10 @@ class Engine<E extends string> implements SyncEngine<E> {
       outbox,
       pull: () => puller.pull(),
       canSync: () => this.#canSync(),
-      stop$: merge(this.#destroyed$, this.status$.pipe(filter((status) => !status.online)), this.events$.pipe(filter((event) => event.type === 'auth-required'))),
-      conflicts$: this.conflicts$,
+      destroyed$: this.#destroyed$,
+      status$: this.status$,
+      events,
       now: resolved.now,
-      report: emit,
     });
     autoPulls$({
       autoPull: resolved.autoPull,

@@ -25,6 +25,8 @@ export interface ResolvedOptions<E extends string> {
   onConflict?: (conflict: Conflict) => unknown;
   onUnauthorized?: (context: UnauthorizedContext) => unknown;
   telemetryClient?: TelemetryClient;
+  /** Show pulled records with the app's pending writes applied on top. */
+  readYourWrites: boolean;
   /** The pulls the engine makes by itself; `intervalMs` 0 means none on a timer. */
   autoPull: { onStart: boolean; onReconnect: boolean; afterPush: boolean; intervalMs: number };
   /** Sharing the outbox with other tabs: off, or on where the environment allows it. */
@@ -75,6 +77,7 @@ export function resolveOptions<E extends string>(options: SyncEngineOptions<E>):
     onConflict: fn('onConflict', options.onConflict),
     onUnauthorized: fn('onUnauthorized', options.onUnauthorized),
     telemetryClient: options.telemetryClient,
+    readYourWrites: options.readYourWrites !== false,
     autoPull: autoPull(options.autoPull),
     tabs: tabs(options.tabs),
   };

@@ -1,8 +1,9 @@
-import { type Observable } from 'rxjs';
+import { filter, merge, type Observable } from 'rxjs';
 import type { DurableOutbox } from './durableOutbox.js';
-import type { ResolvedConflict } from './operators/resolveConflict.js';
-import type { SyncEvent, SyncResult } from './types.js';
+import type { EngineEvents } from './engineEvents.js';
+import type { SyncResult, SyncStatusInfo } from './types.js';
 
+/** What the runs need of the engine's parts. */
 export interface SyncRunsOptions {
   /** Resolves once there is an outbox to run on. */
   ready: Promise<void>;
@@ -10,11 +11,11 @@ export interface SyncRunsOptions {
   pull: () => Promise<{ pulled: number; errors: number }>;
   /** False once the engine is destroyed or while it is offline: a run then fails at once. */
   canSync: () => boolean;
-  /** Ends a flush's wait for its items: the engine destroyed, gone offline, or waiting for new credentials. */
-  stop$: Observable<unknown>;
-  conflicts$: Observable<ResolvedConflict>;
+  destroyed$: Observable<unknown>;
+  status$: Observable<SyncStatusInfo>;
+  /** The engine's events: a run hears of conflicts and credentials here, and reports `sync-complete`. */
+  events: Pick<EngineEvents, 'events$' | 'conflicts$' | 'emit'>;
   now: () => number;
-  report: (event: SyncEvent) => void;
 }
 
 /**
@@ -48,13 +49,15 @@ export class SyncRuns {
   }
 
   async #flushOnce(): Promise<SyncResult> {
-    const { ready, outbox, canSync, conflicts$, stop$ } = this.#options;
+    const { ready, outbox, canSync, destroyed$, status$, events } = this.#options;
     await ready;
     const ids = new Set(outbox.items().map((item) => item.id));
     if (!canSync()) return this.#result({ success: false });
     if (ids.size === 0) return this.#result({ success: true });
     const conflicted = new Set<string>();
-    const conflicts = conflicts$.subscribe(({ localItem }) => ids.has(localItem.id) && conflicted.add(localItem.id));
+    const conflicts = events.conflicts$.subscribe(({ localItem }) => ids.has(localItem.id) && conflicted.add(localItem.id));
+    // The wait ends early when the engine is destroyed, goes offline, or needs new credentials.
+    const stop$ = merge(destroyed$, status$.pipe(filter((status) => !status.online)), events.events$.pipe(filter((event) => event.type === 'auth-required')));
     const settled = outbox.whenSettled(ids, stop$);
     outbox.nudge();
     const { complete, pushed, errors } = await settled;
@@ -74,7 +77,7 @@ export class SyncRuns {
   }
 
   #completed(result: SyncResult): SyncResult {
-    this.#options.report({ type: 'sync-complete', result });
+    this.#options.events.emit({ type: 'sync-complete', result });
     return result;
   }
 }

@@ -4,6 +4,7 @@ import type { SyncEvent, SyncItem } from './types.js';
 import { validateWrite } from './validateWrite.js';
 import { WriteSubject } from './writeSubject.js';
 
+/** What the intake needs: the options that shape an item, and where it goes. */
 export interface WriteIntakeOptions {
   entityNames: readonly string[];
   createId: () => string;
