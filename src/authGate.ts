@@ -43,18 +43,22 @@ interface GateState {
  * gate closed and reports `auth-required`, until `retry()` (a flush, a reconnect) opens it again.
  */
 export class AuthGate {
-  private readonly state = new BehaviorSubject<GateState>({ open: true, generation: 0 });
+  readonly #state = new BehaviorSubject<GateState>({ open: true, generation: 0 });
   /** The renewal under way, shared by every request waiting for it. */
-  private renewal$: Observable<never> | undefined;
+  #renewal$: Observable<never> | undefined;
   /** Closed by a failed renewal: only `retry()` opens it. */
-  private failed = false;
+  #failed = false;
   /** The current generation comes from a renewal that no request has proven yet. */
-  private unproven = false;
+  #unproven = false;
 
-  constructor(private readonly options: AuthGateOptions) {}
+  readonly #options: AuthGateOptions;
+
+  constructor(options: AuthGateOptions) {
+    this.#options = options;
+  }
 
   /** Emits the generation requests are sent under, once the gate is open (at once when it is). */
-  readonly open$: Observable<number> = this.state.pipe(
+  readonly open$: Observable<number> = this.#state.pipe(
     filter((state) => state.open),
     take(1),
     map((state) => state.generation),
@@ -62,7 +66,7 @@ export class AuthGate {
 
   /** A request sent under `generation` was answered with something other than 401: the credentials work. */
   answered(generation: number): void {
-    if (generation === this.state.value.generation) this.unproven = false;
+    if (generation === this.#state.value.generation) this.#unproven = false;
   }
 
   /**
@@ -70,34 +74,34 @@ export class AuthGate {
    * after that generation, so the request can be sent again with fresh headers.
    */
   unauthorized(generation: number, context: UnauthorizedContext): Observable<void> {
-    const { open, generation: current } = this.state.value;
+    const { open, generation: current } = this.#state.value;
     if (open && generation === current) {
-      if (this.unproven) {
-        this.fail(`onUnauthorized said the credentials were renewed, but the server answered 401 to the renewed ones too (${describeRequest(context)})`);
+      if (this.#unproven) {
+        this.#fail(`onUnauthorized said the credentials were renewed, but the server answered 401 to the renewed ones too (${describeRequest(context)})`);
       } else {
-        this.renewal$ = this.renew(context);
+        this.#renewal$ = this.#renew(context);
       }
     }
-    const reopened$ = this.state.pipe(
+    const reopened$ = this.#state.pipe(
       filter((state) => state.open && state.generation > generation),
       take(1),
       map(() => undefined),
     );
-    return this.renewal$ ? merge(this.renewal$, reopened$) : reopened$;
+    return this.#renewal$ ? merge(this.#renewal$, reopened$) : reopened$;
   }
 
   /** A flush or a reconnect: a gate a failed renewal closed opens again, for one more try. */
   retry(): void {
-    if (!this.failed) return;
-    this.failed = false;
-    this.unproven = false;
-    this.state.next({ open: true, generation: this.state.value.generation + 1 });
+    if (!this.#failed) return;
+    this.#failed = false;
+    this.#unproven = false;
+    this.#state.next({ open: true, generation: this.#state.value.generation + 1 });
   }
 
-  private renew(context: UnauthorizedContext): Observable<never> {
-    const { generation } = this.state.value;
-    const { hook, timeoutMs, scheduler } = this.options;
-    this.state.next({ open: false, generation });
+  #renew(context: UnauthorizedContext): Observable<never> {
+    const { generation } = this.#state.value;
+    const { hook, timeoutMs, scheduler } = this.#options;
+    this.#state.next({ open: false, generation });
     let decided = false;
     // A value, a Promise, or a throw: all arrive as one settled Promise.
     return defer(async () => hook(context)).pipe(
@@ -107,37 +111,37 @@ export class AuthGate {
         next: (value) => {
           decided = true;
           if (value === true || value === undefined) {
-            this.unproven = true;
-            this.state.next({ open: true, generation: generation + 1 });
+            this.#unproven = true;
+            this.#state.next({ open: true, generation: generation + 1 });
           } else if (value === false) {
-            this.fail(`onUnauthorized returned false: the credentials could not be renewed (${describeRequest(context)})`);
+            this.#fail(`onUnauthorized returned false: the credentials could not be renewed (${describeRequest(context)})`);
           } else {
-            this.fail(`onUnauthorized returned ${preview(value)}; it must return true (or nothing) once the credentials are renewed, or false when they cannot be`);
+            this.#fail(`onUnauthorized returned ${preview(value)}; it must return true (or nothing) once the credentials are renewed, or false when they cannot be`);
           }
         },
         error: (error: unknown) => {
           decided = true;
-          this.fail(`onUnauthorized failed: ${describeError(error).replace(/\.$/, '')}`);
+          this.#fail(`onUnauthorized failed: ${describeError(error).replace(/\.$/, '')}`);
         },
       }),
       // The outcome is the gate's state: the waiting requests see it there.
       ignoreElements(),
       catchError(() => EMPTY),
       finalize(() => {
-        this.renewal$ = undefined;
+        this.#renewal$ = undefined;
         // Every request waiting for it went away (the queue was cleared, the engine destroyed): the next 401 asks again.
-        if (!decided) this.state.next({ open: true, generation });
+        if (!decided) this.#state.next({ open: true, generation });
       }),
       share(),
     );
   }
 
-  private fail(reason: string): void {
-    this.failed = true;
-    this.unproven = false;
-    const { generation } = this.state.value;
-    if (this.state.value.open) this.state.next({ open: false, generation });
-    this.options.report({
+  #fail(reason: string): void {
+    this.#failed = true;
+    this.#unproven = false;
+    const { generation } = this.#state.value;
+    if (this.#state.value.open) this.#state.next({ open: false, generation });
+    this.#options.report({
       type: 'auth-required',
       error: `[rxsync] The server answered 401 and ${reason}. Delivery is paused; the writes stay queued. Sign in again, then call flush().`,
     });

@@ -59,105 +59,108 @@ export class DurableOutbox implements PushQueue {
   /** Emits when someone asked for the queue to be sent now (`nudge()`). */
   readonly nudged$: Observable<void>;
 
-  private readonly outbox = new Outbox();
-  private readonly commands = new Subject<OutboxCommand>();
-  private readonly tickets = new Map<OutboxCommand, Ticket>();
-  private readonly settled = new Subject<Settled>();
-  private readonly stored = new BehaviorSubject<void>(undefined);
-  private readonly nudges = new Subject<void>();
-  private readonly changed = new BehaviorSubject<void>(undefined);
-  private readonly counts: BehaviorSubject<OutboxCounts>;
-  private readonly cleared = new Subject<void>();
+  readonly #outbox = new Outbox();
+  readonly #commands = new Subject<OutboxCommand>();
+  readonly #tickets = new Map<OutboxCommand, Ticket>();
+  readonly #settled = new Subject<Settled>();
+  readonly #stored = new BehaviorSubject<void>(undefined);
+  readonly #nudges = new Subject<void>();
+  readonly #changed = new BehaviorSubject<void>(undefined);
+  readonly #counts: BehaviorSubject<OutboxCounts>;
+  readonly #cleared = new Subject<void>();
   /** Commands waiting for the stored outbox to load. */
-  private readonly held = new Set<OutboxCommand>();
-  private isLoaded = false;
-  private markLoaded!: () => void;
-  private closed = false;
+  readonly #held = new Set<OutboxCommand>();
+  #isLoaded = false;
+  #markLoaded!: () => void;
+  #closed = false;
 
-  constructor(private readonly options: DurableOutboxOptions) {
-    this.counts = new BehaviorSubject(this.currentCounts());
-    this.settled$ = this.settled.asObservable();
-    this.counts$ = this.counts.asObservable();
-    this.cleared$ = this.cleared.asObservable();
-    this.nudged$ = this.nudges.asObservable();
-    this.ready$ = merge(this.stored, this.nudges).pipe(map(() => undefined));
-    this.queue$ = this.stored.pipe(map(() => this.outbox.items()), distinctUntilChanged());
-    this.failed$ = this.changed.pipe(map(() => this.outbox.failedItems()), distinctUntilChanged());
+  readonly #options: DurableOutboxOptions;
 
-    const load$ = defer(() => this.load()).pipe(shareReplay(1));
+  constructor(options: DurableOutboxOptions) {
+    this.#options = options;
+    this.#counts = new BehaviorSubject(this.#currentCounts());
+    this.settled$ = this.#settled.asObservable();
+    this.counts$ = this.#counts.asObservable();
+    this.cleared$ = this.#cleared.asObservable();
+    this.nudged$ = this.#nudges.asObservable();
+    this.ready$ = merge(this.#stored, this.#nudges).pipe(map(() => undefined));
+    this.queue$ = this.#stored.pipe(map(() => this.#outbox.items()), distinctUntilChanged());
+    this.failed$ = this.#changed.pipe(map(() => this.#outbox.failedItems()), distinctUntilChanged());
+
+    const load$ = defer(() => this.#load()).pipe(shareReplay(1));
     let drained!: () => void;
     this.drained = new Promise((resolve) => (drained = resolve));
-    this.loaded = new Promise((resolve) => (this.markLoaded = resolve));
+    this.loaded = new Promise((resolve) => (this.#markLoaded = resolve));
     merge(
       load$,
       // Commands that arrive before the stored outbox is loaded wait for it, in order.
-      this.commands.pipe(
+      this.#commands.pipe(
         holdUntil(load$),
-        tap((command) => this.held.delete(command)),
+        tap((command) => this.#held.delete(command)),
       ),
     )
       .pipe(
-        dedupe({ outbox: this.outbox }),
-        tap((transition) => this.applied(transition)),
+        dedupe({ outbox: this.#outbox }),
+        tap((transition) => this.#applied(transition)),
         persist((batch) =>
-          this.options.store.write(
+          this.#options.store.write(
             batch.flatMap((t) => t.changes),
-            this.outbox.size + this.outbox.failedCount + this.outbox.idAssignmentCount,
-            () => ({ queue: this.outbox.items(), failed: this.outbox.failedItems(), ids: this.outbox.idAssignments() }),
+            this.#outbox.size + this.#outbox.failedCount + this.#outbox.idAssignmentCount,
+            () => ({ queue: this.#outbox.items(), failed: this.#outbox.failedItems(), ids: this.#outbox.idAssignments() }),
             batch.flatMap((t) => t.assignments ?? []),
           ),
         ),
       )
-      .subscribe({ next: (batch) => this.persisted(batch), complete: () => drained() });
+      .subscribe({ next: (batch) => this.#persisted(batch), complete: () => drained() });
   }
 
   /** Queued writes, counting those waiting for the stored outbox to load. */
   get size(): number {
-    return this.outbox.size + this.held.size;
+    return this.#outbox.size + this.#held.size;
   }
 
   get(id: string): SyncItem | undefined {
-    return this.outbox.get(id);
+    return this.#outbox.get(id);
   }
 
   /** See {@link Outbox.mayReplay}. */
   mayReplay(id: string): boolean {
-    return this.outbox.mayReplay(id);
+    return this.#outbox.mayReplay(id);
   }
 
   /** The queued writes of one record, in send order. */
   pendingFor(entity: string, id: string | number): SyncItem[] {
-    return this.outbox.pendingFor(entity, id);
+    return this.#outbox.pendingFor(entity, id);
   }
 
   items(): readonly SyncItem[] {
-    return this.outbox.items();
+    return this.#outbox.items();
   }
 
   /** Applies a command in turn; its effect becomes durable with the batch it lands in. */
   dispatch(command: OutboxCommand): void {
-    if (this.closed) return;
-    if (this.isLoaded || command.type !== 'enqueue') {
-      this.commands.next(command);
+    if (this.#closed) return;
+    if (this.#isLoaded || command.type !== 'enqueue') {
+      this.#commands.next(command);
       return;
     }
-    this.held.add(command);
-    this.commands.next(command);
-    this.publish();
+    this.#held.add(command);
+    this.#commands.next(command);
+    this.#publish();
   }
 
   /** Applies a command and resolves once it is durable (rejects when storage refused it). */
   dispatchDurably(command: OutboxCommand): Promise<OutboxTransition> {
-    if (this.closed) return Promise.reject(destroyedError());
+    if (this.#closed) return Promise.reject(destroyedError());
     return new Promise((resolve, reject) => {
-      this.tickets.set(command, { resolve, reject });
+      this.#tickets.set(command, { resolve, reject });
       this.dispatch(command);
     });
   }
 
   /** Makes `ready$` emit: something asks for the ready items to be sent now. */
   nudge(): void {
-    this.nudges.next();
+    this.#nudges.next();
   }
 
   /** {@link dispatchDurably}, as the pusher calls it. */
@@ -167,8 +170,8 @@ export class DurableOutbox implements PushQueue {
 
   /** The next ready items, at most `limit`, marked in flight. */
   take(limit: number): SyncItem[] {
-    const items = this.outbox.take(limit);
-    if (items.length > 0) this.publish();
+    const items = this.#outbox.take(limit);
+    if (items.length > 0) this.#publish();
     return items;
   }
 
@@ -197,17 +200,17 @@ export class DurableOutbox implements PushQueue {
 
   /** Ends the command stream: what is in it still lands in storage, then `drained` resolves. */
   close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.commands.complete();
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#commands.complete();
     void this.drained.then(() => {
-      for (const subject of [this.settled, this.stored, this.nudges, this.changed, this.counts, this.cleared]) subject.complete();
+      for (const subject of [this.#settled, this.#stored, this.#nudges, this.#changed, this.#counts, this.#cleared]) subject.complete();
     });
   }
 
-  private async load(): Promise<OutboxCommand> {
-    await this.options.turn;
-    const loaded = await this.options.store.load().catch(
+  async #load(): Promise<OutboxCommand> {
+    await this.#options.turn;
+    const loaded = await this.#options.store.load().catch(
       (error: unknown): LoadedOutbox => ({
         queue: [],
         failed: [],
@@ -216,56 +219,56 @@ export class DurableOutbox implements PushQueue {
       }),
     );
     for (const problem of loaded.problems) {
-      this.options.report({ type: 'storage-error', error: problem.error.message, key: problem.key, keptAs: problem.keptAs }, problem.error);
+      this.#options.report({ type: 'storage-error', error: problem.error.message, key: problem.key, keptAs: problem.keptAs }, problem.error);
     }
     return { type: 'load', queue: loaded.queue, failed: loaded.failed, ids: loaded.ids };
   }
 
-  private applied({ command }: OutboxTransition): void {
-    if (command.type === 'load') this.isLoaded = true;
+  #applied({ command }: OutboxTransition): void {
+    if (command.type === 'load') this.#isLoaded = true;
     // Counts first: whatever reacts to this command (a cleared delivery) sees the outbox as it is now.
-    this.publish();
-    if (command.type === 'clear') this.cleared.next();
+    this.#publish();
+    if (command.type === 'clear') this.#cleared.next();
   }
 
-  private persisted({ values, error }: PersistedBatch<OutboxTransition>): void {
-    const dropped = error ? this.outbox.rollback(values) : [];
-    if (!error) this.outbox.persisted(values);
+  #persisted({ values, error }: PersistedBatch<OutboxTransition>): void {
+    const dropped = error ? this.#outbox.rollback(values) : [];
+    if (!error) this.#outbox.persisted(values);
     // Every item this batch took out of the queue and that is still out (a failed batch's rollback
     // puts some back, while acks, dead letters and clears stand as facts about delivery) has settled.
     for (const { command, changes } of values) {
       for (const change of changes) {
-        if (change.list !== 'queue' || change.item || this.outbox.get(change.id)) continue;
+        if (change.list !== 'queue' || change.item || this.#outbox.get(change.id)) continue;
         const outcome = command.type === 'ack' ? 'pushed' : command.type === 'dead-letter' ? 'failed' : 'dropped';
-        this.settled.next({ id: change.id, outcome, ...(change.previous ? { item: change.previous } : {}) });
+        this.#settled.next({ id: change.id, outcome, ...(change.previous ? { item: change.previous } : {}) });
       }
     }
-    this.publish();
-    this.stored.next();
+    this.#publish();
+    this.#stored.next();
     const refused = new Map(values.flatMap(({ changes }) => changes.flatMap(({ item }) => (item ? [[item.id, item] as const] : []))));
-    for (const id of dropped) this.settled.next({ id, outcome: 'dropped', ...(refused.has(id) ? { item: refused.get(id) } : {}) });
+    for (const id of dropped) this.#settled.next({ id, outcome: 'dropped', ...(refused.has(id) ? { item: refused.get(id) } : {}) });
     if (error) {
       const storageError =
         error instanceof SyncStorageError ? error : new SyncStorageError(`[rxsync] Storage failed: ${describeError(error)}`, undefined, error);
-      this.options.report({ type: 'storage-error', error: storageError.message }, storageError);
-      for (const transition of values) this.takeTicket(transition)?.reject(storageError);
+      this.#options.report({ type: 'storage-error', error: storageError.message }, storageError);
+      for (const transition of values) this.#takeTicket(transition)?.reject(storageError);
     } else {
-      for (const transition of values) this.takeTicket(transition)?.resolve(transition);
+      for (const transition of values) this.#takeTicket(transition)?.resolve(transition);
     }
-    if (values.some(({ command }) => command.type === 'load')) this.markLoaded();
+    if (values.some(({ command }) => command.type === 'load')) this.#markLoaded();
   }
 
-  private takeTicket(transition: OutboxTransition): Ticket | undefined {
-    const ticket = this.tickets.get(transition.command);
-    this.tickets.delete(transition.command);
+  #takeTicket(transition: OutboxTransition): Ticket | undefined {
+    const ticket = this.#tickets.get(transition.command);
+    this.#tickets.delete(transition.command);
     return ticket;
   }
 
-  private currentCounts(): OutboxCounts {
+  #currentCounts(): OutboxCounts {
     return {
       queueLength: this.size,
-      inFlight: this.outbox.inFlightCount,
-      failedCount: this.outbox.failedCount,
+      inFlight: this.#outbox.inFlightCount,
+      failedCount: this.#outbox.failedCount,
     };
   }
 
@@ -274,10 +277,10 @@ export class DurableOutbox implements PushQueue {
    * "1 dead letter" is never ahead of it. `queue$` follows the stored batches instead (see
    * `persisted`): copying the queue costs O(queue), once per batch rather than once per write.
    */
-  private publish(): void {
-    if (this.counts.closed) return;
-    this.changed.next();
-    this.counts.next(this.currentCounts());
+  #publish(): void {
+    if (this.#counts.closed) return;
+    this.#changed.next();
+    this.#counts.next(this.#currentCounts());
   }
 }
 

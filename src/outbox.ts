@@ -102,43 +102,43 @@ const contentKeyOf = (item: SyncItem): string => `${item.entity}\u0000${JSON.str
  * An item is *ready* when it heads its chain, is not in flight and all its changes are durable.
  */
 export class Outbox {
-  private readonly queue = new Map<string, SyncItem>();
-  private readonly failed = new Map<string, SyncItem>();
-  private readonly chains = new Map<string, string[]>();
-  private readonly openCreates = new Map<string, string>();
+  readonly #queue = new Map<string, SyncItem>();
+  readonly #failed = new Map<string, SyncItem>();
+  readonly #chains = new Map<string, string[]>();
+  readonly #openCreates = new Map<string, string>();
   /** Items that were sent, are being sent, or came from storage: never merged into. */
-  private readonly sealed = new Set<string>();
+  readonly #sealed = new Set<string>();
   /** Items an engine may have sent before (loaded from storage, or requeued dead letters): their answer may be a replay. */
-  private readonly resent = new Set<string>();
-  private readonly inFlight = new Set<string>();
+  readonly #resent = new Set<string>();
+  readonly #inFlight = new Set<string>();
   /** Items with a change not yet durable: not sent until it is. */
-  private readonly pending = new Map<string, number>();
-  private readonly ready = new Set<string>();
+  readonly #pending = new Map<string, number>();
+  readonly #ready = new Set<string>();
   /** Temporary record ids the server replaced, by record key, oldest first: later writes are translated. */
-  private readonly assigned = new Map<string, IdAssignment>();
-  private version = 0;
-  private failedVersion = 0;
-  private queueCache: { version: number; items: readonly SyncItem[] } | undefined;
-  private failedCache: { version: number; items: readonly SyncItem[] } | undefined;
+  readonly #assigned = new Map<string, IdAssignment>();
+  #version = 0;
+  #failedVersion = 0;
+  #queueCache: { version: number; items: readonly SyncItem[] } | undefined;
+  #failedCache: { version: number; items: readonly SyncItem[] } | undefined;
 
   /** Items in the queue, in flight included. */
   get size(): number {
-    return this.queue.size;
+    return this.#queue.size;
   }
 
   /** Dead letters. */
   get failedCount(): number {
-    return this.failed.size;
+    return this.#failed.size;
   }
 
   /** Items being sent. */
   get inFlightCount(): number {
-    return this.inFlight.size;
+    return this.#inFlight.size;
   }
 
   /** The queued item with this id, if there is one. */
   get(id: string): SyncItem | undefined {
-    return this.queue.get(id);
+    return this.#queue.get(id);
   }
 
   /**
@@ -147,75 +147,75 @@ export class Outbox {
    * state of the record.
    */
   mayReplay(id: string): boolean {
-    return this.resent.has(id);
+    return this.#resent.has(id);
   }
 
   /** The queued writes of one record, in the order they will be sent (empty when none). */
   pendingFor(entity: string, id: string | number): SyncItem[] {
-    return (this.chains.get(recordKey(entity, id)) ?? []).map((itemId) => this.queue.get(itemId)!);
+    return (this.#chains.get(recordKey(entity, id)) ?? []).map((itemId) => this.#queue.get(itemId)!);
   }
 
   /** The queue in send order; the same array until the outbox changes. */
   items(): readonly SyncItem[] {
-    if (this.queueCache?.version !== this.version) {
-      this.queueCache = { version: this.version, items: Object.freeze([...this.queue.values()]) };
+    if (this.#queueCache?.version !== this.#version) {
+      this.#queueCache = { version: this.#version, items: Object.freeze([...this.#queue.values()]) };
     }
-    return this.queueCache.items;
+    return this.#queueCache.items;
   }
 
   /** The dead letters in the order they failed; the same array until that list changes. */
   failedItems(): readonly SyncItem[] {
-    if (this.failedCache?.version !== this.failedVersion) {
-      this.failedCache = { version: this.failedVersion, items: Object.freeze([...this.failed.values()]) };
+    if (this.#failedCache?.version !== this.#failedVersion) {
+      this.#failedCache = { version: this.#failedVersion, items: Object.freeze([...this.#failed.values()]) };
     }
-    return this.failedCache.items;
+    return this.#failedCache.items;
   }
 
   /** How many id assignments are kept. */
   get idAssignmentCount(): number {
-    return this.assigned.size;
+    return this.#assigned.size;
   }
 
   /** The id assignments kept, oldest first. */
   idAssignments(): IdAssignment[] {
-    return [...this.assigned.values()];
+    return [...this.#assigned.values()];
   }
 
   /** Applies one command with the coalescing rules and says what it changed. */
   apply(command: OutboxCommand): OutboxTransition {
     const changes: OutboxChange[] = [];
     const put = (list: OutboxList, id: string, item: SyncItem | undefined): void => {
-      const previous = this.place(list, id, item);
+      const previous = this.#place(list, id, item);
       changes.push({ list, id, item, previous });
     };
     switch (command.type) {
       case 'enqueue':
-        return { command, changes, item: this.enqueue(this.translated(command.item), put) };
+        return { command, changes, item: this.#enqueue(this.#translated(command.item), put) };
       case 'ack': {
-        const acked = this.queue.get(command.id);
+        const acked = this.#queue.get(command.id);
         if (!acked) break;
         put('queue', acked.id, undefined);
         const key = recordKeyOf(acked);
-        const next = key === undefined ? undefined : this.queue.get(this.chains.get(key)?.[0] ?? '');
+        const next = key === undefined ? undefined : this.#queue.get(this.#chains.get(key)?.[0] ?? '');
         const base = versionOf(acked.data);
         if (next && command.version !== undefined && base !== undefined && versionOf(next.data) === base) {
           put('queue', next.id, { ...next, data: { ...(next.data as object), version: command.version } });
         }
-        if (command.assignedId !== undefined) return { command, changes, assignments: this.assign(acked, command.assignedId, put) };
+        if (command.assignedId !== undefined) return { command, changes, assignments: this.#assign(acked, command.assignedId, put) };
         break;
       }
       case 'resolve': {
-        const item = this.queue.get(command.id);
+        const item = this.#queue.get(command.id);
         if (item) put('queue', item.id, { ...item, data: command.data, overwrite: true });
         break;
       }
       case 'retried': {
-        const item = this.queue.get(command.id);
+        const item = this.#queue.get(command.id);
         if (item) put('queue', item.id, { ...item, retryCount: item.retryCount + 1, lastError: command.error });
         break;
       }
       case 'dead-letter': {
-        const item = this.queue.get(command.id);
+        const item = this.#queue.get(command.id);
         if (item) {
           put('queue', item.id, undefined);
           put('failed', item.id, { ...item, lastError: command.error });
@@ -223,28 +223,28 @@ export class Outbox {
         break;
       }
       case 'clear':
-        for (const id of [...this.queue.keys()]) put('queue', id, undefined);
-        for (const id of [...this.failed.keys()]) put('failed', id, undefined);
+        for (const id of [...this.#queue.keys()]) put('queue', id, undefined);
+        for (const id of [...this.#failed.keys()]) put('failed', id, undefined);
         break;
       case 'requeue':
-        for (const item of [...this.failed.values()]) {
+        for (const item of [...this.#failed.values()]) {
           put('failed', item.id, undefined);
           const { lastError: _dropped, ...fresh } = item;
-          this.sealed.add(item.id);
-          this.resent.add(item.id);
-          put('queue', item.id, this.translated({ ...fresh, retryCount: 0 }));
+          this.#sealed.add(item.id);
+          this.#resent.add(item.id);
+          put('queue', item.id, this.#translated({ ...fresh, retryCount: 0 }));
         }
         break;
       case 'load':
         // Loaded items are durable already: placed without changes to persist.
         for (const item of command.queue) {
-          this.sealed.add(item.id);
-          this.resent.add(item.id);
-          this.place('queue', item.id, item);
+          this.#sealed.add(item.id);
+          this.#resent.add(item.id);
+          this.#place('queue', item.id, item);
         }
-        for (const item of command.failed) this.place('failed', item.id, item);
-        for (const item of command.queue) this.settle(item.id);
-        for (const assignment of command.ids ?? []) this.assigned.set(assignmentKey(assignment), assignment);
+        for (const item of command.failed) this.#place('failed', item.id, item);
+        for (const item of command.queue) this.#settle(item.id);
+        for (const assignment of command.ids ?? []) this.#assigned.set(assignmentKey(assignment), assignment);
         break;
     }
     return { command, changes };
@@ -255,7 +255,7 @@ export class Outbox {
    * write of it moves onto `id` (in the same order), and later writes with the temporary id are
    * translated, for the last {@link MAX_ID_ASSIGNMENTS} assignments.
    */
-  private assign(
+  #assign(
     acked: SyncItem,
     id: string | number,
     put: (list: OutboxList, id: string, item: SyncItem | undefined) => void,
@@ -264,45 +264,45 @@ export class Outbox {
     if (tempId === undefined || String(tempId) === String(id)) return [];
     const assignment: IdAssignment = { entity: acked.entity, tempId, id };
     const key = assignmentKey(assignment);
-    for (const itemId of [...(this.chains.get(key) ?? [])]) {
-      const queued = this.queue.get(itemId)!;
+    for (const itemId of [...(this.#chains.get(key) ?? [])]) {
+      const queued = this.#queue.get(itemId)!;
       put('queue', itemId, { ...queued, data: { ...(queued.data as object), id } });
     }
-    this.assigned.delete(key);
-    this.assigned.set(key, assignment);
+    this.#assigned.delete(key);
+    this.#assigned.set(key, assignment);
     const assignments: OutboxIdChange[] = [{ key, assignment }];
-    for (const oldest of this.assigned.keys()) {
-      if (this.assigned.size <= MAX_ID_ASSIGNMENTS) break;
-      this.assigned.delete(oldest);
+    for (const oldest of this.#assigned.keys()) {
+      if (this.#assigned.size <= MAX_ID_ASSIGNMENTS) break;
+      this.#assigned.delete(oldest);
       assignments.push({ key: oldest, assignment: undefined });
     }
     return assignments;
   }
 
   /** A write naming a record by a temporary id the server has replaced names it by the server's id. */
-  private translated(item: SyncItem): SyncItem {
+  #translated(item: SyncItem): SyncItem {
     const key = recordKeyOf(item);
-    const assignment = key === undefined ? undefined : this.assigned.get(key);
+    const assignment = key === undefined ? undefined : this.#assigned.get(key);
     return assignment === undefined ? item : { ...item, data: { ...(item.data as object), id: assignment.id } };
   }
 
-  private enqueue(
+  #enqueue(
     item: SyncItem,
     put: (list: OutboxList, id: string, item: SyncItem | undefined) => void,
   ): SyncItem | undefined {
     // The same write handed in again (a tab re-sends what it forwarded once its leader changed) is already here.
-    const known = this.queue.get(item.id) ?? this.failed.get(item.id);
+    const known = this.#queue.get(item.id) ?? this.#failed.get(item.id);
     if (known) return known;
     const recordKey = recordKeyOf(item);
     if (recordKey === undefined) {
-      const twin = this.openCreates.get(contentKeyOf(item));
-      if (twin !== undefined) return this.queue.get(twin);
+      const twin = this.#openCreates.get(contentKeyOf(item));
+      if (twin !== undefined) return this.#queue.get(twin);
       put('queue', item.id, item);
       return item;
     }
-    const chain = this.chains.get(recordKey);
+    const chain = this.#chains.get(recordKey);
     const tailId = chain?.[chain.length - 1];
-    const tail = tailId === undefined || this.sealed.has(tailId) ? undefined : this.queue.get(tailId);
+    const tail = tailId === undefined || this.#sealed.has(tailId) ? undefined : this.#queue.get(tailId);
     if (!tail) {
       put('queue', item.id, item);
       return item;
@@ -327,13 +327,13 @@ export class Outbox {
    */
   take(limit: number): SyncItem[] {
     const taken: SyncItem[] = [];
-    for (const id of this.ready) {
+    for (const id of this.#ready) {
       if (taken.length >= limit) break;
-      this.ready.delete(id);
-      this.inFlight.add(id);
-      this.sealed.add(id);
-      const item = this.queue.get(id)!;
-      this.closeCreate(item);
+      this.#ready.delete(id);
+      this.#inFlight.add(id);
+      this.#sealed.add(id);
+      const item = this.#queue.get(id)!;
+      this.#closeCreate(item);
       taken.push(item);
     }
     return taken;
@@ -343,7 +343,7 @@ export class Outbox {
   persisted(transitions: readonly OutboxTransition[]): void {
     for (const transition of transitions) {
       for (const change of transition.changes) {
-        if (change.item && change.list === 'queue') this.settle(change.id);
+        if (change.item && change.list === 'queue') this.#settle(change.id);
       }
     }
   }
@@ -366,55 +366,55 @@ export class Outbox {
       if (transition.command.type !== 'enqueue' && transition.command.type !== 'resolve') continue;
       for (let j = transition.changes.length - 1; j >= 0; j--) {
         const change = transition.changes[j];
-        this.place(change.list, change.id, change.previous);
+        this.#place(change.list, change.id, change.previous);
         if (change.previous) restored.push(change.id);
         else removed.push(change.id);
       }
     }
     // What was restored is what storage holds: durable.
-    for (const id of restored) this.settle(id);
+    for (const id of restored) this.#settle(id);
     this.persisted(transitions);
-    return removed.filter((id) => !this.queue.has(id));
+    return removed.filter((id) => !this.#queue.has(id));
   }
 
   /** Puts `item` under `id` in `list` (or takes it out), keeping every index right; returns what was there. */
-  private place(list: OutboxList, id: string, item: SyncItem | undefined): SyncItem | undefined {
+  #place(list: OutboxList, id: string, item: SyncItem | undefined): SyncItem | undefined {
     if (list === 'failed') {
-      this.failedVersion++;
-      const previous = this.failed.get(id);
-      if (item) this.failed.set(id, item);
-      else this.failed.delete(id);
+      this.#failedVersion++;
+      const previous = this.#failed.get(id);
+      if (item) this.#failed.set(id, item);
+      else this.#failed.delete(id);
       return previous;
     }
-    this.version++;
-    const previous = this.queue.get(id);
-    if (previous) this.closeCreate(previous);
+    this.#version++;
+    const previous = this.#queue.get(id);
+    if (previous) this.#closeCreate(previous);
     if (item) {
-      this.queue.set(id, item);
-      if (!previous) this.link(item);
+      this.#queue.set(id, item);
+      if (!previous) this.#link(item);
       else if (recordKeyOf(previous) !== recordKeyOf(item)) {
         // The record got its server id: the item moves to that record's chain.
-        this.unlink(previous);
-        this.link(item);
+        this.#unlink(previous);
+        this.#link(item);
       }
-      if (!recordKeyOf(item) && !this.sealed.has(id)) this.openCreates.set(contentKeyOf(item), id);
-      this.pending.set(id, (this.pending.get(id) ?? 0) + 1);
-      this.refresh(id);
+      if (!recordKeyOf(item) && !this.#sealed.has(id)) this.#openCreates.set(contentKeyOf(item), id);
+      this.#pending.set(id, (this.#pending.get(id) ?? 0) + 1);
+      this.#refresh(id);
     } else if (previous) {
-      this.queue.delete(id);
-      this.unlink(previous);
-      this.sealed.delete(id);
-      this.resent.delete(id);
-      this.inFlight.delete(id);
-      this.ready.delete(id);
+      this.#queue.delete(id);
+      this.#unlink(previous);
+      this.#sealed.delete(id);
+      this.#resent.delete(id);
+      this.#inFlight.delete(id);
+      this.#ready.delete(id);
     }
     return previous;
   }
 
   /** An id-less create stops taking exact duplicates once it is sent or gone. */
-  private closeCreate(item: SyncItem): void {
-    if (recordKeyOf(item) === undefined && this.openCreates.get(contentKeyOf(item)) === item.id) {
-      this.openCreates.delete(contentKeyOf(item));
+  #closeCreate(item: SyncItem): void {
+    if (recordKeyOf(item) === undefined && this.#openCreates.get(contentKeyOf(item)) === item.id) {
+      this.#openCreates.delete(contentKeyOf(item));
     }
   }
 
@@ -423,46 +423,46 @@ export class Outbox {
    * a requeued dead letter (or a reloaded item) goes back before later writes of its record
    * that are not in flight yet.
    */
-  private link(item: SyncItem): void {
+  #link(item: SyncItem): void {
     const key = recordKeyOf(item);
     if (key === undefined) return;
-    const chain = this.chains.get(key);
+    const chain = this.#chains.get(key);
     if (!chain) {
-      this.chains.set(key, [item.id]);
+      this.#chains.set(key, [item.id]);
       return;
     }
     let at = chain.length;
-    while (at > 0 && !this.inFlight.has(chain[at - 1]) && this.queue.get(chain[at - 1])!.timestamp > item.timestamp) at--;
+    while (at > 0 && !this.#inFlight.has(chain[at - 1]) && this.#queue.get(chain[at - 1])!.timestamp > item.timestamp) at--;
     chain.splice(at, 0, item.id);
-    if (at === 0 && chain.length > 1) this.refresh(chain[1]);
+    if (at === 0 && chain.length > 1) this.#refresh(chain[1]);
   }
 
-  private unlink(item: SyncItem): void {
+  #unlink(item: SyncItem): void {
     const key = recordKeyOf(item);
     if (key === undefined) return;
-    const chain = this.chains.get(key)!;
+    const chain = this.#chains.get(key)!;
     const at = chain.indexOf(item.id);
     chain.splice(at, 1);
-    if (chain.length === 0) this.chains.delete(key);
-    else if (at === 0) this.refresh(chain[0]);
+    if (chain.length === 0) this.#chains.delete(key);
+    else if (at === 0) this.#refresh(chain[0]);
   }
 
-  private settle(id: string): void {
-    const left = (this.pending.get(id) ?? 1) - 1;
-    if (left > 0) this.pending.set(id, left);
-    else this.pending.delete(id);
-    this.refresh(id);
+  #settle(id: string): void {
+    const left = (this.#pending.get(id) ?? 1) - 1;
+    if (left > 0) this.#pending.set(id, left);
+    else this.#pending.delete(id);
+    this.#refresh(id);
   }
 
-  private refresh(id: string): void {
-    const item = this.queue.get(id);
+  #refresh(id: string): void {
+    const item = this.#queue.get(id);
     const key = item && recordKeyOf(item);
     const isReady =
       item !== undefined &&
-      !this.inFlight.has(id) &&
-      !this.pending.has(id) &&
-      (key === undefined || this.chains.get(key)![0] === id);
-    if (isReady) this.ready.add(id);
-    else this.ready.delete(id);
+      !this.#inFlight.has(id) &&
+      !this.#pending.has(id) &&
+      (key === undefined || this.#chains.get(key)![0] === id);
+    if (isReady) this.#ready.add(id);
+    else this.#ready.delete(id);
   }
 }

@@ -61,23 +61,29 @@ class LogPlace {
   /** Something here must never be deleted (data that could not be read), so the store is never cleared. */
   pinned = false;
 
+  readonly #keyPrefix: string;
+  /** Empties the whole place in one operation; only for a store holding nothing but this log. */
+  readonly #clearAll: (() => Promise<void>) | undefined;
+
   constructor(
     readonly storage: SyncStorage,
-    private readonly keyPrefix: string,
+    keyPrefix: string,
     /** How messages name a key here. */
     readonly label: (key: string) => string = (key) => key,
-    /** Empties the whole place in one operation; only for a store holding nothing but this log. */
-    private readonly clearAll?: () => Promise<void>,
-  ) {}
+    clearAll?: () => Promise<void>,
+  ) {
+    this.#keyPrefix = keyPrefix;
+    this.#clearAll = clearAll;
+  }
 
   key(seq: number): string {
-    return this.keyPrefix + seq;
+    return this.#keyPrefix + seq;
   }
 
   /** The segment number a key names, or undefined for a key that is not a segment of this log. */
   seqOf(key: string): number | undefined {
-    if (!key.startsWith(this.keyPrefix)) return undefined;
-    const seq = Number(key.slice(this.keyPrefix.length));
+    if (!key.startsWith(this.#keyPrefix)) return undefined;
+    const seq = Number(key.slice(this.#keyPrefix.length));
     return Number.isSafeInteger(seq) && seq > 0 && this.key(seq) === key ? seq : undefined;
   }
 
@@ -86,9 +92,9 @@ class LogPlace {
     const gone = this.deletable.filter((s) => s <= seq);
     if (gone.length === 0) return;
     this.deletable = this.deletable.filter((s) => s > seq);
-    if (this.clearAll && !this.pinned && this.deletable.length === 0) {
+    if (this.#clearAll && !this.pinned && this.deletable.length === 0) {
       // One transaction however long the log; if it fails the segments stay, harmless, for the next compaction.
-      await this.clearAll().catch(() => this.deletable.push(...gone));
+      await this.#clearAll().catch(() => this.deletable.push(...gone));
       return;
     }
     // A segment left behind is harmless: the snapshot's seq tells the next load to skip it.
@@ -111,46 +117,49 @@ class LogPlace {
  * ever lands on a key that still holds data.
  */
 export class OutboxStore {
-  private seq = 0;
-  private entriesSinceSnapshot = 0;
-  private mustSnapshot = false;
+  #seq = 0;
+  #entriesSinceSnapshot = 0;
+  #mustSnapshot = false;
   /** Set when the stored outbox could not even be listed: writing now could cover writes never read. */
-  private unlisted: SyncStorageError | undefined;
+  #unlisted: SyncStorageError | undefined;
   /** Log segments under the outbox's own keys (every log, before logs had a store of their own). */
-  private readonly home: LogPlace;
-  /** Where new segments go: {@link home}, or the log's own store once `load()` opened it. */
-  private appendTo: LogPlace;
-  private places: LogPlace[];
+  readonly #home: LogPlace;
+  /** Where new segments go: `#home`, or the log's own store once `load()` opened it. */
+  #appendTo: LogPlace;
+  #places: LogPlace[];
   /** Segments that could not be read: never replayed later (a snapshot may already hold newer state), never deleted. */
-  private readonly unread = new Set<number>();
+  readonly #unread = new Set<number>();
 
-  constructor(
-    private readonly storage: SyncStorage,
-    private readonly prefix: string,
-    /** Rejects when this engine may no longer write (another tab leads); awaited right before each write. */
-    private readonly fence?: () => Promise<void>,
-  ) {
-    this.home = new LogPlace(storage, `${prefix}:outbox:log:`);
-    this.appendTo = this.home;
-    this.places = [this.home];
+  readonly #storage: SyncStorage;
+  readonly #prefix: string;
+  /** Rejects when this engine may no longer write (another tab leads); awaited right before each write. */
+  readonly #fence: (() => Promise<void>) | undefined;
+
+  constructor(storage: SyncStorage, prefix: string, fence?: () => Promise<void>) {
+    this.#storage = storage;
+    this.#prefix = prefix;
+    this.#fence = fence;
+    this.#home = new LogPlace(storage, `${prefix}:outbox:log:`);
+    this.#appendTo = this.#home;
+    this.#places = [this.#home];
   }
 
-  private get snapshotKey(): string {
-    return `${this.prefix}:outbox:snapshot`;
+  get #snapshotKey(): string {
+    return `${this.#prefix}:outbox:snapshot`;
   }
 
   checkpointKey(entity: string): string {
-    return `${this.prefix}:checkpoint:${entity}`;
+    return `${this.#prefix}:checkpoint:${entity}`;
   }
 
   /** Opens the log's own store where the storage can make one. */
-  private async openLogStore(): Promise<LogPlace | undefined> {
-    if (!isStoreFactory(this.storage)) return undefined;
-    await this.storage.ready();
-    const { name = 'localforage', storeName } = this.storage.config();
-    const driver = this.storage.driver();
-    const logName = `${name}:${this.prefix}:outbox-log`;
-    const logStore = this.storage.createInstance({ name: logName, storeName, ...(driver ? { driver } : {}) });
+  async #openLogStore(): Promise<LogPlace | undefined> {
+    if (!isStoreFactory(this.#storage)) return undefined;
+    await this.#storage.ready();
+    const { name = 'localforage', storeName } = this.#storage.config();
+    const driver = this.#storage.driver();
+    const logName = `${name}:${this.#prefix}:outbox-log`;
+    const logStore = this.#storage.createInstance({ name: logName, storeName, ...(driver ? { driver } : {}) });
     return new LogPlace(logStore, '', (key) => `${logName}/${key}`, () => logStore.clear());
   }
 
@@ -162,29 +171,29 @@ export class OutboxStore {
     const listed: [LogPlace, string[]][] = [];
     let keys: string[];
     try {
-      keys = await this.storage.keys();
-      listed.push([this.home, keys]);
-      const logStore = await this.openLogStore();
+      keys = await this.#storage.keys();
+      listed.push([this.#home, keys]);
+      const logStore = await this.#openLogStore();
       if (logStore) {
         listed.push([logStore, await logStore.storage.keys()]);
-        this.places = [this.home, logStore];
-        this.appendTo = logStore;
+        this.#places = [this.#home, logStore];
+        this.#appendTo = logStore;
       }
     } catch (error) {
-      this.unlisted = new SyncStorageError(
+      this.#unlisted = new SyncStorageError(
         `[rxsync] Could not list the stored outbox (${describeError(error)}), so this engine starts empty and stores nothing, lest it write over writes it could not read. Check the storage, then create a new engine.`,
-        this.prefix,
+        this.#prefix,
         error,
       );
-      return { queue: [], failed: [], ids: [], problems: [{ key: this.prefix, error: this.unlisted }] };
+      return { queue: [], failed: [], ids: [], problems: [{ key: this.#prefix, error: this.#unlisted }] };
     }
 
     let snapshotSeq = 0;
-    if (keys.includes(this.snapshotKey)) {
-      const snapshot = await this.read(this.home, this.snapshotKey, isSnapshot, problems);
+    if (keys.includes(this.#snapshotKey)) {
+      const snapshot = await this.#read(this.#home, this.#snapshotKey, isSnapshot, problems);
       if (snapshot) {
         snapshotSeq = snapshot.seq;
-        for (const seq of snapshot.unread ?? []) this.unread.add(seq);
+        for (const seq of snapshot.unread ?? []) this.#unread.add(seq);
         for (const item of snapshot.queue) queue.set(item.id, item);
         for (const item of snapshot.failed) failed.set(item.id, item);
         for (const assignment of snapshot.ids ?? []) ids.set(assignmentKey(assignment), assignment);
@@ -198,11 +207,11 @@ export class OutboxStore {
         const seq = place.seqOf(key);
         if (seq === undefined) {
           // Not ours to judge in the outbox's storage; in the log's own store, something clear() must not take.
-          if (place !== this.home) place.pinned = true;
+          if (place !== this.#home) place.pinned = true;
           continue;
         }
-        this.seq = Math.max(this.seq, seq);
-        if (this.unread.has(seq)) {
+        this.#seq = Math.max(this.#seq, seq);
+        if (this.#unread.has(seq)) {
           place.pinned = true;
           stillUnread.add(seq);
           keptUnread.push(place.label(key));
@@ -211,16 +220,16 @@ export class OutboxStore {
       }
     }
     // A key someone repaired by removing it is no longer anything to keep.
-    for (const seq of this.unread) if (!stillUnread.has(seq)) this.unread.delete(seq);
-    this.seq = Math.max(this.seq, snapshotSeq);
+    for (const seq of this.#unread) if (!stillUnread.has(seq)) this.#unread.delete(seq);
+    this.#seq = Math.max(this.#seq, snapshotSeq);
     for (const [seq, place] of live.sort((a, b) => a[0] - b[0])) {
-      const segment = await this.read(place, place.key(seq), isSegment, problems, () => {
-        this.unread.add(seq);
+      const segment = await this.#read(place, place.key(seq), isSegment, problems, () => {
+        this.#unread.add(seq);
         place.pinned = true;
       });
       if (!segment) continue;
       place.deletable.push(seq);
-      this.entriesSinceSnapshot += segment.entries.length;
+      this.#entriesSinceSnapshot += segment.entries.length;
       for (const [list, entry] of segment.entries) {
         if (list === 'm') {
           if (typeof entry === 'string') ids.delete(entry);
@@ -233,7 +242,7 @@ export class OutboxStore {
       }
     }
     // Anything unreadable was moved aside or set apart: a fresh snapshot makes storage match what was loaded.
-    if (problems.length > 0) this.mustSnapshot = true;
+    if (problems.length > 0) this.#mustSnapshot = true;
     // Said again at every load while the key is there: the engine that found it may have been destroyed before it could say so.
     for (const key of keptUnread) {
       problems.push({ key, error: new SyncStorageError(`[rxsync] "${key}" could not be read at an earlier load; its writes are not loaded, and the key is left in place.`, key) });
@@ -252,59 +261,59 @@ export class OutboxStore {
     snapshot: () => OutboxState,
     assignments: readonly OutboxIdChange[] = [],
   ): Promise<void> {
-    if (changes.length === 0 && assignments.length === 0 && !this.mustSnapshot) return;
-    if (this.unlisted) throw this.unlisted;
+    if (changes.length === 0 && assignments.length === 0 && !this.#mustSnapshot) return;
+    if (this.#unlisted) throw this.#unlisted;
     try {
-      if (this.mustSnapshot || this.entriesSinceSnapshot + changes.length > Math.max(MIN_COMPACT_ENTRIES, COMPACT_FACTOR * live)) {
-        await this.writeSnapshot(snapshot());
+      if (this.#mustSnapshot || this.#entriesSinceSnapshot + changes.length > Math.max(MIN_COMPACT_ENTRIES, COMPACT_FACTOR * live)) {
+        await this.#writeSnapshot(snapshot());
       } else {
-        await this.appendSegment(changes, assignments);
+        await this.#appendSegment(changes, assignments);
       }
     } catch (error) {
       // Storage may now hold less than memory did before this write: next time, write it all.
-      this.mustSnapshot = true;
+      this.#mustSnapshot = true;
       throw error instanceof SyncStorageError
         ? error
         : new SyncStorageError(
             `[rxsync] Could not persist the outbox (${describeError(error)}). The writes of this batch were not queued; try again once storage has room.`,
-            this.prefix,
+            this.#prefix,
             error,
           );
     }
   }
 
-  private async appendSegment(changes: readonly OutboxChange[], assignments: readonly OutboxIdChange[]): Promise<void> {
-    const place = this.appendTo;
-    const seq = ++this.seq;
+  async #appendSegment(changes: readonly OutboxChange[], assignments: readonly OutboxIdChange[]): Promise<void> {
+    const place = this.#appendTo;
+    const seq = ++this.#seq;
     const entries = changes.map((c): LogEntry => [c.list === 'queue' ? 'q' : 'f', c.item ?? c.id]);
     for (const { key, assignment } of assignments) entries.push(['m', assignment ?? key]);
-    if (this.fence) await this.fence();
+    if (this.#fence) await this.#fence();
     await place.storage.setItem<LogSegment>(place.key(seq), { v: 1, entries });
     place.deletable.push(seq);
-    this.entriesSinceSnapshot += entries.length;
+    this.#entriesSinceSnapshot += entries.length;
   }
 
-  private async writeSnapshot(state: OutboxState): Promise<void> {
-    const seq = this.seq;
-    const unread = this.unread.size > 0 ? { unread: [...this.unread] } : {};
+  async #writeSnapshot(state: OutboxState): Promise<void> {
+    const seq = this.#seq;
+    const unread = this.#unread.size > 0 ? { unread: [...this.#unread] } : {};
     const ids = state.ids.length > 0 ? { ids: [...state.ids] } : {};
-    if (this.fence) await this.fence();
-    await this.storage.setItem<Snapshot>(this.snapshotKey, { v: 1, seq, queue: [...state.queue], failed: [...state.failed], ...ids, ...unread });
-    this.mustSnapshot = false;
-    this.entriesSinceSnapshot = 0;
+    if (this.#fence) await this.#fence();
+    await this.#storage.setItem<Snapshot>(this.#snapshotKey, { v: 1, seq, queue: [...state.queue], failed: [...state.failed], ...ids, ...unread });
+    this.#mustSnapshot = false;
+    this.#entriesSinceSnapshot = 0;
     // Only now that the snapshot is durable may the segments it covers go.
-    if (this.fence) await this.fence();
-    await Promise.all(this.places.map((place) => place.dropUpTo(seq)));
+    if (this.#fence) await this.#fence();
+    await Promise.all(this.#places.map((place) => place.dropUpTo(seq)));
   }
 
   async loadCheckpoint(entity: string): Promise<PullPosition> {
-    return decodePosition(await this.storage.getItem<unknown>(this.checkpointKey(entity)));
+    return decodePosition(await this.#storage.getItem<unknown>(this.checkpointKey(entity)));
   }
 
   /** Checkpoint and transport state in one key, so a crash never keeps one without the other. */
   async saveCheckpoint(entity: string, position: PullPosition): Promise<void> {
-    if (this.fence) await this.fence();
-    await this.storage.setItem(this.checkpointKey(entity), encodePosition(position));
+    if (this.#fence) await this.#fence();
+    await this.#storage.setItem(this.checkpointKey(entity), encodePosition(position));
   }
 
   /**
@@ -312,7 +321,7 @@ export class OutboxStore {
    * `…:corrupt:…` and reported; a key that cannot be read at all, or not moved, is left where
    * it is and `unreadable` is told, so that nothing ever deletes or writes over it.
    */
-  private async read<T>(
+  async #read<T>(
     from: LogPlace,
     storageKey: string,
     valid: (value: unknown) => value is T,
@@ -332,10 +341,10 @@ export class OutboxStore {
       return undefined;
     }
     if (valid(value)) return value;
-    const keptAs = `${this.prefix}:corrupt:${Date.now()}:${key}`;
+    const keptAs = `${this.#prefix}:corrupt:${Date.now()}:${key}`;
     let moved = true;
     try {
-      await this.storage.setItem(keptAs, value);
+      await this.#storage.setItem(keptAs, value);
       await from.storage.removeItem(storageKey);
     } catch {
       moved = false;

@@ -92,47 +92,50 @@ export class Pusher<E extends string> {
   /** The earliest retry scheduled now, in ms since the epoch, or undefined. */
   readonly nextRetryAt$: Observable<number | undefined>;
 
-  private readonly limit: <T>(request$: Observable<T>) => Observable<T>;
-  private readonly window: number;
-  private readonly retryAt = new Map<string, number>();
-  private readonly nextRetryAt = new BehaviorSubject<number | undefined>(undefined);
+  readonly #limit: <T>(request$: Observable<T>) => Observable<T>;
+  readonly #window: number;
+  readonly #retryAt = new Map<string, number>();
+  readonly #nextRetryAt = new BehaviorSubject<number | undefined>(undefined);
   /** Reports that come from no delivery's own stream: retries scheduled, the auth gate's events. */
-  private readonly reports = new Subject<PushReport>();
-  private readonly auth: AuthGate | undefined;
+  readonly #reports = new Subject<PushReport>();
+  readonly #auth: AuthGate | undefined;
   /** Client-wins decisions that storage refused, per item, in a row. */
-  private readonly unstored = new Map<string, number>();
-  private inFlight = 0;
+  readonly #unstored = new Map<string, number>();
+  #inFlight = 0;
 
-  constructor(private readonly options: PusherOptions<E>) {
-    this.limit = requestLimiter(options.concurrency);
-    this.window = options.concurrency * 4 * options.batchSize;
-    this.nextRetryAt$ = this.nextRetryAt.asObservable();
+  readonly #options: PusherOptions<E>;
+
+  constructor(options: PusherOptions<E>) {
+    this.#options = options;
+    this.#limit = requestLimiter(options.concurrency);
+    this.#window = options.concurrency * 4 * options.batchSize;
+    this.nextRetryAt$ = this.#nextRetryAt.asObservable();
     const { onUnauthorized: hook, requestTimeoutMs: timeoutMs, scheduler } = options;
-    this.auth = hook && new AuthGate({ hook, timeoutMs, scheduler, report: (event) => this.reports.next({ event }) });
+    this.#auth = hook && new AuthGate({ hook, timeoutMs, scheduler, report: (event) => this.#reports.next({ event }) });
   }
 
   /** The push pipeline over `queue`; outcomes come out, nothing else is touched. */
   push$(queue: PushQueue): Observable<PushReport> {
-    const { online$, entities, batchSize } = this.options;
+    const { online$, entities, batchSize } = this.#options;
     const deliveries$ = merge(queue.ready$, online$.pipe(filter((online) => online))).pipe(
       whenOnline(online$, { hold: 'latest' }),
       mergeMap(() => {
-        const items = queue.take(this.window - this.inFlight);
+        const items = queue.take(this.#window - this.#inFlight);
         // Items of an entity no longer configured go alone: deliver() dead-letters them with the reason.
         const known = items.filter((item) => item.entity in entities);
         const unknown = items.filter((item) => !(item.entity in entities));
         return from([...chunk(known, batchSize), ...unknown.map((item) => [item])]);
       }),
       mergeMap((batch) => {
-        this.inFlight += batch.length;
-        const delivery$ = batch.length === 1 ? this.deliver(queue, batch[0]) : this.deliverBatch(queue, batch);
+        this.#inFlight += batch.length;
+        const delivery$ = batch.length === 1 ? this.#deliver(queue, batch[0]) : this.#deliverBatch(queue, batch);
         return delivery$.pipe(
           takeUntil(queue.cleared$),
           finalize(() => {
-            this.inFlight -= batch.length;
+            this.#inFlight -= batch.length;
             for (const item of batch) {
-              this.forgetRetry(item.id);
-              this.unstored.delete(item.id);
+              this.#forgetRetry(item.id);
+              this.#unstored.delete(item.id);
             }
           }),
         );
@@ -140,28 +143,28 @@ export class Pusher<E extends string> {
     );
     // A flush or a reconnect opens a gate that a failed credential renewal closed.
     const authRetry$ = merge(queue.nudged$, online$.pipe(pairwise(), filter(([was, is]) => !was && is))).pipe(
-      tap(() => this.auth?.retry()),
+      tap(() => this.#auth?.retry()),
       ignoreElements(),
     );
-    return merge(this.reports, authRetry$, deliveries$);
+    return merge(this.#reports, authRetry$, deliveries$);
   }
 
   /** Sends one item until it is delivered, resolved as a conflict, or given up on. */
-  private deliver(queue: PushQueue, item: SyncItem): Observable<PushReport> {
-    const entity: EntityConfig | undefined = this.options.entities[item.entity as E];
+  #deliver(queue: PushQueue, item: SyncItem): Observable<PushReport> {
+    const entity: EntityConfig | undefined = this.#options.entities[item.entity as E];
     if (entity === undefined) {
       return of(
-        this.failed(
+        this.#failed(
           item,
           `[rxsync] Entity "${item.entity}" is not configured any more, so this write cannot be sent. Add it back to options.entities and call reprocessFailed(), or clear it.`,
         ),
       );
     }
     const request = toRequest(item, entity);
-    const unauthorized = (response: TransportResponse) => this.awaitsRenewal(item, response);
-    return this.retrying(queue, [item], () => this.options.transport.push(request).pipe(tap((r) => throwIfRetry(request.item, r))), unauthorized).pipe(
-      mergeMap((response) => this.answered(queue, item, response)),
-      catchError((error: unknown) => of(this.gaveUp(item, error))),
+    const unauthorized = (response: TransportResponse) => this.#awaitsRenewal(item, response);
+    return this.#retrying(queue, [item], () => this.#options.transport.push(request).pipe(tap((r) => throwIfRetry(request.item, r))), unauthorized).pipe(
+      mergeMap((response) => this.#answered(queue, item, response)),
+      catchError((error: unknown) => of(this.#gaveUp(item, error))),
     );
   }
 
@@ -171,9 +174,9 @@ export class Pusher<E extends string> {
    * single delivery, so one bad item never fails the others. A server without a usable
    * batch endpoint gets the items one by one.
    */
-  private deliverBatch(queue: PushQueue, items: readonly SyncItem[]): Observable<PushReport> {
-    const requests = items.map((item) => toRequest(item, this.options.entities[item.entity as E]));
-    return this.retrying(queue, items, () => this.options.transport.pushBatch!(requests)).pipe(
+  #deliverBatch(queue: PushQueue, items: readonly SyncItem[]): Observable<PushReport> {
+    const requests = items.map((item) => toRequest(item, this.#options.entities[item.entity as E]));
+    return this.#retrying(queue, items, () => this.#options.transport.pushBatch!(requests)).pipe(
       catchError((error: unknown) =>
         error instanceof SyncHttpError && !error.transient
           ? of(undefined)
@@ -181,58 +184,58 @@ export class Pusher<E extends string> {
       ),
       mergeMap((responses) =>
         responses === undefined
-          ? from(items).pipe(mergeMap((item) => this.deliver(queue, item)))
+          ? from(items).pipe(mergeMap((item) => this.#deliver(queue, item)))
           : from(items.map((item, i) => ({ item, response: responses[i] }))).pipe(
               mergeMap(({ item, response }) =>
                 // A 401 goes alone too: the single delivery waits for renewed credentials.
-                readAnswer(item, response).kind === 'retry' || this.awaitsRenewal(item, response)
-                  ? this.deliver(queue, item)
-                  : this.answered(queue, item, response).pipe(catchError((error: unknown) => of(this.gaveUp(item, error)))),
+                readAnswer(item, response).kind === 'retry' || this.#awaitsRenewal(item, response)
+                  ? this.#deliver(queue, item)
+                  : this.#answered(queue, item, response).pipe(catchError((error: unknown) => of(this.#gaveUp(item, error)))),
               ),
             ),
       ),
-      catchError((error: unknown) => from(items.map((item) => this.gaveUp(item, error)))),
+      catchError((error: unknown) => from(items.map((item) => this.#gaveUp(item, error)))),
     );
   }
 
   /** A 401 (not read otherwise by the transport's `classify`) waits for `onUnauthorized`, when there is one. */
-  private awaitsRenewal(item: SyncItem, response: TransportResponse): boolean {
-    return this.auth !== undefined && response.status === 401 && readAnswer(item, response).kind === 'fail';
+  #awaitsRenewal(item: SyncItem, response: TransportResponse): boolean {
+    return this.#auth !== undefined && response.status === 401 && readAnswer(item, response).kind === 'fail';
   }
 
   /** A final answer to a push: delivered, refused, or a conflict to resolve. */
-  private answered(queue: PushQueue, item: SyncItem, response: TransportResponse): Observable<PushReport> {
+  #answered(queue: PushQueue, item: SyncItem, response: TransportResponse): Observable<PushReport> {
     const { kind, reason } = readAnswer(item, response);
-    if (kind === 'ack') return from(this.settle(item, { kind: 'pushed', status: response.status, body: response.body, version: versionOf(response.body), reason }));
+    if (kind === 'ack') return from(this.#settle(item, { kind: 'pushed', status: response.status, body: response.body, version: versionOf(response.body), reason }));
     if (kind !== 'conflict') {
       return of(
-        this.failed(item, `[rxsync] The server refused ${describeItem(item)} with ${reason ?? response.status}. Fix the data and call reprocessFailed(), or clear it.`),
+        this.#failed(item, `[rxsync] The server refused ${describeItem(item)} with ${reason ?? response.status}. Fix the data and call reprocessFailed(), or clear it.`),
       );
     }
     if (item.overwrite) {
-      return of(this.failed(item, `[rxsync] ${describeItem(item)} still conflicts after the client-wins re-send; kept as a dead letter.`));
+      return of(this.#failed(item, `[rxsync] ${describeItem(item)} still conflicts after the client-wins re-send; kept as a dead letter.`));
     }
-    const entity = this.options.entities[item.entity as E];
+    const entity = this.#options.entities[item.entity as E];
     // Only a usable record is the server's side of the conflict: an error object is not.
     const conflict: Conflict = { entity: item.entity, localItem: item, remoteData: remoteRecord(response, item) };
     return of(conflict).pipe(
-      resolveConflict({ strategy: entity.conflictStrategy ?? 'server-wins', onConflict: this.options.onConflict }),
-      mergeMap((resolved) => merge(of({ event: conflictEvent(resolved) }), this.applyResolution(queue, resolved))),
+      resolveConflict({ strategy: entity.conflictStrategy ?? 'server-wins', onConflict: this.#options.onConflict }),
+      mergeMap((resolved) => merge(of({ event: conflictEvent(resolved) }), this.#applyResolution(queue, resolved))),
     );
   }
 
-  private applyResolution(queue: PushQueue, resolved: ResolvedConflict): Observable<PushReport> {
+  #applyResolution(queue: PushQueue, resolved: ResolvedConflict): Observable<PushReport> {
     const { localItem: item, resolution } = resolved;
     switch (resolution.outcome) {
       case 'server-wins':
         // The server's record is the record now: the app gets it once the lost write has left
         // the outbox (so it is not shown on top); a 409 without one leaves nothing to hand on.
-        return from(this.settle(item, { kind: 'pushed', status: 409, body: resolved.remoteData }));
+        return from(this.#settle(item, { kind: 'pushed', status: 409, body: resolved.remoteData }));
       case 'client-wins': {
         if (item.operation === 'update' && resolved.remoteData === undefined && resolution.strategy !== 'manual') {
           // An update is partial: without the server's record there is no whole record to PUT.
           return of(
-            this.failed(
+            this.#failed(
               item,
               `[rxsync] The server answered a conflict to ${describeItem(item)} without its current record, so ${resolution.strategy} cannot build the whole record to overwrite it with. Pull, then write the record again; this write stays in failed$.`,
             ),
@@ -240,12 +243,12 @@ export class Pusher<E extends string> {
         }
         const overwrite: SyncItem = { ...item, data: resolution.data, overwrite: true };
         return defer(() => queue.commit({ type: 'resolve', id: item.id, data: resolution.data })).pipe(
-          mergeMap(() => this.deliver(queue, queue.get(item.id) ?? overwrite)),
-          catchError((error: unknown) => this.decisionNotStored(queue, item, error)),
+          mergeMap(() => this.#deliver(queue, queue.get(item.id) ?? overwrite)),
+          catchError((error: unknown) => this.#decisionNotStored(queue, item, error)),
         );
       }
       case 'error':
-        return of(this.failed(item, resolution.error));
+        return of(this.#failed(item, resolution.error));
     }
   }
 
@@ -254,18 +257,18 @@ export class Pusher<E extends string> {
    * its original request (which the server did not apply: it answered a conflict) after a
    * backoff, and only storage that keeps failing makes it a dead letter.
    */
-  private decisionNotStored(queue: PushQueue, item: SyncItem, error: unknown): Observable<PushReport> {
-    const attempt = (this.unstored.get(item.id) ?? 0) + 1;
+  #decisionNotStored(queue: PushQueue, item: SyncItem, error: unknown): Observable<PushReport> {
+    const attempt = (this.#unstored.get(item.id) ?? 0) + 1;
     const message = `[rxsync] Could not store the client-wins decision for ${describeItem(item)} (${withoutPrefix(error)}); nothing was re-sent.`;
-    if (attempt > this.options.maxRetries) {
-      this.unstored.delete(item.id);
-      return of(this.failed(item, `${message} Gave up after ${attempt} tries; call reprocessFailed() once storage works.`));
+    if (attempt > this.#options.maxRetries) {
+      this.#unstored.delete(item.id);
+      return of(this.#failed(item, `${message} Gave up after ${attempt} tries; call reprocessFailed() once storage works.`));
     }
-    this.unstored.set(item.id, attempt);
-    const delayMs = backoffDelay(attempt, { baseDelayMs: this.options.retryBaseDelayMs, maxDelayMs: this.options.retryMaxDelayMs, jitter: this.options.retryJitter });
+    this.#unstored.set(item.id, attempt);
+    const delayMs = backoffDelay(attempt, { baseDelayMs: this.#options.retryBaseDelayMs, maxDelayMs: this.#options.retryMaxDelayMs, jitter: this.#options.retryJitter });
     return merge(
       of<PushReport>({ event: { type: 'retried', item, attempt, delayMs, error: message } }),
-      timer(delayMs, this.options.scheduler).pipe(mergeMap(() => this.deliver(queue, item))),
+      timer(delayMs, this.#options.scheduler).pipe(mergeMap(() => this.#deliver(queue, item))),
     );
   }
 
@@ -274,24 +277,24 @@ export class Pusher<E extends string> {
    * `concurrency` requests; transient failures back off, and coming back online cuts a
    * backoff wait short. Each retry counts for every item.
    */
-  private retrying<T>(
+  #retrying<T>(
     queue: PushQueue,
     items: readonly SyncItem[],
     request: () => Observable<T>,
     unauthorized: (answer: T) => boolean = () => false,
   ): Observable<T> {
-    const { online$, maxRetries, scheduler, requestTimeoutMs } = this.options;
-    const auth = this.auth;
+    const { online$, maxRetries, scheduler, requestTimeoutMs } = this.#options;
+    const auth = this.#auth;
     const attempt$ = defer(() => {
       // A retry that starts is no longer scheduled.
-      for (const item of items) this.forgetRetry(item.id);
+      for (const item of items) this.#forgetRetry(item.id);
       return online$;
     }).pipe(
       filter((online) => online),
       take(1),
       switchMap(() => auth?.open$ ?? of(0)),
       switchMap((generation) =>
-        this.limit(
+        this.#limit(
           defer(request).pipe(
             timeout({
               first: requestTimeoutMs,
@@ -328,9 +331,9 @@ export class Pusher<E extends string> {
         maxRetries,
         // A batch goes on while any of its writes has retries left: no write is given up on for another's count.
         retriesUsed: Math.min(...items.map((item) => queue.get(item.id)?.retryCount ?? item.retryCount)),
-        baseDelayMs: this.options.retryBaseDelayMs,
-        maxDelayMs: this.options.retryMaxDelayMs,
-        jitter: this.options.retryJitter,
+        baseDelayMs: this.#options.retryBaseDelayMs,
+        maxDelayMs: this.#options.retryMaxDelayMs,
+        jitter: this.#options.retryJitter,
         scheduler,
         shouldRetry: (error) => !(error instanceof SyncInputError) && (!(error instanceof SyncHttpError) || error.transient),
         retryNow$: online$.pipe(pairwise(), filter(([was, is]) => !was && is)),
@@ -339,9 +342,9 @@ export class Pusher<E extends string> {
         onRetry: ({ error, attempt, delayMs, counted }) => {
           const message = describeError(error);
           for (const item of items) {
-            this.scheduleRetry(item.id, this.options.now() + delayMs);
+            this.#scheduleRetry(item.id, this.#options.now() + delayMs);
             const event: SyncEvent = { type: 'retried', item, attempt, delayMs, error: message };
-            this.reports.next(counted ? { event, command: { type: 'retried', id: item.id, error: message } } : { event });
+            this.#reports.next(counted ? { event, command: { type: 'retried', id: item.id, error: message } } : { event });
           }
         },
       }),
@@ -353,9 +356,9 @@ export class Pusher<E extends string> {
    * id of its own, the assignment. Both the ack and the move of the record's queued writes onto
    * the new id are one outbox command, so storage never holds one without the other.
    */
-  private settle(item: SyncItem, settled: Settled): PushReport[] {
+  #settle(item: SyncItem, settled: Settled): PushReport[] {
     const event: SyncEvent = { type: 'pushed', item, status: settled.status, body: settled.body };
-    const assigned = settled.status === 409 ? undefined : this.assignedId(item, settled.body);
+    const assigned = settled.status === 409 ? undefined : this.#assignedId(item, settled.body);
     if (settled.reason !== undefined) event.reason = settled.reason;
     else if (assigned === null) event.reason = 'the answer names no record id, so later writes keep the temporary one';
     const tempId = recordIdOf(item.data);
@@ -381,42 +384,42 @@ export class Pusher<E extends string> {
    * when there is nothing to assign (not such a create, or the server kept the id), `null` when
    * the answer names no id at all.
    */
-  private assignedId(item: SyncItem, body: unknown): string | number | null | undefined {
-    if (item.operation !== 'create' || item.overwrite || this.options.entities[item.entity as E]?.serverIds !== true) return undefined;
+  #assignedId(item: SyncItem, body: unknown): string | number | null | undefined {
+    if (item.operation !== 'create' || item.overwrite || this.#options.entities[item.entity as E]?.serverIds !== true) return undefined;
     const tempId = recordIdOf(item.data);
     const id = recordIdOf(remoteRecord({ body }));
     if (id === undefined) return tempId === undefined ? undefined : null;
     return tempId === undefined || String(tempId) === String(id) ? undefined : id;
   }
 
-  private failed(item: SyncItem, error: string): PushReport {
+  #failed(item: SyncItem, error: string): PushReport {
     return {
       event: { type: 'dead-lettered', item: { ...item, lastError: error }, error },
       command: { type: 'dead-letter', id: item.id, error },
     };
   }
 
-  private gaveUp(item: SyncItem, error: unknown): PushReport {
-    if (error instanceof SyncInputError) return this.failed(item, `${error.message} It stays in failed$.`);
-    return this.failed(
+  #gaveUp(item: SyncItem, error: unknown): PushReport {
+    if (error instanceof SyncInputError) return this.#failed(item, `${error.message} It stays in failed$.`);
+    return this.#failed(
       item,
-      `[rxsync] Gave up on ${describeItem(item)} after ${this.options.maxRetries} retries. Last error: ${sentence(withoutPrefix(error))} It stays in failed$; call reprocessFailed() to try again.`,
+      `[rxsync] Gave up on ${describeItem(item)} after ${this.#options.maxRetries} retries. Last error: ${sentence(withoutPrefix(error))} It stays in failed$; call reprocessFailed() to try again.`,
     );
   }
 
-  private scheduleRetry(id: string, at: number): void {
-    this.retryAt.set(id, at);
-    this.publishNextRetry();
+  #scheduleRetry(id: string, at: number): void {
+    this.#retryAt.set(id, at);
+    this.#publishNextRetry();
   }
 
-  private forgetRetry(id: string): void {
-    if (this.retryAt.delete(id)) this.publishNextRetry();
+  #forgetRetry(id: string): void {
+    if (this.#retryAt.delete(id)) this.#publishNextRetry();
   }
 
-  private publishNextRetry(): void {
+  #publishNextRetry(): void {
     let earliest: number | undefined;
-    for (const at of this.retryAt.values()) if (earliest === undefined || at < earliest) earliest = at;
-    if (earliest !== this.nextRetryAt.value) this.nextRetryAt.next(earliest);
+    for (const at of this.#retryAt.values()) if (earliest === undefined || at < earliest) earliest = at;
+    if (earliest !== this.#nextRetryAt.value) this.#nextRetryAt.next(earliest);
   }
 }
 

@@ -8,13 +8,16 @@ import type { SyncWrite } from './types.js';
  * because one careless caller must not silence every other writer.
  */
 export class WriteSubject extends Subject<SyncWrite> {
-  constructor(private readonly report: (write: unknown) => void) {
+  readonly #report: (write: unknown) => void;
+
+  constructor(report: (write: unknown) => void) {
     super();
+    this.#report = report;
     this.subscribe((write) => report(write));
   }
 
   override error(error: unknown): void {
-    this.report(
+    this.#report(
       new SyncInputError(
         `[rxsync] writes$.error() was called (${String(error)}); writes$ stays open. Report failures in your own stream, not in the engine's input.`,
       ),
@@ -22,7 +25,7 @@ export class WriteSubject extends Subject<SyncWrite> {
   }
 
   override complete(): void {
-    this.report(
+    this.#report(
       new SyncInputError('[rxsync] writes$.complete() was called; writes$ stays open. Call engine.destroy() to stop the engine.'),
     );
   }

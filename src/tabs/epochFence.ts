@@ -17,12 +17,14 @@ export class NotLeaderError extends SyncStorageError {
  * successor's segments or snapshot.
  */
 export class EpochFence {
+  readonly #storage: SyncStorage;
+  readonly #key: string;
   #own: number | undefined;
 
-  constructor(
-    private readonly storage: SyncStorage,
-    private readonly key: string,
-  ) {}
+  constructor(storage: SyncStorage, key: string) {
+    this.#storage = storage;
+    this.#key = key;
+  }
 
   /** This tab's epoch once it claimed one, else 0. */
   get epoch(): number {
@@ -31,18 +33,18 @@ export class EpochFence {
 
   /** Makes this tab the newest leader. */
   async claim(): Promise<void> {
-    const next = (await this.read()) + 1;
-    await this.storage.setItem(this.key, next);
+    const next = (await this.#read()) + 1;
+    await this.#storage.setItem(this.#key, next);
     this.#own = next;
   }
 
   /** Rejects with {@link NotLeaderError} once another tab has claimed after this one. */
   async check(): Promise<void> {
-    if (this.#own === undefined || (await this.read()) !== this.#own) throw new NotLeaderError(this.key);
+    if (this.#own === undefined || (await this.#read()) !== this.#own) throw new NotLeaderError(this.#key);
   }
 
-  private async read(): Promise<number> {
-    const stored = await this.storage.getItem<unknown>(this.key);
+  async #read(): Promise<number> {
+    const stored = await this.#storage.getItem<unknown>(this.#key);
     // Anything but a counter (a damaged value) starts it again; the claim then writes a good one.
     return typeof stored === 'number' && Number.isSafeInteger(stored) && stored >= 0 ? stored : 0;
   }

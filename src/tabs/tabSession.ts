@@ -80,7 +80,10 @@ export class TabSession {
   #depose!: () => void;
   #closed = false;
 
-  constructor(private readonly options: TabSessionOptions) {
+  readonly #options: TabSessionOptions;
+
+  constructor(options: TabSessionOptions) {
+    this.#options = options;
     this.#leadership = electLeader(options.locks, options.name);
     this.#fence = new EpochFence(options.storage, options.epochKey);
     this.leads$ = this.#leads.asObservable();
@@ -176,7 +179,7 @@ export class TabSession {
     const from = this.#id;
     // Each part crosses only when it changed; the lists (whole, cloned) at most every STATE_EVERY_MS, the last one always.
     const lists = { leading: true, trailing: true };
-    const scheduler = this.options.scheduler ?? asyncScheduler;
+    const scheduler = this.#options.scheduler ?? asyncScheduler;
     const parts$ = merge(
       host.queue$.pipe(throttleTime(STATE_EVERY_MS, scheduler, lists), map((queue) => ({ queue }))),
       host.failed$.pipe(throttleTime(STATE_EVERY_MS, scheduler, lists), map((failed) => ({ failed }))),
@@ -200,7 +203,7 @@ export class TabSession {
     for (const pending of this.#pending.values()) pending.reject(new Error('[rxsync] The engine was destroyed before the leading tab answered.'));
     this.#pending.clear();
     this.#leadership.release(drained);
-    void drained.finally(() => this.options.channel.close());
+    void drained.finally(() => this.#options.channel.close());
     for (const subject of [this.#leads, this.#state, this.#events, this.#pulled, this.#host]) subject.complete();
   }
 
@@ -254,7 +257,7 @@ export class TabSession {
    */
   #armTakeover(): void {
     if (this.#takeover && !this.#takeover.closed) return;
-    this.#takeover = timer(this.options.takeoverMs, this.options.scheduler).subscribe(() => {
+    this.#takeover = timer(this.#options.takeoverMs, this.#options.scheduler).subscribe(() => {
       this.#takeover = undefined;
       const unheard = [...this.#pending].filter(([, pending]) => !pending.received);
       if (unheard.length === 0 || this.leads) {
@@ -347,7 +350,7 @@ export class TabSession {
       ),
       { defaultValue: undefined },
     );
-    if (!host) throw new NotLeaderError(this.options.epochKey);
+    if (!host) throw new NotLeaderError(this.#options.epochKey);
     return host.run(request);
   }
 
@@ -371,7 +374,7 @@ export class TabSession {
   /** Posts at once; false when the message could not be sent. */
   #postNow(message: TabMessage): boolean {
     try {
-      this.options.channel.postMessage(message);
+      this.#options.channel.postMessage(message);
       return true;
     } catch {
       return false;
