@@ -32,11 +32,12 @@ function undocumented(project: Project, checker: Checker, entry: string): string
     if (!documented(symbol)) missing.push(exported.name);
     if (!(symbol.flags & (SymbolFlags.Interface | SymbolFlags.Class))) continue;
     for (const member of symbol.getMembers().values()) {
-      // Type parameters and constructors are described on their declaration; private,
-      // protected and overriding members are not this type's own public surface.
+      // Type parameters and constructors are described on their declaration; private (`private`
+      // or `#name`), protected and overriding members are not this type's own public surface.
       if (member.flags & (SymbolFlags.TypeParameter | SymbolFlags.Constructor)) continue;
-      const declaration = member.declarations[0]?.resolve(project) as (Node & { modifiers?: readonly Node[] }) | undefined;
+      const declaration = member.declarations[0]?.resolve(project) as (Node & { modifiers?: readonly Node[]; name?: Node }) | undefined;
       if (declaration?.modifiers?.some((modifier) => HIDDEN.has(modifier.kind))) continue;
+      if (declaration?.name?.kind === SyntaxKind.PrivateIdentifier) continue;
       if (!documented(member)) missing.push(`${exported.name}.${member.name}`);
     }
   }
