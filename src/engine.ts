@@ -137,7 +137,9 @@ class Engine<E extends string> implements SyncEngine<E> {
         this.#emit(event);
         if (command) this.#outbox.dispatch(command);
         // The server's answer is the record's new state: the app gets it as a pull would give it.
-        if (record && replay) this.#puller.writesEnded(record.entity as E, record.data);
+        // A write sent before may already be in the base (the server replays it) or not (the next
+        // pull brings it): moving the base on by it could put its older fields back over newer ones.
+        if (replay) this.#puller.writesEnded(event.item.entity as E, record?.data ?? event.item.data);
         else if (record) this.#puller.hand(record.entity as E, record.data);
         else if (event.type === 'pushed' && event.status < 300) this.#puller.acceptedWithoutAnswer(event.item.entity as E, event.item);
       });
