@@ -110,14 +110,14 @@ class Engine<E extends string> implements SyncEngine<E> {
       .push$(outbox)
       .pipe(takeUntil(stop$))
       .subscribe(({ event, command, record }) => {
-        // An answer to a write sent before (by an engine before this one, or a requeued dead
-        // letter) may replay an older state of the record: not handed over. The app gets back
-        // what that write hid (its overlay's base), and a change it made comes with the next pull.
+        // The server's answer is the record's new state: the app gets it as a pull would give it.
+        // Not so the answer to a write sent before (by an earlier engine, or a requeued dead letter):
+        // it may replay an older state, and moving the base on by it could put older fields back
+        // over newer ones. The app gets back what that write hid; a change it made comes with the next pull.
         const replay = event.type === 'pushed' && outbox.mayReplay(event.item.id);
         emit(event);
         if (command) outbox.dispatch(command);
-        // The server's answer is the record's new state: the app gets it as a pull would give it.
-        if (record && replay) puller.writesEnded(record.entity as E, record.data);
+        if (replay) puller.writesEnded(event.item.entity as E, record?.data ?? event.item.data);
         else if (record) puller.hand(record.entity as E, record.data);
         else if (event.type === 'pushed' && event.status < 300) puller.acceptedWithoutAnswer(event.item.entity as E, event.item);
       });

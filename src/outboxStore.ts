@@ -120,8 +120,8 @@ export class OutboxStore {
   #seq = 0;
   #entriesSinceSnapshot = 0;
   #mustSnapshot = false;
-  /** Set when the stored outbox could not even be listed: writing now could cover writes never read. */
-  #unlisted: SyncStorageError | undefined;
+  /** Set when the stored outbox could not be listed, or its snapshot read: writing now could cover writes never read. */
+  #unreadable: SyncStorageError | undefined;
   /** Log segments under the outbox's own keys (every log, before logs had a store of their own). */
   readonly #home: LogPlace;
   /** Where new segments go: `#home`, or the log's own store once `load()` opened it. */
@@ -180,17 +180,17 @@ export class OutboxStore {
         this.#appendTo = logStore;
       }
     } catch (error) {
-      this.#unlisted = new SyncStorageError(
-        `[rxsync] Could not list the stored outbox (${describeError(error)}), so this engine starts empty and stores nothing, lest it write over writes it could not read. Check the storage, then create a new engine.`,
-        this.#prefix,
-        error,
-      );
-      return { queue: [], failed: [], ids: [], problems: [{ key: this.#prefix, error: this.#unlisted }] };
+      return this.#startEmpty(this.#prefix, `Could not list the stored outbox (${describeError(error)})`, error);
     }
 
     let snapshotSeq = 0;
     if (keys.includes(this.#snapshotKey)) {
-      const snapshot = await this.#read(this.#home, this.#snapshotKey, isSnapshot, problems);
+      let unreadable: { cause: unknown } | undefined;
+      const snapshot = await this.#read(this.#home, this.#snapshotKey, isSnapshot, problems, (cause) => (unreadable = { cause }));
+      // The log only makes sense on top of the snapshot, and the next snapshot would replace it.
+      if (unreadable) {
+        return this.#startEmpty(this.#snapshotKey, `Could not read or set aside the stored outbox "${this.#snapshotKey}" (${describeError(unreadable.cause)})`, unreadable.cause);
+      }
       if (snapshot) {
         snapshotSeq = snapshot.seq;
         for (const seq of snapshot.unread ?? []) this.#unread.add(seq);
@@ -251,6 +251,19 @@ export class OutboxStore {
   }
 
   /**
+   * What a load that could not see the whole stored outbox gives: nothing loaded, and every later
+   * write refused, so that nothing is written over writes it could not read; a new engine tries again.
+   */
+  #startEmpty(key: string, what: string, cause: unknown): LoadedOutbox {
+    this.#unreadable = new SyncStorageError(
+      `[rxsync] ${what}, so this engine starts empty and stores nothing, lest it write over writes it could not read. Check the storage, then create a new engine.`,
+      key,
+      cause,
+    );
+    return { queue: [], failed: [], ids: [], problems: [{ key, error: this.#unreadable }] };
+  }
+
+  /**
    * Makes `changes` and `assignments` durable, in one storage write. `live` is the number of
    * items and assignments in the outbox; `snapshot` is called (only when compacting, and
    * synchronously, before anything is awaited) so it describes the outbox exactly as of these changes.
@@ -262,7 +275,7 @@ export class OutboxStore {
     assignments: readonly OutboxIdChange[] = [],
   ): Promise<void> {
     if (changes.length === 0 && assignments.length === 0 && !this.#mustSnapshot) return;
-    if (this.#unlisted) throw this.#unlisted;
+    if (this.#unreadable) throw this.#unreadable;
     try {
       if (this.#mustSnapshot || this.#entriesSinceSnapshot + changes.length > Math.max(MIN_COMPACT_ENTRIES, COMPACT_FACTOR * live)) {
         await this.#writeSnapshot(snapshot());
@@ -326,14 +339,14 @@ export class OutboxStore {
     storageKey: string,
     valid: (value: unknown) => value is T,
     problems: LoadedOutbox['problems'],
-    unreadable: () => void = () => undefined,
+    unreadable: (cause: unknown) => void = () => undefined,
   ): Promise<T | undefined> {
     const key = from.label(storageKey);
     let value: unknown;
     try {
       value = await from.storage.getItem<unknown>(storageKey);
     } catch (error) {
-      unreadable();
+      unreadable(error);
       problems.push({
         key,
         error: new SyncStorageError(`[rxsync] Could not read "${key}" (${describeError(error)}); its writes are not loaded, and the key is left in place.`, key, error),
@@ -346,9 +359,9 @@ export class OutboxStore {
     try {
       await this.#storage.setItem(keptAs, value);
       await from.storage.removeItem(storageKey);
-    } catch {
+    } catch (error) {
       moved = false;
-      unreadable();
+      unreadable(error);
     }
     problems.push({
       key,

@@ -183,3 +183,38 @@ describe('outbox store: a log segment that cannot be read', () => {
     expect(second.server.record('d')?.title).toBe('todo d');
   });
 });
+
+describe('outbox store: a snapshot that cannot be read', () => {
+  it('the engine starts empty, says so, refuses writes, and leaves the snapshot for the next engine, which delivers it', async () => {
+    const { storage, base, failGet } = plainStorage();
+    const item = (id: string) => ({ id: `w${id}`, entity: 'todos', operation: 'create', data: { id, title: `todo ${id}` }, timestamp: '2026-01-01T00:00:00.000Z', retryCount: 0 });
+    // a compacted outbox: the snapshot holds "a" (and covers segment 1, left behind), segment 2 adds "b"
+    await base.setItem('rxsync:outbox:snapshot', { v: 1, seq: 1, queue: [item('a')], failed: [] });
+    await base.setItem('rxsync:outbox:log:1', { v: 1, entries: [['q', item('gone')], ['q', 'wgone']] });
+    await base.setItem('rxsync:outbox:log:2', { v: 1, entries: [['q', item('b')]] });
+    const before = new Map(await Promise.all((await base.keys()).map(async (key) => [key, await base.getItem(key)] as const)));
+
+    failGet.add('rxsync:outbox:snapshot');
+    const first = engineOn(storage);
+    const problems: string[] = [];
+    first.engine.events$.subscribe((e) => e.type === 'storage-error' && problems.push(e.error));
+    await first.engine.ready;
+    expect(problems).toEqual([
+      expect.stringMatching(/^\[rxsync\] Could not read or set aside the stored outbox "rxsync:outbox:snapshot" \(disk read error \(injected\)\), so this engine starts empty and stores nothing/),
+    ]);
+    expect(first.engine.getQueueLength()).toBe(0);
+    await expect(first.engine.write({ entity: 'todos', operation: 'create', data: { id: 'c' } })).rejects.toMatchObject({ name: 'SyncStorageError' });
+    first.online$.next(true);
+    await first.engine.flush();
+    first.engine.destroy();
+    expect(new Map(await Promise.all((await base.keys()).map(async (key) => [key, await base.getItem(key)] as const)))).toEqual(before);
+
+    failGet.clear();
+    const second = engineOn(storage, first.server);
+    await second.engine.ready;
+    second.online$.next(true);
+    await drained(second.engine);
+    second.engine.destroy();
+    expect(['a', 'b', 'gone', 'c'].map((id) => first.server.record(id)?.title)).toEqual(['todo a', 'todo b', undefined, undefined]);
+  });
+});

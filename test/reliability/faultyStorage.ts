@@ -14,14 +14,22 @@ export interface StorageDevice {
   readonly unreadable: { key: string; value: unknown; engine: number }[];
   /** Every log segment read that succeeded and every one written: which engine saw what (as JSON). */
   readonly segmentsSeen: { key: string; value: string; engine: number }[];
+  /** Whether the next read of the outbox snapshot fails (once). */
+  snapshotReadFails?: boolean;
+  /** The engines whose read of the outbox snapshot failed, with the key. */
+  readonly snapshotUnread: { key: string; engine: number }[];
+  /** The engines that wrote or removed the outbox snapshot. */
+  readonly snapshotWrittenBy: Set<number>;
 }
 
 export function storageDevice(base: SyncStorage = memoryStorage()): StorageDevice {
-  return { base, unreadable: [], segmentsSeen: [] };
+  return { base, unreadable: [], segmentsSeen: [], snapshotUnread: [], snapshotWrittenBy: new Set() };
 }
 
 /** An outbox log segment key (`{storageKey}:outbox:log:{n}`), as opposed to the snapshot or a checkpoint. */
 const SEGMENT_KEY = /:outbox:log:\d+$/;
+/** The outbox snapshot key, which the log's segments are read on top of. */
+const SNAPSHOT_KEY = /:outbox:snapshot$/;
 
 export class NotReadableError extends Error {
   override readonly name = 'NotReadableError';
@@ -37,7 +45,7 @@ export class QuotaExceededError extends Error {
   }
 }
 
-/** Wraps a storage with injectable faults: failing `setItem`, a log segment `getItem` failing once, and a crash after N more mutations. */
+/** Wraps a storage with injectable faults: failing `setItem`, a log segment or snapshot `getItem` failing once, and a crash after N more mutations. */
 export class FaultyStorage implements SyncStorage {
   /** The next this-many `setItem` calls reject with a quota error. */
   failNextSetItems = 0;
@@ -113,6 +121,11 @@ export class FaultyStorage implements SyncStorage {
         }),
       );
     }
+    if (device.snapshotReadFails && SNAPSHOT_KEY.test(key)) {
+      device.snapshotReadFails = false;
+      device.snapshotUnread.push({ key, engine: this.engine });
+      return this.track(Promise.reject(new NotReadableError()));
+    }
     const read = device.base.getItem<T>(key);
     if (SEGMENT_KEY.test(key)) void read.then((value) => device.segmentsSeen.push({ key, value: JSON.stringify(value), engine: this.engine }));
     return this.track(read);
@@ -132,10 +145,12 @@ export class FaultyStorage implements SyncStorage {
       return failure;
     }
     if (SEGMENT_KEY.test(key)) this.device.segmentsSeen.push({ key, value: JSON.stringify(value), engine: this.engine });
+    if (SNAPSHOT_KEY.test(key)) this.device.snapshotWrittenBy.add(this.engine);
     return this.mutation(() => this.device.base.setItem(key, value));
   }
 
   removeItem(key: string): Promise<void> {
+    if (SNAPSHOT_KEY.test(key)) this.device.snapshotWrittenBy.add(this.engine);
     return this.mutation(() => this.device.base.removeItem(key));
   }
 

@@ -75,6 +75,13 @@ describe('reliability: nothing lost, nothing doubled', () => {
       startOnline: false,
       commands: [write('a', 'create'), write('b', 'create'), tick(1), write('a'), tick(1), write('c', 'create'), tick(1), { k: 'readFail', nth: 1 }, { k: 'restart', crash: false, after: 0 }, write('c'), tick()],
     }],
+    ['an outbox snapshot that cannot be read at load: that engine stores nothing, the next one delivers it', {
+      startOnline: false,
+      commands: [
+        write('a', 'create'), { k: 'storageFail', n: 1 }, write('b', 'create'), tick(1), write('c', 'create'), tick(1), // the refused batch makes the next one a snapshot
+        { k: 'snapshotReadFail' }, { k: 'restart', crash: false, after: 0 }, write('a'), write('b', 'create', 'writes$'), { k: 'online', on: true }, tick(),
+      ],
+    }],
     ['writes before the outbox loaded, on write() and writes$, and a destroy() before the load', {
       startOnline: false,
       commands: [write('a', 'create'), { k: 'restart', crash: false, after: 0 }, write('b', 'create', 'writes$'), write('a', 'update', 'writes$'), { k: 'restart', crash: false, after: 0 }, write('c', 'create', 'writes$'), write('b')],
@@ -84,7 +91,7 @@ describe('reliability: nothing lost, nothing doubled', () => {
     const report = await runScenario({ strategy: 'client-wins', startOnline: true, ...scenario });
     expect(report.violations).toEqual([]);
     // The scenario met its faults (a fault nobody met would prove nothing).
-    const met = scenario.commands.flatMap((c) => (c.k === 'fault' ? [c.kind] : c.k === 'headersFail' ? ['headers-throw'] : c.k === 'readFail' ? ['storage-getItem'] : []));
+    const met = scenario.commands.flatMap((c) => (c.k === 'fault' ? [c.kind] : c.k === 'headersFail' ? ['headers-throw'] : c.k === 'readFail' ? ['storage-getItem'] : c.k === 'snapshotReadFail' ? ['snapshot-getItem'] : []));
     for (const kind of met) expect(report.stats.faults, kind).toHaveProperty(kind);
   });
 });

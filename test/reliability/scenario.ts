@@ -48,7 +48,9 @@ export type Command =
   /** The transport's `headers` getter throws (or, async, rejects) on its next `n` calls. */
   | { k: 'headersFail'; n: number }
   /** From now on, the log segment read `nth` (from 0) fails once: at the next load, it cannot be read. */
-  | { k: 'readFail'; nth: number };
+  | { k: 'readFail'; nth: number }
+  /** The next read of the outbox snapshot fails (once): the engine loading then must store nothing. */
+  | { k: 'snapshotReadFail' };
 
 export interface Scenario {
   strategy: ConflictStrategy;
@@ -125,6 +127,7 @@ export const commandArb: fc.Arbitrary<Command> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ k: fc.constant('remoteEdit' as const), rec: recordArb }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant('headersFail' as const), n: fc.integer({ min: 1, max: 2 }) }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant('readFail' as const), nth: fc.integer({ min: 0, max: 2 }) }) },
+  { weight: 1, arbitrary: fc.constant({ k: 'snapshotReadFail' as const }) },
 );
 
 export const scenarioArb = (maxCommands = 25): fc.Arbitrary<Scenario> =>
@@ -146,8 +149,8 @@ interface WriteRecord {
   state: 'pending' | 'resolved' | 'rejected';
   /** Issued before a clearQueue(): may or may not have reached the server. */
   clearable: boolean;
-  /** Pushed on `writes$`: how much storage trouble (refused batches, crashes) there had been before it. */
-  viaSubject?: { troubleBefore: number };
+  /** Pushed on `writes$`: how much storage trouble (refused batches, crashes) there had been before it, and to which engine. */
+  viaSubject?: { troubleBefore: number; engine: number };
 }
 
 const MAX_RETRIES = 3;
@@ -227,6 +230,8 @@ async function run(scenario: Scenario, clock: VirtualClock): Promise<ScenarioRep
     writesBeforeLoad: 0, writesViaSubject: 0, unjustifiedAcks: 0, misjudgedConflicts: 0,
   };
   let storageFailuresInjected = 0;
+  /** Whether engine `gen` could not read the outbox snapshot, so refuses to store anything. */
+  const refusesAll = (gen: number): boolean => device.snapshotUnread.some((u) => u.engine === gen);
   let cleared = false;
   /**
    * Every storage view any engine had: their refused batches and crashes are the storage trouble
@@ -419,7 +424,7 @@ async function run(scenario: Scenario, clock: VirtualClock): Promise<ScenarioRep
       const name = (error as Error | undefined)?.name;
       // A clear/requeue still waiting for the stored queue to load when destroy() came is refused.
       const destroyedFirst = mayRejectWithStorageError && name === 'SyncInputError' && gen <= destroyedUpTo;
-      if (!destroyedFirst && !(mayRejectWithStorageError && name === 'SyncStorageError' && storageFailuresInjected > 0)) {
+      if (!destroyedFirst && !(mayRejectWithStorageError && name === 'SyncStorageError' && (storageFailuresInjected > 0 || refusesAll(gen)))) {
         violations.push(`${what} rejected: ${String(error)}`);
       }
     });
@@ -442,9 +447,10 @@ async function run(scenario: Scenario, clock: VirtualClock): Promise<ScenarioRep
           const write: WriteRecord = { n, rec: command.rec, op, data, state: 'pending', clearable: false };
           writes.push(write);
           if (!loaded) stats.writesBeforeLoad++;
+          const gen = generation;
           if (command.via === 'writes$') {
             stats.writesViaSubject++;
-            write.viaSubject = { troubleBefore: storageTrouble(true) };
+            write.viaSubject = { troubleBefore: storageTrouble(true), engine: gen };
             engine.writes$.next({ entity: 'todos', operation: op, data });
             break;
           }
@@ -456,7 +462,7 @@ async function run(scenario: Scenario, clock: VirtualClock): Promise<ScenarioRep
               write.state = 'rejected';
               if (writes.some((w) => w.rec === write.rec && w.n > write.n)) ambiguous.add(write.rec);
               const name = (error as Error).name;
-              const fine = (name === 'SyncStorageError' && storageFailuresInjected > 0) || name === 'SyncInputError';
+              const fine = (name === 'SyncStorageError' && (storageFailuresInjected > 0 || refusesAll(gen))) || name === 'SyncInputError';
               if (!fine) violations.push(`write #${n} rejected unexpectedly: ${String(error)}`);
             },
           );
@@ -524,16 +530,28 @@ async function run(scenario: Scenario, clock: VirtualClock): Promise<ScenarioRep
         case 'readFail':
           device.segmentReadFailsAfter = command.nth;
           break;
+        case 'snapshotReadFail':
+          device.snapshotReadFails = true;
+          break;
       }
     }
 
     // ── settle: online, healthy server and storage; the engine must empty its queue by itself ──
     server.clearFaults();
     storage.failNextSetItems = 0;
+    device.snapshotReadFails = false;
     pullFailures = 0;
     headerFailures = 0;
     online$.next(true);
     await guard(engine.ready, 'engine.ready');
+    if (refusesAll(generation)) {
+      // It said so, and stored nothing: the next engine, on storage that reads again, delivers what it could not read.
+      if (!reportedKeys.has(device.snapshotUnread[device.snapshotUnread.length - 1].key)) violations.push('unreadable: the outbox snapshot could not be read at load, and no storage-error event named it');
+      destroyedUpTo = generation;
+      engine.destroy();
+      start();
+      await guard(engine.ready, 'engine.ready after the snapshot could be read again');
+    }
     try {
       const drained = firstValueFrom(engine.status$.pipe(filter((s) => s.queueLength === 0 && s.inFlight === 0)));
       await guard(drained, 'the queue emptying by itself once online', SELF_DRAIN_BUDGET_MS);
@@ -597,6 +615,10 @@ async function run(scenario: Scenario, clock: VirtualClock): Promise<ScenarioRep
     if (!reportedKeys.has(key)) violations.push(`unreadable: the log segment "${key}" could not be read at load, and no storage-error event named it`);
   }
 
+  for (const { engine: failed } of device.snapshotUnread) {
+    if (device.snapshotWrittenBy.has(failed)) violations.push(`unreadable: engine #${failed} could not read the outbox snapshot, and then wrote over it`);
+  }
+
   const applied = server.log.filter((op) => !op.noop);
   const arrived = new Set(server.log.flatMap((op) => op.markers));
   const count = new Map<number, number>();
@@ -615,7 +637,7 @@ async function run(scenario: Scenario, clock: VirtualClock): Promise<ScenarioRep
 
   // A write on writes$ has no promise: stored for sure unless storage refused a batch or crashed after it came.
   for (const write of writes) {
-    if (write.viaSubject === undefined) continue;
+    if (write.viaSubject === undefined || refusesAll(write.viaSubject.engine)) continue;
     if (arrived.has(write.n) || failedMarkers.has(write.n) || storageTrouble() === write.viaSubject.troubleBefore) write.state = 'resolved';
   }
 
@@ -716,6 +738,7 @@ async function run(scenario: Scenario, clock: VirtualClock): Promise<ScenarioRep
   for (const [kind, n] of server.injected) stats.faults[kind] = n;
   if (storageFailuresInjected > 0) stats.faults['storage-setItem'] = storageFailuresInjected;
   if (device.unreadable.length > 0) stats.faults['storage-getItem'] = device.unreadable.length;
+  if (device.snapshotUnread.length > 0) stats.faults['snapshot-getItem'] = device.snapshotUnread.length;
   if (headerThrows > 0) stats.faults['headers-throw'] = headerThrows;
   if (stats.crashes > 0) stats.faults['crash'] = stats.crashes;
   return { violations, stats, serverLog: server.log, writes, timersLeft, requests: server.requests };
