@@ -8,10 +8,13 @@ export interface SyncRunsOptions {
   /** Resolves once there is an outbox to run on. */
   ready: Promise<void>;
   outbox: Pick<DurableOutbox, 'items' | 'whenSettled' | 'nudge'>;
+  /** One pull of every entity (the Puller's): records handed to the app, entities that failed. */
   pull: () => Promise<{ pulled: number; errors: number }>;
   /** False once the engine is destroyed or while it is offline: a run then fails at once. */
   canSync: () => boolean;
+  /** Emits when the engine is destroyed. */
   destroyed$: Observable<unknown>;
+  /** The engine's status: a flush stops waiting once it says offline. */
   status$: Observable<SyncStatusInfo>;
   /** The engine's events: a run hears of conflicts and credentials here, and reports `sync-complete`. */
   events: Pick<EngineEvents, 'events$' | 'conflicts$' | 'emit'>;
