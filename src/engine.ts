@@ -109,22 +109,14 @@ class Engine<E extends string> implements SyncEngine<E> {
     pusher
       .push$(outbox)
       .pipe(takeUntil(stop$))
-      .subscribe(({ event, command, record }) => {
-        // The server's answer is the record's new state: the app gets it as a pull would give it.
-        // Not so the answer to a write sent before (by an earlier engine, or a requeued dead letter):
-        // it may replay an older state, and moving the base on by it could put older fields back
-        // over newer ones. The app gets back what that write hid; a change it made comes with the next pull.
-        const replay = event.type === 'pushed' && outbox.mayReplay(event.item.id);
-        emit(event);
-        if (command) outbox.dispatch(command);
-        if (replay) puller.writesEnded(event.item.entity as E, record?.data ?? event.item.data);
-        else if (record) puller.hand(record.entity as E, record.data);
-        else if (event.type === 'pushed' && event.status < 300) puller.acceptedWithoutAnswer(event.item.entity as E, event.item);
+      .subscribe((report) => {
+        // (asked before the ack takes the write out of the outbox)
+        const sentBefore = report.event.type === 'pushed' && outbox.mayReplay(report.event.item.id);
+        emit(report.event);
+        if (report.command) outbox.dispatch(report.command);
+        puller.answered(report, sentBefore);
       });
-    // Writes that left without an answer for the app (dead letters, clears…) give back what they hid.
-    outbox.settled$.pipe(takeUntil(this.#destroyed$)).subscribe(({ item }) => item && puller.writesEnded(item.entity as E, item.data));
-    // Only the engine that loaded the outbox (the leading tab) hands back, and stores, what writes hid.
-    void outbox.loaded.then(() => puller.sweep());
+    puller.follow(outbox);
 
     this.#runs = new SyncRuns({
       ready: this.ready,

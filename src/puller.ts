@@ -1,8 +1,10 @@
 import { BehaviorSubject, firstValueFrom, type Observable, Subject, takeUntil } from 'rxjs';
+import type { Settled } from './durableOutbox.js';
 import { describeError } from './errors.js';
 import { OverlayBases } from './overlayBases.js';
 import type { OutboxStore } from './outboxStore.js';
 import type { PullPosition } from './pullPosition.js';
+import type { PushReport } from './pusher.js';
 import { withPendingWrites } from './readYourWrites.js';
 import { recordIdOf, versionOf } from './recordFields.js';
 import type { EntityConfig, PullInfo, PulledBatch, SyncEvent, SyncItem, SyncStorage, SyncTransport } from './types.js';
@@ -164,8 +166,32 @@ export class Puller<E extends string> {
     }
   }
 
+  /**
+   * What the app is handed of a push's outcome. The server's answer is the record's new state,
+   * as a pull would give it; a write the server took without answering with the record moves on
+   * the base it was shown on. Not so for a write `sentBefore` (by an earlier engine, or a requeued
+   * dead letter): its answer may replay an older state, and moving the base on by it could put
+   * older fields back over newer ones. The app gets back what that write hid; a change it made
+   * comes with the next pull.
+   */
+  answered({ event, record }: PushReport, sentBefore: boolean): void {
+    if (sentBefore && event.type === 'pushed') this.writesEnded(event.item.entity as E, record?.data ?? event.item.data);
+    else if (record) this.hand(record.entity as E, record.data);
+    else if (event.type === 'pushed' && event.status < 300) this.acceptedWithoutAnswer(event.item.entity as E, event.item);
+  }
+
+  /**
+   * Gives back what writes hid when they leave the outbox without an answer for the app (dead
+   * letters, clears…), and, once this engine loaded the outbox (the leading tab), what writes hid
+   * while no engine ran.
+   */
+  follow(outbox: { settled$: Observable<Settled>; loaded: Promise<unknown> }): void {
+    outbox.settled$.pipe(takeUntil(this.options.stop$)).subscribe(({ item }) => item && this.writesEnded(item.entity as E, item.data));
+    void outbox.loaded.then(() => this.sweep());
+  }
+
   /** {@link apply} for one record the app did not ask for (the server's answer to its write); a failing `onPull` is reported. */
-  hand(entity: E, record: unknown): void {
+  private hand(entity: E, record: unknown): void {
     const id = recordIdOf(record);
     if (id !== undefined) this.answeredDuring.get(entity)?.add(String(id));
     this.apply(entity, [record]).catch((error: unknown) => this.reportHandOver(error));
@@ -175,7 +201,7 @@ export class Puller<E extends string> {
    * The server took `item` but answered without the record: the base it was shown on moves on
    * by that write, and is the record's state once nothing else is pending.
    */
-  acceptedWithoutAnswer(entity: E, item: SyncItem): void {
+  private acceptedWithoutAnswer(entity: E, item: SyncItem): void {
     const id = recordIdOf(item.data);
     if (id === undefined) return;
     this.answeredDuring.get(entity)?.add(String(id));

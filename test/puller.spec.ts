@@ -56,7 +56,8 @@ describe('the puller hands remote records to the app', () => {
     const { puller: p, reported } = puller(() => {
       throw new Error('local db busy');
     });
-    p.hand('todos', { id: 'a' });
+    const item = { id: 'w1', entity: 'todos', operation: 'update' as const, data: { id: 'a' }, timestamp: '2026-01-01T00:00:00.000Z', retryCount: 0 };
+    p.answered({ event: { type: 'pushed', item, status: 200, body: { id: 'a' } }, record: { entity: 'todos', data: { id: 'a' } } }, false);
     await new Promise((resolve) => setImmediate(resolve));
     expect(reported).toEqual([{ type: 'callback-error', callback: 'onPull', error: '[rxsync] onPull threw: local db busy' }]);
   });
