@@ -19,56 +19,60 @@ interface StoredBases {
  * reported; it is written over only once a new base must be kept.
  */
 export class OverlayBases {
-  private readonly bases = new Map<string, Map<string, unknown>>();
-  private readonly loading = new Map<string, Promise<Map<string, unknown>>>();
+  readonly #bases = new Map<string, Map<string, unknown>>();
+  readonly #loading = new Map<string, Promise<Map<string, unknown>>>();
   /** Entities whose bases changed since they were last stored (a failed save stays here). */
-  private readonly dirty = new Set<string>();
+  readonly #dirty = new Set<string>();
 
-  constructor(
-    private readonly storage: SyncStorage,
-    private readonly prefix: string,
-    /** Told of storage that failed; the bases hold in memory all the same. */
-    private readonly onError: (error: SyncStorageError) => void,
-  ) {}
+  readonly #storage: SyncStorage;
+  readonly #prefix: string;
+  /** Told of storage that failed; the bases hold in memory all the same. */
+  readonly #onError: (error: SyncStorageError) => void;
+
+  constructor(storage: SyncStorage, prefix: string, onError: (error: SyncStorageError) => void) {
+    this.#storage = storage;
+    this.#prefix = prefix;
+    this.#onError = onError;
+  }
 
   /** The entity's bases, read from storage on first use. */
   load(entity: string): Promise<Map<string, unknown>> {
-    let loading = this.loading.get(entity);
+    let loading = this.#loading.get(entity);
     if (!loading) {
-      loading = this.read(entity);
-      this.loading.set(entity, loading);
+      loading = this.#read(entity);
+      this.#loading.set(entity, loading);
     }
     return loading;
   }
 
   /** The ids that have a base (the entity must be loaded). */
   ids(entity: string): (string | number)[] {
-    return [...(this.bases.get(entity)?.values() ?? [])].map((record) => recordIdOf(record)!);
+    return [...(this.#bases.get(entity)?.values() ?? [])].map((record) => recordIdOf(record)!);
   }
 
   get(entity: string, id: string | number): unknown {
-    return this.bases.get(entity)?.get(String(id));
+    return this.#bases.get(entity)?.get(String(id));
   }
 
   has(entity: string, id: string | number): boolean {
-    return this.bases.get(entity)?.has(String(id)) ?? false;
+    return this.#bases.get(entity)?.has(String(id)) ?? false;
   }
 
   set(entity: string, record: unknown): void {
-    this.bases.get(entity)?.set(String(recordIdOf(record)), record);
-    this.dirty.add(entity);
+    this.#bases.get(entity)?.set(String(recordIdOf(record)), record);
+    this.#dirty.add(entity);
   }
 
   /** False only when the entity is loaded and has no base for `id`. */
   mayHave(entity: string, id: string | number): boolean {
-    const bases = this.bases.get(entity);
+    const bases = this.#bases.get(entity);
     return bases === undefined || bases.has(String(id));
   }
 
   /** Forgets a base; true when there was one. */
   delete(entity: string, id: string | number): boolean {
-    const deleted = this.bases.get(entity)?.delete(String(id)) ?? false;
-    if (deleted) this.dirty.add(entity);
+    const deleted = this.#bases.get(entity)?.delete(String(id)) ?? false;
+    if (deleted) this.#dirty.add(entity);
     return deleted;
   }
 
@@ -77,16 +81,16 @@ export class OverlayBases {
    * reported, not thrown, and says false: the next change tries to store them again.
    */
   async save(entity: string): Promise<boolean> {
-    if (!this.dirty.delete(entity)) return true;
-    const records = [...(this.bases.get(entity)?.values() ?? [])];
-    const key = this.keyOf(entity);
+    if (!this.#dirty.delete(entity)) return true;
+    const records = [...(this.#bases.get(entity)?.values() ?? [])];
+    const key = this.#keyOf(entity);
     try {
-      if (records.length === 0) await this.storage.removeItem(key);
-      else await this.storage.setItem<StoredBases>(key, { v: 1, records });
+      if (records.length === 0) await this.#storage.removeItem(key);
+      else await this.#storage.setItem<StoredBases>(key, { v: 1, records });
       return true;
     } catch (error) {
-      this.dirty.add(entity);
-      this.onError(
+      this.#dirty.add(entity);
+      this.#onError(
         new SyncStorageError(
           `[rxsync] Could not store the server's records behind pending local edits of "${entity}" (${describeError(error)}), so they are shown as the server sent them, not marked pending (engine.pendingFor() still lists the writes), until storage works again.`,
           key,
@@ -97,19 +101,19 @@ export class OverlayBases {
     }
   }
 
-  private keyOf(entity: string): string {
-    return `${this.prefix}:overlay-bases:${entity}`;
+  #keyOf(entity: string): string {
+    return `${this.#prefix}:overlay-bases:${entity}`;
   }
 
-  private async read(entity: string): Promise<Map<string, unknown>> {
+  async #read(entity: string): Promise<Map<string, unknown>> {
     const bases = new Map<string, unknown>();
-    const key = this.keyOf(entity);
+    const key = this.#keyOf(entity);
     try {
-      const stored = await this.storage.getItem<unknown>(key);
+      const stored = await this.#storage.getItem<unknown>(key);
       if (stored !== null && !isStoredBases(stored)) throw new Error('it is not a list of records');
       for (const record of stored?.records ?? []) bases.set(String(recordIdOf(record)), record);
     } catch (error) {
-      this.onError(
+      this.#onError(
         new SyncStorageError(
           `[rxsync] Could not read "${key}" (${describeError(error)}): a record shown with a local edit that then fails keeps showing it until the server changes the record again.`,
           key,
@@ -118,7 +122,7 @@ export class OverlayBases {
       );
     }
     // Only now: until then, mayHave() must not say there is none.
-    this.bases.set(entity, bases);
+    this.#bases.set(entity, bases);
     return bases;
   }
 }

@@ -48,44 +48,47 @@ export class Puller<E extends string> {
   /** How many pulls are under way. */
   readonly pulling$: Observable<number>;
 
-  private readonly positions = new Map<E, PullPosition>();
-  private readonly pulled = new Subject<PulledBatch<E>>();
-  private readonly pulling = new BehaviorSubject(0);
-  private readonly applying = new Map<E, Promise<unknown>>();
+  readonly #positions = new Map<E, PullPosition>();
+  readonly #pulled = new Subject<PulledBatch<E>>();
+  readonly #pulling = new BehaviorSubject(0);
+  readonly #applying = new Map<E, Promise<unknown>>();
   /** Per record (the most recent NEWEST_KEPT), the newest numeric `version` the app was handed. */
-  private readonly newest = new Map<string, number>();
-  private readonly incoming = new Map<string, number>();
+  readonly #newest = new Map<string, number>();
+  readonly #incoming = new Map<string, number>();
   /** Per entity whose page request is under way: the ids the app was handed the server's answer for meanwhile. */
-  private readonly answeredDuring = new Map<E, Set<string>>();
-  private readonly bases: OverlayBases;
-  private chain: Promise<unknown> = Promise.resolve();
-  private closed = false;
+  readonly #answeredDuring = new Map<E, Set<string>>();
+  readonly #bases: OverlayBases;
+  #chain: Promise<unknown> = Promise.resolve();
+  #closed = false;
 
-  constructor(private readonly options: PullerOptions<E>) {
-    this.pulled$ = this.pulled.asObservable();
-    this.pulling$ = this.pulling.asObservable();
-    this.bases = new OverlayBases(options.storage, options.storageKey, (error) =>
+  readonly #options: PullerOptions<E>;
+
+  constructor(options: PullerOptions<E>) {
+    this.#options = options;
+    this.pulled$ = this.#pulled.asObservable();
+    this.pulling$ = this.#pulling.asObservable();
+    this.#bases = new OverlayBases(options.storage, options.storageKey, (error) =>
       options.report({ type: 'storage-error', error: error.message, ...(error.key ? { key: error.key } : {}) }, error),
     );
   }
 
   /** Items pulled over all entities, and how many entities failed. */
   pull(): Promise<{ pulled: number; errors: number }> {
-    const run = this.chain.then(async () => {
-      this.pulling.next(this.pulling.value + 1);
+    const run = this.#chain.then(async () => {
+      this.#pulling.next(this.#pulling.value + 1);
       try {
-        const entities = Object.keys(this.options.entities) as E[];
-        const counts = await Promise.all(entities.map((entity) => this.pullEntity(entity)));
+        const entities = Object.keys(this.#options.entities) as E[];
+        const counts = await Promise.all(entities.map((entity) => this.#pullEntity(entity)));
         await this.sweep();
         return {
           pulled: counts.reduce<number>((sum, count) => sum + (count ?? 0), 0),
           errors: counts.filter((count) => count === undefined).length,
         };
       } finally {
-        if (!this.pulling.closed) this.pulling.next(this.pulling.value - 1);
+        if (!this.#pulling.closed) this.#pulling.next(this.#pulling.value - 1);
       }
     });
-    this.chain = run.catch(() => undefined);
+    this.#chain = run.catch(() => undefined);
     return run;
   }
 
@@ -98,10 +101,10 @@ export class Puller<E extends string> {
    */
   apply(entity: E, records: unknown[]): Promise<void> {
     const ids = records.map(recordIdOf);
-    for (const id of ids) if (id !== undefined) this.count(entity, id, 1);
-    return this.serialize(entity, async () => {
+    for (const id of ids) if (id !== undefined) this.#count(entity, id, 1);
+    return this.#serialize(entity, async () => {
       try {
-        if (this.options.readYourWrites) await this.bases.load(entity);
+        if (this.#options.readYourWrites) await this.#bases.load(entity);
         const pending: (string | number)[] = [];
         const settled: (string | number)[] = [];
         const handed: [key: string, version: number][] = [];
@@ -110,28 +113,28 @@ export class Puller<E extends string> {
           const id = ids[index];
           if (id === undefined) return [{ shown: given, plain: given }];
           // An answer replayed under its idempotency key can be older than a record pulled since.
-          const base = this.bases.get(entity, id);
+          const base = this.#bases.get(entity, id);
           const record = base !== undefined && isOlder(given, base) ? base : given;
           const version = versionOf(record);
           const key = recordKey(entity, id);
           if (typeof version === 'number') {
             // The app already has a newer version of it (say a pull brought another client's edit
             // before the replayed answer to our own write came back): this one would take it back.
-            if (version < (this.newest.get(key) ?? -Infinity)) return [];
+            if (version < (this.#newest.get(key) ?? -Infinity)) return [];
             handed.push([key, version]);
           }
-          const writes = this.options.pendingFor(entity, id);
+          const writes = this.#options.pendingFor(entity, id);
           if (writes.length === 0) {
             // Shown with an overlay before: this plain record is owed to the app until its onPull took it.
-            if (this.bases.has(entity, id)) {
-              this.bases.set(entity, record);
+            if (this.#bases.has(entity, id)) {
+              this.#bases.set(entity, record);
               settled.push(id);
             }
             return [{ shown: record, plain: record }];
           }
           pending.push(id);
-          if (!this.options.readYourWrites) return [{ shown: record, plain: record }];
-          this.bases.set(entity, record);
+          if (!this.#options.readYourWrites) return [{ shown: record, plain: record }];
+          this.#bases.set(entity, record);
           return [{ shown: withPendingWrites(record, writes), plain: record }];
         });
         if (handOvers.length === 0 && records.length > 0) return;
@@ -139,30 +142,30 @@ export class Puller<E extends string> {
         // record plain or shown over a base that is kept, so a failed write can still give it back.
         // Storage that cannot keep them gets nothing a crash could leave hidden or marked for ever:
         // the records as the server sent them, not listed as pending (`pendingFor()` still knows).
-        const kept = await this.bases.save(entity);
-        if (!kept) for (const id of pending) this.bases.delete(entity, id);
-        await this.deliver(entity, handOvers.map((handOver) => (kept ? handOver.shown : handOver.plain)), kept ? pending : []);
-        this.remember(handed);
+        const kept = await this.#bases.save(entity);
+        if (!kept) for (const id of pending) this.#bases.delete(entity, id);
+        await this.#deliver(entity, handOvers.map((handOver) => (kept ? handOver.shown : handOver.plain)), kept ? pending : []);
+        this.#remember(handed);
         if (settled.length > 0) {
-          for (const id of settled) this.bases.delete(entity, id);
-          await this.bases.save(entity);
+          for (const id of settled) this.#bases.delete(entity, id);
+          await this.#bases.save(entity);
         }
       } finally {
-        for (const id of ids) if (id !== undefined) this.count(entity, id, -1);
+        for (const id of ids) if (id !== undefined) this.#count(entity, id, -1);
       }
     });
   }
 
   /** Notes the versions the app now has, keeping the most recent NEWEST_KEPT records. */
-  private remember(handed: readonly [key: string, version: number][]): void {
+  #remember(handed: readonly [key: string, version: number][]): void {
     for (const [key, version] of handed) {
-      if (version < (this.newest.get(key) ?? -Infinity)) continue;
-      this.newest.delete(key);
-      this.newest.set(key, version);
+      if (version < (this.#newest.get(key) ?? -Infinity)) continue;
+      this.#newest.delete(key);
+      this.#newest.set(key, version);
     }
-    for (const key of this.newest.keys()) {
-      if (this.newest.size <= NEWEST_KEPT) break;
-      this.newest.delete(key);
+    for (const key of this.#newest.keys()) {
+      if (this.#newest.size <= NEWEST_KEPT) break;
+      this.#newest.delete(key);
     }
   }
 
@@ -176,8 +179,8 @@ export class Puller<E extends string> {
    */
   answered({ event, record }: PushReport, sentBefore: boolean): void {
     if (sentBefore && event.type === 'pushed') this.writesEnded(event.item.entity as E, record?.data ?? event.item.data);
-    else if (record) this.hand(record.entity as E, record.data);
-    else if (event.type === 'pushed' && event.status < 300) this.acceptedWithoutAnswer(event.item.entity as E, event.item);
+    else if (record) this.#hand(record.entity as E, record.data);
+    else if (event.type === 'pushed' && event.status < 300) this.#acceptedWithoutAnswer(event.item.entity as E, event.item);
   }
 
   /**
@@ -186,33 +189,33 @@ export class Puller<E extends string> {
    * while no engine ran.
    */
   follow(outbox: { settled$: Observable<Settled>; loaded: Promise<unknown> }): void {
-    outbox.settled$.pipe(takeUntil(this.options.stop$)).subscribe(({ item }) => item && this.writesEnded(item.entity as E, item.data));
+    outbox.settled$.pipe(takeUntil(this.#options.stop$)).subscribe(({ item }) => item && this.writesEnded(item.entity as E, item.data));
     void outbox.loaded.then(() => this.sweep());
   }
 
   /** {@link apply} for one record the app did not ask for (the server's answer to its write); a failing `onPull` is reported. */
-  private hand(entity: E, record: unknown): void {
+  #hand(entity: E, record: unknown): void {
     const id = recordIdOf(record);
-    if (id !== undefined) this.answeredDuring.get(entity)?.add(String(id));
-    this.apply(entity, [record]).catch((error: unknown) => this.reportHandOver(error));
+    if (id !== undefined) this.#answeredDuring.get(entity)?.add(String(id));
+    this.apply(entity, [record]).catch((error: unknown) => this.#reportHandOver(error));
   }
 
   /**
    * The server took `item` but answered without the record: the base it was shown on moves on
    * by that write, and is the record's state once nothing else is pending.
    */
-  private acceptedWithoutAnswer(entity: E, item: SyncItem): void {
+  #acceptedWithoutAnswer(entity: E, item: SyncItem): void {
     const id = recordIdOf(item.data);
     if (id === undefined) return;
-    this.answeredDuring.get(entity)?.add(String(id));
-    if (!this.options.readYourWrites) return;
-    this.serialize(entity, async () => {
-      await this.bases.load(entity);
-      if (!this.bases.has(entity, id)) return;
-      this.bases.set(entity, withPendingWrites(this.bases.get(entity, id), [item]));
-      await this.bases.save(entity);
-      await this.restore(entity, [id]);
-    }).catch((error: unknown) => this.reportHandOver(error));
+    this.#answeredDuring.get(entity)?.add(String(id));
+    if (!this.#options.readYourWrites) return;
+    this.#serialize(entity, async () => {
+      await this.#bases.load(entity);
+      if (!this.#bases.has(entity, id)) return;
+      this.#bases.set(entity, withPendingWrites(this.#bases.get(entity, id), [item]));
+      await this.#bases.save(entity);
+      await this.#restore(entity, [id]);
+    }).catch((error: unknown) => this.#reportHandOver(error));
   }
 
   /**
@@ -224,11 +227,11 @@ export class Puller<E extends string> {
    */
   writesEnded(entity: E, data: unknown): void {
     const id = recordIdOf(data);
-    if (id === undefined || !this.options.readYourWrites || !this.bases.mayHave(entity, id)) return;
-    this.serialize(entity, async () => {
-      await this.bases.load(entity);
-      await this.restore(entity, [id]);
-    }).catch((error: unknown) => this.reportHandOver(error));
+    if (id === undefined || !this.#options.readYourWrites || !this.#bases.mayHave(entity, id)) return;
+    this.#serialize(entity, async () => {
+      await this.#bases.load(entity);
+      await this.#restore(entity, [id]);
+    }).catch((error: unknown) => this.#reportHandOver(error));
   }
 
   /**
@@ -236,64 +239,64 @@ export class Puller<E extends string> {
    * while no engine ran) and after each pull (a hand-over the app's `onPull` refused is tried again).
    */
   sweep(): Promise<void> {
-    if (!this.options.readYourWrites) return Promise.resolve();
-    const entities = Object.keys(this.options.entities) as E[];
+    if (!this.#options.readYourWrites) return Promise.resolve();
+    const entities = Object.keys(this.#options.entities) as E[];
     return Promise.all(
       entities.map((entity) =>
-        this.serialize(entity, async () => {
-          await this.bases.load(entity);
-          await this.restore(entity, this.bases.ids(entity));
-        }).catch((error: unknown) => this.reportHandOver(error)),
+        this.#serialize(entity, async () => {
+          await this.#bases.load(entity);
+          await this.#restore(entity, this.#bases.ids(entity));
+        }).catch((error: unknown) => this.#reportHandOver(error)),
       ),
     ).then(() => undefined);
   }
 
   /** Completes the streams. */
   close(): void {
-    this.closed = true;
-    this.pulled.complete();
-    this.pulling.complete();
+    this.#closed = true;
+    this.#pulled.complete();
+    this.#pulling.complete();
   }
 
   /** Hands the bases of `ids` that are due back to the app: nothing pending, and no newer record on its way. */
-  private async restore(entity: E, ids: readonly (string | number)[]): Promise<void> {
+  async #restore(entity: E, ids: readonly (string | number)[]): Promise<void> {
     const due = ids.filter(
-      (id) => this.bases.has(entity, id) && this.options.pendingFor(entity, id).length === 0 && !this.incoming.has(recordKey(entity, id)),
+      (id) => this.#bases.has(entity, id) && this.#options.pendingFor(entity, id).length === 0 && !this.#incoming.has(recordKey(entity, id)),
     );
     if (due.length === 0) return;
-    await this.deliver(entity, due.map((id) => this.bases.get(entity, id)), []);
+    await this.#deliver(entity, due.map((id) => this.#bases.get(entity, id)), []);
     // Forgotten only once the app has it: a crash before hands the same record again.
-    for (const id of due) this.bases.delete(entity, id);
-    await this.bases.save(entity);
+    for (const id of due) this.#bases.delete(entity, id);
+    await this.#bases.save(entity);
   }
 
-  private async deliver(entity: E, items: unknown[], pending: (string | number)[]): Promise<void> {
-    await this.options.onPull?.(entity, items, { pending });
-    this.pulled.next({ entity, items, pending });
+  async #deliver(entity: E, items: unknown[], pending: (string | number)[]): Promise<void> {
+    await this.#options.onPull?.(entity, items, { pending });
+    this.#pulled.next({ entity, items, pending });
   }
 
   /** Runs `task` after every earlier hand-over of this entity to the app: they never overlap. */
-  private serialize(entity: E, task: () => Promise<void>): Promise<void> {
-    const run = (this.applying.get(entity) ?? Promise.resolve()).then(() => {
+  #serialize(entity: E, task: () => Promise<void>): Promise<void> {
+    const run = (this.#applying.get(entity) ?? Promise.resolve()).then(() => {
       // Once closed, nothing more reaches the app or storage (a next engine may own it by now),
       // and a page not handed over must not move its checkpoint: so this fails.
-      if (this.closed) throw new Error('the engine was destroyed before these records reached the app');
+      if (this.#closed) throw new Error('the engine was destroyed before these records reached the app');
       return task();
     });
     const settled = run.catch(() => undefined);
-    this.applying.set(entity, settled);
+    this.#applying.set(entity, settled);
     void settled.then(() => {
-      if (this.applying.get(entity) === settled) this.applying.delete(entity);
+      if (this.#applying.get(entity) === settled) this.#applying.delete(entity);
     });
     return run;
   }
 
   /** Records on their way to the app (queued hand-overs not yet run), by record. */
-  private count(entity: E, id: string | number, delta: number): void {
+  #count(entity: E, id: string | number, delta: number): void {
     const key = recordKey(entity, id);
-    const next = (this.incoming.get(key) ?? 0) + delta;
-    if (next > 0) this.incoming.set(key, next);
-    else this.incoming.delete(key);
+    const next = (this.#incoming.get(key) ?? 0) + delta;
+    if (next > 0) this.#incoming.set(key, next);
+    else this.#incoming.delete(key);
   }
 
   /**
@@ -301,27 +304,27 @@ export class Puller<E extends string> {
    * nothing itself), in turn with whatever it is handing over for that entity.
    */
   relay(batch: PulledBatch<E>): void {
-    this.serialize(batch.entity, () => this.deliver(batch.entity, batch.items, [...batch.pending])).catch((error: unknown) => this.reportHandOver(error));
+    this.#serialize(batch.entity, () => this.#deliver(batch.entity, batch.items, [...batch.pending])).catch((error: unknown) => this.#reportHandOver(error));
   }
 
-  private reportHandOver(error: unknown): void {
-    this.options.report({ type: 'callback-error', callback: 'onPull', error: `[rxsync] onPull threw: ${describeError(error)}` });
+  #reportHandOver(error: unknown): void {
+    this.#options.report({ type: 'callback-error', callback: 'onPull', error: `[rxsync] onPull threw: ${describeError(error)}` });
   }
 
   /** Every page of one entity; the number of items, or undefined when it failed. */
-  private async pullEntity(entity: E): Promise<number | undefined> {
-    const { entities, transport, store, stop$, report } = this.options;
+  async #pullEntity(entity: E): Promise<number | undefined> {
+    const { entities, transport, store, stop$, report } = this.#options;
     const { endpoint } = entities[entity];
     let count = 0;
     let stale = 0;
     try {
-      if (!this.positions.has(entity)) this.positions.set(entity, await store.loadCheckpoint(entity));
+      if (!this.#positions.has(entity)) this.#positions.set(entity, await store.loadCheckpoint(entity));
       for (;;) {
-        const position = this.positions.get(entity) ?? {};
+        const position = this.#positions.get(entity) ?? {};
         const request = transport.pull({ entity, endpoint, since: position.checkpoint, state: position.state });
         const answered = new Set<string>();
-        this.answeredDuring.set(entity, answered);
-        const page = await firstValueFrom(request.pipe(takeUntil(stop$)), { defaultValue: undefined }).finally(() => this.answeredDuring.delete(entity));
+        this.#answeredDuring.set(entity, answered);
+        const page = await firstValueFrom(request.pipe(takeUntil(stop$)), { defaultValue: undefined }).finally(() => this.#answeredDuring.delete(entity));
         if (!page) return count; // stopped
         // The server may have read this page before it took a write whose answer the app got
         // meanwhile: handing the page on would show the record as it was before. Ask again.
@@ -333,7 +336,7 @@ export class Puller<E extends string> {
         try {
           await this.apply(entity, page.items);
         } catch (error) {
-          this.reportHandOver(error);
+          this.#reportHandOver(error);
           throw new Error(`onPull threw for "${entity}", so its checkpoint stays where it was: ${describeError(error)}`);
         }
         // Only the server's own checkpoint is ever sent back: a device clock read as a filter
@@ -349,7 +352,7 @@ export class Puller<E extends string> {
         if (moved) {
           const next = { checkpoint, state: page.state };
           await store.saveCheckpoint(entity, next);
-          this.positions.set(entity, next);
+          this.#positions.set(entity, next);
         }
         count += page.items.length;
         report({ type: 'pulled', entity, count: page.items.length, checkpoint });
