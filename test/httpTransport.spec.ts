@@ -452,19 +452,36 @@ describe('httpTransport: what the caller gives, checked', () => {
     expect((error as Error).message).toBe('[rxsync] options.headers failed, so the request was not sent: token store closed.');
   });
 
-  it.each(['conflict', 'retry', 'fail'] as const)("options.classify's %s differs from the default and says so; agreeing with the default keeps its reason", async (kind) => {
-    server.use(http.all('http://h.test/*', () => HttpResponse.json({ id: '1', version: 2 }, { status: 400 })));
-    const push = (classify: () => 'conflict' | 'retry' | 'fail' | 'ack') =>
-      firstValueFrom(httpTransport({ baseUrl: 'http://h.test', classify }).push({ item: item('update', { id: '1' }), endpoint: '/todos' }));
-    if (kind !== 'fail') expect(await push(() => kind)).toMatchObject({ kind, reason: `400: {"id":"1","version":2} (read as '${kind}' by options.classify)` });
-    expect(await push(() => 'fail')).toMatchObject({ kind: 'fail', reason: '400: {"id":"1","version":2}' });
+  it.each([
+    ['conflict', 400],
+    ['retry', 400],
+    ['fail', 503],
+  ] as const)("options.classify's %s, where the default reads otherwise, says it was classify's reading", async (kind, status) => {
+    server.use(http.all('http://h.test/*', () => HttpResponse.json({ id: '1' }, { status })));
+    const response = await firstValueFrom(httpTransport({ baseUrl: 'http://h.test', classify: () => kind }).push({ item: item('update', { id: '1' }), endpoint: '/todos' }));
+    expect(response).toMatchObject({ kind, reason: `${status}: {"id":"1"} (read as '${kind}' by options.classify)` });
+  });
+
+  it("options.classify agreeing with the default keeps the default's reason", async () => {
+    server.use(http.all('http://h.test/*', () => HttpResponse.json({ id: '1' }, { status: 400 })));
+    const response = await firstValueFrom(httpTransport({ baseUrl: 'http://h.test', classify: () => 'fail' }).push({ item: item('update', { id: '1' }), endpoint: '/todos' }));
+    expect(response).toMatchObject({ kind: 'fail', reason: '400: {"id":"1"}' });
+  });
+
+  it('in a browser, a baseUrl that is not a URL is named without the advice for outside a browser', () => {
+    vi.stubGlobal('location', new URL('http://h.test/app/'));
+    expect(() => httpTransport({ baseUrl: 'http://[' })).toThrow(expect.objectContaining({ message: expect.stringMatching(/^\[rxsync\] httpTransport: baseUrl "http:\/\/\[" is not a URL\. Pass/) }));
   });
 });
 
 describe('httpTransport: batch answers it cannot use', () => {
   const batchAnswer = async (status: number, body: unknown) => {
     server.use(http.post('http://h.test/_batch', () => HttpResponse.json(body as never, { status })));
-    return failure(lastValueFrom(httpTransport({ baseUrl: 'http://h.test' }).pushBatch!([{ item: item('create', { id: '1' }), endpoint: '/todos' }])));
+    const requests = [
+      { item: item('create', { id: '1' }), endpoint: '/todos' },
+      { item: item('create', { id: '2' }), endpoint: '/todos' },
+    ];
+    return failure(lastValueFrom(httpTransport({ baseUrl: 'http://h.test' }).pushBatch!(requests)));
   };
 
   it('a 300 is not a batch answer: the items go one by one', async () => {
@@ -475,8 +492,13 @@ describe('httpTransport: batch answers it cannot use', () => {
     ['null', [null]],
     ['a number', [7]],
     ['a status that is not a number', [{ status: '201' }]],
-  ])('a result that is %s fails the batch, not for good', async (_name, results) => {
-    expect(await batchAnswer(200, { results })).toMatchObject({ name: 'SyncHttpError', status: 422, transient: false, message: expect.stringMatching(/with a body that is not \{ results: \[\{ status, body \}\] \} for 1 requests/) });
+  ])('a second result that is %s fails the batch, not for good', async (_name, results) => {
+    expect(await batchAnswer(200, { results: [{ status: 201 }, ...results] })).toMatchObject({
+      name: 'SyncHttpError',
+      status: 422,
+      transient: false,
+      message: expect.stringMatching(/with a body that is not \{ results: \[\{ status, body \}\] \} for 2 requests/),
+    });
   });
 });
 
