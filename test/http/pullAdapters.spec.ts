@@ -169,6 +169,18 @@ describe('pull adapters: validators', () => {
     expect(asked.map((a) => a.ifModifiedSince)).toEqual([null, lastModified, null]);
   });
 
+  it('a changed listing (200) to a request with a validator is read as usual, with its new ETag', async () => {
+    reply = () => HttpResponse.json([{ id: 2 }], { headers: { ETag: '"v2"' } });
+    const state = { v: 1, url: `${BASE}/todos`, etag: '"v1"' };
+    expect(await pull({ page: arrayPage }, { state })).toEqual({ items: [{ id: 2 }], checkpoint: undefined, hasMore: false, state: { ...state, etag: '"v2"' } });
+    expect(asked[0].ifNoneMatch).toBe('"v1"');
+  });
+
+  it('dataPage takes a number as the next cursor', async () => {
+    reply = (url) => HttpResponse.json(url.searchParams.get('cursor') === '2' ? { data: [{ id: 'b' }] } : { data: [{ id: 'a' }], next: 2 });
+    expect((await pull({ page: dataPage({ cursorParam: 'cursor' }) })).items).toEqual([{ id: 'a' }, { id: 'b' }]);
+  });
+
   it('a 304 to a request that sent no validator is an error, not "nothing changed"', async () => {
     reply = () => new HttpResponse(null, { status: 304 });
     await expect(pull({ page: arrayPage })).rejects.toThrow(/answered 304/);
