@@ -373,3 +373,145 @@ function closedPort(): Promise<number> {
     });
   });
 }
+
+describe('httpTransport: what goes on the wire, edge by edge', () => {
+  it('a request without a body carries no Content-Type; a batch is JSON', async () => {
+    server.use(http.post('http://h.test/_batch', async ({ request }) => (seen.push({ method: 'POST', url: request.url, headers: Object.fromEntries(request.headers), body: '' }), HttpResponse.json({ results: [{ status: 200 }] }))));
+    const transport = httpTransport({ baseUrl: 'http://h.test' });
+    await firstValueFrom(transport.push({ item: item('delete', { id: 7 }), endpoint: '/todos' }));
+    await firstValueFrom(transport.pushBatch!([{ item: item('delete', { id: 8 }), endpoint: '/todos' }]));
+    expect(seen.map((r) => [r.method, r.headers['content-type']])).toEqual([
+      ['DELETE', undefined],
+      ['POST', 'application/json'],
+    ]);
+  });
+
+  it('a client-wins re-send of a delete is a plain DELETE, without a body', async () => {
+    await firstValueFrom(httpTransport({ baseUrl: 'http://h.test' }).push({ item: item('delete', { id: 7, version: 2 }), endpoint: '/todos', overwrite: true }));
+    expect(seen.map((r) => [r.method, r.url, r.body, r.headers['if-match']])).toEqual([['DELETE', 'http://h.test/todos/7', '', undefined]]);
+  });
+
+  it('an endpoint written with a trailing slash gets no doubled slash before the record id', async () => {
+    await firstValueFrom(httpTransport({ baseUrl: 'http://h.test' }).push({ item: item('update', { id: 7 }), endpoint: '/todos/' }));
+    expect(seen[0].url).toBe('http://h.test/todos/7');
+  });
+
+  it('a batch entry for an absolute endpoint names its whole URL', async () => {
+    server.use(http.post('http://h.test/_batch', async ({ request }) => (seen.push({ method: 'POST', url: request.url, headers: {}, body: await request.text() }), HttpResponse.json({ results: [{ status: 201 }] }))));
+    await firstValueFrom(httpTransport({ baseUrl: 'http://h.test' }).pushBatch!([{ item: item('create', { id: '1' }), endpoint: 'http://other.test/todos' }]));
+    expect(JSON.parse(seen[0].body)).toEqual([{ key: 'key-1', method: 'POST', path: 'http://other.test/todos', body: { id: '1' } }]);
+  });
+
+  it('data that is not JSON (stored by something else) fails its write, or its batch for the engine to split, saying which', async () => {
+    const circular: Record<string, unknown> = { id: '1' };
+    circular.self = circular;
+    const transport = httpTransport({ baseUrl: 'http://h.test' });
+    const single = await failure(firstValueFrom(transport.push({ item: item('create', circular), endpoint: '/todos' })));
+    expect(single).toMatchObject({ name: 'SyncInputError', message: expect.stringMatching(/^\[rxsync\] The data of write key-1 cannot be sent as JSON \(.*circular.*\)\. Clear the write\.$/is) });
+    const batch = await failure(firstValueFrom(transport.pushBatch!([{ item: item('create', circular), endpoint: '/todos' }])));
+    expect(batch).toMatchObject({ name: 'SyncHttpError', status: 422, message: expect.stringMatching(/^\[rxsync\] A batch was not sent: The data of a batch cannot be sent as JSON \(/) });
+    expect(seen).toEqual([]);
+  });
+});
+
+describe('httpTransport: what the caller gives, checked', () => {
+  it('an https baseUrl is taken, and so are maxRetryAfterMs 0 and an explicit batchEndpoint', () => {
+    expect(() => httpTransport({ baseUrl: 'https://api.example.com', maxRetryAfterMs: 0, batchEndpoint: '/batch' })).not.toThrow();
+  });
+
+  it.each([
+    ['headers null', { headers: null }, /headers must be an object of header names to values/],
+    ['batchEndpoint not a string', { batchEndpoint: 42 }, /^\[rxsync\] httpTransport: batchEndpoint must be a path or URL string, e\.g\. '\/_batch'; got 42\.$/],
+    ['maxRetryAfterMs a string', { maxRetryAfterMs: '5' }, /maxRetryAfterMs must be a number of milliseconds ≥ 0/],
+  ])('%s throws a SyncOptionsError', (_name, options, message) => {
+    expect(() => httpTransport({ baseUrl: 'http://h.test', ...options } as never)).toThrow(expect.objectContaining({ name: 'SyncOptionsError', message: expect.stringMatching(message) }));
+  });
+
+  it('a headers getter that gives no object fails that attempt (retried); one that gives undefined sends no extra header', async () => {
+    for (const [value, shown] of [[null, 'null'], ['Bearer x', '"Bearer x"']] as const) {
+      const error = await failure(firstValueFrom(httpTransport({ baseUrl: 'http://h.test', headers: () => value as never }).push({ item: item('create', { id: '1' }), endpoint: '/todos' })));
+      expect(error).toMatchObject({
+        name: 'SyncHttpError',
+        transient: true,
+        message: `[rxsync] options.headers gave ${shown}, so the request was not sent; it must give an object of header names to values.`,
+      });
+    }
+    expect(seen).toEqual([]);
+    await firstValueFrom(httpTransport({ baseUrl: 'http://h.test', headers: () => undefined as never }).push({ item: item('create', { id: '1' }), endpoint: '/todos' }));
+    expect(seen[0].headers.authorization).toBeUndefined();
+  });
+
+  it('a headers getter whose error ends a sentence is quoted without a doubled full stop', async () => {
+    const transport = httpTransport({
+      baseUrl: 'http://h.test',
+      headers: () => {
+        throw new Error('token store closed.');
+      },
+    });
+    const error = await failure(firstValueFrom(transport.push({ item: item('create', { id: '1' }), endpoint: '/todos' })));
+    expect((error as Error).message).toBe('[rxsync] options.headers failed, so the request was not sent: token store closed.');
+  });
+
+  it.each([
+    ['conflict', 400],
+    ['retry', 400],
+    ['fail', 503],
+  ] as const)("options.classify's %s, where the default reads otherwise, says it was classify's reading", async (kind, status) => {
+    server.use(http.all('http://h.test/*', () => HttpResponse.json({ id: '1' }, { status })));
+    const response = await firstValueFrom(httpTransport({ baseUrl: 'http://h.test', classify: () => kind }).push({ item: item('update', { id: '1' }), endpoint: '/todos' }));
+    expect(response).toMatchObject({ kind, reason: `${status}: {"id":"1"} (read as '${kind}' by options.classify)` });
+  });
+
+  it("options.classify agreeing with the default keeps the default's reason", async () => {
+    server.use(http.all('http://h.test/*', () => HttpResponse.json({ id: '1' }, { status: 400 })));
+    const response = await firstValueFrom(httpTransport({ baseUrl: 'http://h.test', classify: () => 'fail' }).push({ item: item('update', { id: '1' }), endpoint: '/todos' }));
+    expect(response).toMatchObject({ kind: 'fail', reason: '400: {"id":"1"}' });
+  });
+
+  it('in a browser, a baseUrl that is not a URL is named without the advice for outside a browser', () => {
+    vi.stubGlobal('location', new URL('http://h.test/app/'));
+    expect(() => httpTransport({ baseUrl: 'http://[' })).toThrow(expect.objectContaining({ message: expect.stringMatching(/^\[rxsync\] httpTransport: baseUrl "http:\/\/\[" is not a URL\. Pass/) }));
+  });
+});
+
+describe('httpTransport: batch answers it cannot use', () => {
+  const batchAnswer = async (status: number, body: unknown) => {
+    server.use(http.post('http://h.test/_batch', () => HttpResponse.json(body as never, { status })));
+    const requests = [
+      { item: item('create', { id: '1' }), endpoint: '/todos' },
+      { item: item('create', { id: '2' }), endpoint: '/todos' },
+    ];
+    return failure(lastValueFrom(httpTransport({ baseUrl: 'http://h.test' }).pushBatch!(requests)));
+  };
+
+  it('a 300 is not a batch answer: the items go one by one', async () => {
+    expect(await batchAnswer(300, {})).toMatchObject({ name: 'SyncHttpError', status: 300, message: '[rxsync] The batch request POST http://h.test/_batch answered 300: {}.' });
+  });
+
+  it.each([
+    ['null', [null]],
+    ['a number', [7]],
+    ['a status that is not a number', [{ status: '201' }]],
+  ])('a second result that is %s fails the batch, not for good', async (_name, results) => {
+    expect(await batchAnswer(200, { results: [{ status: 201 }, ...results] })).toMatchObject({
+      name: 'SyncHttpError',
+      status: 422,
+      transient: false,
+      message: expect.stringMatching(/with a body that is not \{ results: \[\{ status, body \}\] \} for 2 requests/),
+    });
+  });
+});
+
+describe('httpTransport: what a request that got no answer says', () => {
+  it.each([
+    ['the cause message', { message: 'connect ECONNREFUSED 127.0.0.1:9', code: 'ECONNREFUSED' }, ' (connect ECONNREFUSED 127.0.0.1:9)'],
+    ['the cause code when its message is empty', { message: '', code: 'ENOTFOUND' }, ' (ENOTFOUND)'],
+    ['the cause code when it has no message', { code: 'ETIMEDOUT' }, ' (ETIMEDOUT)'],
+    ['nothing more without a cause', undefined, ''],
+    ['nothing more when the cause says nothing readable', { message: 7, code: 8 }, ''],
+  ])('names %s', async (_name, cause, detail) => {
+    vi.stubGlobal('fetch', () => Promise.reject(new TypeError('fetch failed', cause === undefined ? undefined : { cause })));
+    const error = await failure(firstValueFrom(httpTransport({ baseUrl: 'http://h.test' }).push({ item: item('create', { id: '1' }), endpoint: '/todos' })));
+    expect(error).toMatchObject({ name: 'SyncHttpError', status: 0, message: `[rxsync] Network error on POST http://h.test/todos: fetch failed${detail}.` });
+  });
+});

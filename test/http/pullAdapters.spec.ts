@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { http, HttpResponse } from 'msw';
 import { setupServer } from 'msw/node';
 import { firstValueFrom } from 'rxjs';
@@ -6,7 +6,7 @@ import { arrayPage, dataPage, httpTransport, linkNext, SyncHttpError, type HttpP
 
 const BASE = 'http://list.test';
 /** Every GET as `path?query`, with the conditional headers it carried. */
-const asked: { url: string; ifNoneMatch: string | null; ifModifiedSince: string | null; cacheControl: string | null; auth: string | null }[] = [];
+const asked: { url: string; ifNoneMatch: string | null; ifModifiedSince: string | null; cacheControl: string | null; auth: string | null; accept: string | null }[] = [];
 type Reply = (url: URL) => Response;
 let reply: Reply = () => HttpResponse.json([]);
 const server = setupServer(
@@ -18,6 +18,7 @@ const server = setupServer(
       ifModifiedSince: request.headers.get('If-Modified-Since'),
       cacheControl: request.headers.get('Cache-Control'),
       auth: request.headers.get('Authorization'),
+      accept: request.headers.get('Accept'),
     });
     return reply(url);
   }),
@@ -138,6 +139,8 @@ describe('pull adapters: options and readers that are wrong', () => {
     [{ since: 7 }, 'pull.since must be a query parameter name or a function, got 7'],
     [{ page: 'array' }, 'pull.page must be a page reader function (feedPage, arrayPage, dataPage(...)), got "array"'],
     [{ snapshot: 'yes' }, 'pull.snapshot must be true, false or { idOf?, confirmDeletions? }, got "yes"'],
+    [{ snapshot: null }, 'pull.snapshot must be true, false or { idOf?, confirmDeletions? }, got null'],
+    [{ checkpointOf: 'updatedAt' }, 'pull.checkpointOf must be a function, got "updatedAt"'],
   ])('%j fails each pull with a clear message', async (options, message) => {
     await expect(pull(options as unknown as HttpPullOptions)).rejects.toThrow(`[rxsync] httpTransport: ${message}.`);
     expect(asked).toHaveLength(0);
@@ -164,6 +167,18 @@ describe('pull adapters: validators', () => {
     await pull({ page: arrayPage }, { state: first.state });
     await pull({ page: arrayPage, conditional: false }, { state: first.state });
     expect(asked.map((a) => a.ifModifiedSince)).toEqual([null, lastModified, null]);
+  });
+
+  it('a changed listing (200) to a request with a validator is read as usual, with its new ETag', async () => {
+    reply = () => HttpResponse.json([{ id: 2 }], { headers: { ETag: '"v2"' } });
+    const state = { v: 1, url: `${BASE}/todos`, etag: '"v1"' };
+    expect(await pull({ page: arrayPage }, { state })).toEqual({ items: [{ id: 2 }], checkpoint: undefined, hasMore: false, state: { ...state, etag: '"v2"' } });
+    expect(asked[0].ifNoneMatch).toBe('"v1"');
+  });
+
+  it('dataPage takes a number as the next cursor', async () => {
+    reply = (url) => HttpResponse.json(url.searchParams.get('cursor') === '2' ? { data: [{ id: 'b' }] } : { data: [{ id: 'a' }], next: 2 });
+    expect((await pull({ page: dataPage({ cursorParam: 'cursor' }) })).items).toEqual([{ id: 'a' }, { id: 'b' }]);
   });
 
   it('a 304 to a request that sent no validator is an error, not "nothing changed"', async () => {
@@ -250,7 +265,109 @@ describe('linkNext', () => {
     ['<https://a.test/3>; title="a, b"; rel="last next"', 'https://a.test/3'],
     ['<https://a.test/1>; rel="prev"', undefined],
     ['', undefined],
+    ['<https://a.test/2>;rel=next', 'https://a.test/2'],
+    ['<https://a.test/2> ; rel = "next"', 'https://a.test/2'],
+    ['<https://a.test/0>; type="text/html", <https://a.test/2>; rel="next"', 'https://a.test/2'],
   ])('%s', (header, expected) => {
     expect(linkNext(header)).toBe(expected);
+  });
+});
+
+describe('pull adapters: answers the readers cannot use', () => {
+  it.each([
+    ['feedPage, a body of null', {}, null, 'with a body that is not { items: [...] } (got null)'],
+    ['dataPage, a body of null', { page: dataPage() }, null, 'with a body that has no "data" array (got null)'],
+    ['dataPage, a next that is an object', { page: dataPage() }, { data: [], next: {} }, '"next" must be a string, got {}.'],
+    ['feedPage, a checkpoint that is an object', {}, { items: [], checkpoint: {} }, 'the checkpoint must be a string, got {}.'],
+  ])('%s fails the pull, saying what is wrong', async (_name, options, body, message) => {
+    reply = () => HttpResponse.json(body as never);
+    const error = await pull(options as HttpPullOptions).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SyncHttpError);
+    expect((error as Error).message).toContain(message);
+  });
+
+  it('a checkpoint of null is no checkpoint; a dataPage next that is empty is the last page', async () => {
+    reply = () => HttpResponse.json({ items: [{ id: 1 }], checkpoint: null });
+    expect(await pull({})).toEqual({ items: [{ id: 1 }], checkpoint: undefined, hasMore: false, state: undefined });
+    reply = () => HttpResponse.json({ data: [{ id: 1 }], next: '' });
+    expect((await pull({ page: dataPage() })).items).toEqual([{ id: 1 }]);
+    expect(asked).toHaveLength(2);
+  });
+
+  it.each([300, 503])('an answer %i with a page-shaped body fails the pull', async (status) => {
+    reply = () => HttpResponse.json({ items: [{ id: 1 }] }, { status });
+    await expect(pull({})).rejects.toThrow(`[rxsync] Pulling "todos" failed: GET http://list.test/todos answered ${status}: {"items":[{"id":1}]}.`);
+  });
+});
+
+describe('pull adapters: the request', () => {
+  it('asks for JSON; only a request with validators carries Cache-Control', async () => {
+    reply = () => HttpResponse.json({ items: [] });
+    await pull({});
+    expect(asked.map((a) => [a.accept, a.cacheControl])).toEqual([['application/json', null]]);
+  });
+
+  it('validators stored for another URL (another checkpoint) are not sent', async () => {
+    reply = () => HttpResponse.json({ items: [] });
+    await pull({}, { since: 'c2', state: { v: 1, url: `${BASE}/todos?since=c1`, etag: '"v1"' } });
+    expect(asked[0].ifNoneMatch).toBeNull();
+  });
+
+  it.each([
+    ['of another version', { v: 2, url: `${BASE}/todos`, etag: '"v1"' }],
+    ['with an ETag that is not a string', { v: 1, url: `${BASE}/todos`, etag: 5 }],
+  ])('a stored state %s is not trusted: no validator is sent', async (_name, state) => {
+    reply = () => HttpResponse.json({ items: [] });
+    await pull({}, { state });
+    expect(asked[0]).toMatchObject({ ifNoneMatch: null, ifModifiedSince: null });
+  });
+
+  it('a stored state of null starts afresh', async () => {
+    reply = () => HttpResponse.json({ items: [{ id: 1 }] });
+    expect((await pull({}, { state: null })).items).toEqual([{ id: 1 }]);
+  });
+
+  it.each([
+    ['a URL that is not a string', { v: 1, url: 5, known: ['gone'] }],
+    ['a Last-Modified that is not a string', { v: 1, lastModified: 5, known: ['gone'] }],
+    ['an id that is neither string nor number', { v: 1, known: ['gone', {}] }],
+  ])('snapshot mode: a stored state with %s starts afresh (no tombstone from it)', async (_name, state) => {
+    reply = () => HttpResponse.json([{ id: 1 }]);
+    expect((await pull({ page: arrayPage, snapshot: true }, { state })).items).toEqual([{ id: 1 }]);
+  });
+
+  it('in a browser, a relative next link is read against the page that named it, under the page origin', async () => {
+    vi.stubGlobal('location', new URL(`${BASE}/app/`));
+    try {
+      reply = pagedArray([[{ id: 1 }], [{ id: 2 }]]);
+      const transport = httpTransport({ baseUrl: '/', pull: { page: arrayPage } });
+      expect((await firstValueFrom(transport.pull({ entity: 'todos', endpoint: '/todos' }))).items).toEqual([{ id: 1 }, { id: 2 }]);
+    } finally {
+      vi.unstubAllGlobals();
+    }
+  });
+});
+
+describe('pull adapters: snapshot mode, deletions confirmed one by one', () => {
+  const confirming = (single: (id: string) => Response) => (url: URL) => {
+    const one = /^\/todos\/(.+)$/.exec(url.pathname);
+    return one ? single(decodeURIComponent(one[1])) : HttpResponse.json([{ id: 'a' }]);
+  };
+
+  it('a record answered 410 is gone; one that is still there is tracked again and its later absence reported', async () => {
+    reply = confirming((id) => (id === 'gone' ? HttpResponse.json({}, { status: 410 }) : HttpResponse.json({ id })));
+    const page = await pull({ page: arrayPage, snapshot: { confirmDeletions: true } }, { state: { v: 1, known: ['a', 'gone', 'moved'] } });
+    expect(page).toEqual({ items: [{ id: 'a' }, { id: 'moved' }, { id: 'gone', deleted: true }], state: { v: 1, known: ['a', 'moved'] } });
+    reply = () => HttpResponse.json([{ id: 'a' }]);
+    expect((await pull({ page: arrayPage, snapshot: true }, { state: page.state })).items).toEqual([{ id: 'a' }, { id: 'moved', deleted: true }]);
+  });
+
+  it.each([
+    ['a 300', () => HttpResponse.json({ id: 'x' }, { status: 300 })],
+    ['a 200 with text', () => HttpResponse.text('ok')],
+    ['a 200 with null', () => HttpResponse.json(null)],
+  ])('a check answered with %s fails the pull instead of guessing', async (_name, single) => {
+    reply = confirming(single);
+    await expect(pull({ page: arrayPage, snapshot: { confirmDeletions: true } }, { state: { v: 1, known: ['a', 'x'] } })).rejects.toThrow(/GET http:\/\/list\.test\/todos\/x answered/);
   });
 });

@@ -29,4 +29,12 @@ describe('coalesceRuns', () => {
       m.expect(runs.c).toHaveSubscriptions('----------^----!');
     }),
   );
+
+  it(
+    'an error of the source or of a run ends the output with that error',
+    marbles((m) => {
+      m.expect(m.cold('a-#').pipe(coalesceRuns((v) => m.cold('x|', { x: v })))).toBeObservable('a-#');
+      m.expect(m.cold('a--|').pipe(coalesceRuns(() => m.cold('-#')))).toBeObservable('-#');
+    }),
+  );
 });

@@ -55,4 +55,12 @@ describe('persist', () => {
       m.expect(writes$.pipe(map((b) => b.values.join('')))).toBeObservable('--a-(b|)');
     }),
   );
+
+  it('an error of the source ends the output with that error', () => {
+    let error: unknown;
+    throwError(() => new Error('source broke'))
+      .pipe(persist(() => of(undefined)))
+      .subscribe({ error: (e: unknown) => (error = e) });
+    expect(error).toEqual(new Error('source broke'));
+  });
 });

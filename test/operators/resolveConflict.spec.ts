@@ -92,6 +92,17 @@ describe('resolveConflict', () => {
       outcome: 'client-wins',
     });
   });
+
+  it('client-wins: a create is re-sent as it was, not layered over the remote record; an update over a remote that is not a record is re-sent as it was', () => {
+    const create: Conflict = { entity: 'todos', localItem: item('k1', 'create', { id: '1', title: 'mine' }), remoteData: remote };
+    expect(outcomes({ strategy: 'client-wins' }, create)).toEqual({ strategy: 'client-wins', outcome: 'client-wins', data: { id: '1', title: 'mine' } });
+    const overText: Conflict = { ...older, remoteData: 'conflict' };
+    expect(outcomes({ strategy: 'client-wins' }, overText)).toEqual({ strategy: 'client-wins', outcome: 'client-wins', data: { id: '1', title: 'mine' } });
+  });
+
+  it('manual: onConflict answering null lets the server win', () => {
+    expect(outcomes({ strategy: 'manual', onConflict: () => null }, older)).toEqual({ strategy: 'manual', outcome: 'server-wins' });
+  });
 });
 
 function resolveIds() {
