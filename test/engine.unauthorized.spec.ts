@@ -152,6 +152,42 @@ describe('engine: onUnauthorized', () => {
     engine.destroy();
   });
 
+  /** Answers the requests in turn from `script` (a status, or `network` for no answer at all), then lets the API answer. */
+  function scripted(script: (number | 'network')[]) {
+    api.server.use(
+      http.all(`${API}/*`, () => {
+        const next = script.shift();
+        if (next === undefined) return undefined;
+        if (next === 'network') return HttpResponse.error();
+        return HttpResponse.json({ error: next === 401 ? 'token expired' : 'busy' }, { status: next });
+      }),
+    );
+  }
+
+  it('a renewed token the server answered with anything but 401 (here a 503) is proven: a 401 after it asks the hook again', async () => {
+    scripted([401, 503, 401]);
+    let calls = 0;
+    const engine = testEngine({ onUnauthorized: () => void calls++ });
+    await engine.write(todo('1'));
+    await drained(engine);
+    expect(calls).toBe(2);
+    expect(engine.seen.filter((e) => e.type === 'auth-required')).toEqual([]);
+    expect(api.records.has('todos/1')).toBe(true);
+    engine.destroy();
+  });
+
+  it('a request that got no answer proves nothing: a 401 after it means the renewal did not work', async () => {
+    scripted([401, 'network', 401]);
+    let calls = 0;
+    const engine = testEngine({ onUnauthorized: () => void calls++ });
+    const event = authRequired(engine);
+    await engine.write(todo('1'));
+    expect((await event).type === 'auth-required' && (await event).error).toMatch(/the server answered 401 to the renewed ones too/);
+    expect(calls).toBe(1);
+    expect(engine.getStatus()).toMatchObject({ queueLength: 1, failedCount: 0 });
+    engine.destroy();
+  });
+
   it('without onUnauthorized a 401 is final: the write becomes a dead letter saying so', async () => {
     const { engine: make } = authApi();
     const engine = make();
