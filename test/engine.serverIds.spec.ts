@@ -169,6 +169,22 @@ describe('engine: ids the server assigns (entities.x.serverIds)', () => {
     engine.destroy();
   });
 
+  it.each([
+    ['a create of an entity without serverIds', 'notes', 'create', 'POST'],
+    ['an update of an entity with serverIds', 'todos', 'update', 'PATCH'],
+  ] as const)('%s answered with another id is not moved onto it: later writes keep the id the app gave', async (_what, entity, operation, method) => {
+    api.override((request) => (request.method === method ? Response.json({ id: 'elsewhere', title: 'milk' }, { status: method === 'POST' ? 201 : 200 }) : undefined));
+    const engine = serverIdEngine();
+    await engine.write({ entity, operation, data: { id: 'a1', title: 'milk' } });
+    await drained(engine);
+    api.override(undefined);
+    await engine.write({ entity, operation: 'update', data: { id: 'a1', done: true } });
+    await drained(engine);
+    expect(engine.seen.some((e) => e.type === 'id-assigned')).toBe(false);
+    expect(requestLines().at(-1)).toBe(`PATCH /${entity}/a1 {"id":"a1","done":true}`);
+    engine.destroy();
+  });
+
   it('a serverIds that is not a boolean is refused at construction', () => {
     expect(() =>
       testEngine({ entities: { todos: { endpoint: '/todos', serverIds: 'yes' as unknown as boolean }, notes: { endpoint: '/notes' } } }),
