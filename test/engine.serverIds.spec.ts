@@ -172,7 +172,7 @@ describe('engine: ids the server assigns (entities.x.serverIds)', () => {
   it.each([
     ['a create of an entity without serverIds', 'notes', 'create', 'POST'],
     ['an update of an entity with serverIds', 'todos', 'update', 'PATCH'],
-  ] as const)('%s answered with another id is not moved onto it: later writes keep the id the app gave', async (_what, entity, operation, method) => {
+  ] as const)('%s answered with another id is not moved onto it: later writes keep the id the app gave, and the app is not handed that record', async (_what, entity, operation, method) => {
     api.override((request) => (request.method === method ? Response.json({ id: 'elsewhere', title: 'milk' }, { status: method === 'POST' ? 201 : 200 }) : undefined));
     const engine = serverIdEngine();
     await engine.write({ entity, operation, data: { id: 'a1', title: 'milk' } });
@@ -182,6 +182,7 @@ describe('engine: ids the server assigns (entities.x.serverIds)', () => {
     await drained(engine);
     expect(engine.seen.some((e) => e.type === 'id-assigned')).toBe(false);
     expect(requestLines().at(-1)).toBe(`PATCH /${entity}/a1 {"id":"a1","done":true}`);
+    expect(engine.pulled).not.toContainEqual(expect.objectContaining({ id: 'elsewhere' }));
     engine.destroy();
   });
 
