@@ -1,8 +1,8 @@
 import localforage from 'localforage';
 import { HttpResponse } from 'msw';
-import { BehaviorSubject, filter, firstValueFrom } from 'rxjs';
+import { BehaviorSubject, filter, firstValueFrom, throwError } from 'rxjs';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createSyncEngine, httpTransport, SyncOptionsError, type SyncEngineOptions, type SyncStatusInfo } from '../src/index.js';
+import { createSyncEngine, httpTransport, SyncHttpError, SyncOptionsError, type SyncEngineOptions, type SyncStatusInfo } from '../src/index.js';
 import { drained, testEngine } from './support/engineHarness.js';
 import { API, restApi } from './support/restApi.js';
 
@@ -100,6 +100,19 @@ describe('engine: outages and hung requests', () => {
     expect(api.records.get('todos/1')).toEqual({ id: '1' });
     expect(engine.getStatus()).toMatchObject({ failedCount: 0 });
     expect(engine.seen.filter((e) => e.type === 'retried').length).toBeGreaterThanOrEqual(12);
+    engine.destroy();
+  });
+
+  it('a transport of the app\'s own that throws a transient SyncHttpError (503) counts it as an answer: the write is dead-lettered after maxRetries', async () => {
+    let attempts = 0;
+    const engine = testEngine({
+      maxRetries: 2,
+      transport: { push: () => throwError(() => new SyncHttpError(`[rxsync] busy (attempt ${++attempts})`, 503)), pull: () => throwError(() => new Error('no pulls here')) },
+    });
+    await engine.write({ entity: 'todos', operation: 'create', data: { id: '1' } });
+    await drained(engine);
+    expect(attempts).toBe(3);
+    expect(engine.getStatus()).toMatchObject({ queueLength: 0, failedCount: 1, lastError: expect.stringContaining('busy (attempt 3)') });
     engine.destroy();
   });
 
