@@ -1,8 +1,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { HttpResponse } from 'msw';
 import { delay, filter, firstValueFrom, of, take, toArray } from 'rxjs';
-import type { ConflictStrategy } from '../src/index.js';
-import { drained, testEngine } from './support/engineHarness.js';
+import type { ConflictStrategy, SyncStorage } from '../src/index.js';
+import { drained, freshStorage, testEngine } from './support/engineHarness.js';
 import { restApi } from './support/restApi.js';
 
 const api = restApi();
@@ -40,6 +40,37 @@ async function conflictWith(strategy: ConflictStrategy, options: Parameters<type
 }
 
 describe('engine: conflicts (409)', () => {
+  it('client-wins whose decision storage refuses: nothing is PUT; the original request goes again after a backoff, and after maxRetries tries the write is a dead letter saying why; once storage works, reprocessFailed() sends the PUT', async () => {
+    staleServer();
+    const storage = freshStorage();
+    let refuse = false;
+    const refusing: SyncStorage = {
+      getItem: (k) => storage.getItem(k),
+      removeItem: (k) => storage.removeItem(k),
+      keys: () => storage.keys(),
+      setItem: (k, v) => (refuse ? Promise.reject(new Error('QuotaExceededError (injected)')) : storage.setItem(k, v)),
+    };
+    const engine = testEngine({ storage: refusing, maxRetries: 2, entities: { todos: { endpoint: '/todos', conflictStrategy: 'client-wins' }, notes: { endpoint: '/notes' } } });
+    await engine.write({ entity: 'todos', operation: 'update', data: { id: '1', title: 'mine', version: 3 } });
+    refuse = true;
+    const dead = firstValueFrom(engine.events$.pipe(filter((e) => e.type === 'dead-lettered')));
+    await engine.flush();
+    expect((await dead).type === 'dead-lettered' && (await dead).error).toMatch(
+      /Could not store the client-wins decision for the update of todos "1" \(.*QuotaExceededError \(injected\).*\); nothing was re-sent\. Gave up after 3 tries; call reprocessFailed\(\) once storage works\./,
+    );
+    expect(engine.seen.filter((e) => e.type === 'retried').map((e) => e.type === 'retried' && e.attempt)).toEqual([1, 2]);
+    expect(api.requests.map((r) => r.method)).toEqual(['PATCH', 'PATCH', 'PATCH']);
+    expect(api.records.get('todos/1')).toEqual(remote);
+
+    refuse = false;
+    await engine.reprocessFailed();
+    await drained(engine);
+    expect(api.requests.map((r) => r.method)).toEqual(['PATCH', 'PATCH', 'PATCH', 'PATCH', 'PUT']);
+    expect(api.records.get('todos/1')).toEqual({ ...remote, title: 'mine', version: 3 });
+    expect(engine.getStatus()).toMatchObject({ queueLength: 0, failedCount: 0 });
+    engine.destroy();
+  });
+
   it('server-wins: the remote record goes to onPull and pulled$, nothing is re-sent', async () => {
     const { engine, conflict, pulled, result } = await conflictWith('server-wins');
     expect(conflict).toMatchObject({ entity: 'todos', remoteData: remote, resolution: { strategy: 'server-wins', outcome: 'server-wins' } });
