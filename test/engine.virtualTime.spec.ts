@@ -137,7 +137,7 @@ describe('the engine in virtual time', () => {
 
     vt.expect(sent).toBe('(ab) 106ms a 149ms b');
     // Both fail at 10 ms (a first); once both are waiting, and once a is delivered at 120 ms.
-    const lastAt = (frame: number) => status.filter((n) => n.frame === frame).at(-1)?.notification.value;
+    const lastAt = (at: number) => status.flatMap(({ frame, notification }) => (frame === at && notification.kind === 'N' ? [notification.value] : [])).at(-1);
     expect(lastAt(10)).toBe('syncing q2 f2 x0 retry@110 error');
     expect(lastAt(120)).toBe('syncing q1 f1 x0 retry@260');
     expect(engine.getStatus()).toMatchObject({ status: 'idle', queueLength: 0 });
