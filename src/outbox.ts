@@ -1,5 +1,5 @@
 import { coalesce } from './coalesce.js';
-import { recordIdOf, versionOf } from './recordFields.js';
+import { recordIdOf, recordKey, versionOf } from './recordFields.js';
 import type { SyncItem } from './types.js';
 
 /** A change to the outbox: the commands' one way of talking to each other and to storage. */
@@ -78,8 +78,6 @@ export interface OutboxTransition {
   /** For an `ack` with `assignedId`: the id assignments kept and forgotten. */
   assignments?: readonly OutboxIdChange[];
 }
-
-const recordKey = (entity: string, id: unknown): string => `${entity}\u0000${String(id)}`;
 
 /** The key an {@link IdAssignment} is kept under: its entity and temporary id. */
 export const assignmentKey = (assignment: IdAssignment): string => recordKey(assignment.entity, assignment.tempId);

@@ -6,13 +6,13 @@ import type { OutboxStore } from './outboxStore.js';
 import type { PullPosition } from './pullPosition.js';
 import type { PushReport } from './pusher.js';
 import { withPendingWrites } from './readYourWrites.js';
-import { recordIdOf, versionOf } from './recordFields.js';
+import { recordIdOf, recordKey, versionOf } from './recordFields.js';
 import type { EntityConfig, PullInfo, PulledBatch, SyncEvent, SyncItem, SyncStorage, SyncTransport } from './types.js';
 
 /** How often a page is asked for again because the app got an answer newer than it may be, before it is taken as it is. */
 const MAX_STALE_PAGES = 3;
-
-const recordKey = (entity: string, id: string | number): string => `${entity}\u0000${String(id)}`;
+/** How many records' newest handed version the engine remembers: replayed answers come soon after. */
+const NEWEST_KEPT = 10_000;
 
 export interface PullerOptions<E extends string> {
   entities: Record<E, EntityConfig>;
@@ -366,9 +366,6 @@ export class Puller<E extends string> {
 }
 
 /** True when both records carry numeric versions and `record`'s is the lower: it is the older state. */
-/** How many records' newest handed version the engine remembers: replayed answers come soon after. */
-const NEWEST_KEPT = 10_000;
-
 function isOlder(record: unknown, than: unknown): boolean {
   const version = versionOf(record);
   const other = versionOf(than);

@@ -13,3 +13,8 @@ export function recordIdOf(data: unknown): string | number | undefined {
   const id = (data as { id?: unknown } | null | undefined)?.id;
   return typeof id === 'string' || typeof id === 'number' ? id : undefined;
 }
+
+/** The key of one record of one entity, as the outbox and the puller index records by. */
+export function recordKey(entity: string, id: unknown): string {
+  return `${entity}\u0000${String(id)}`;
+}
