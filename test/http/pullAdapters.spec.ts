@@ -362,6 +362,25 @@ describe('pull adapters: snapshot mode, deletions confirmed one by one', () => {
     expect((await pull({ page: arrayPage, snapshot: true }, { state: page.state })).items).toEqual([{ id: 'a' }, { id: 'moved', deleted: true }]);
   });
 
+  it('an endpoint written with a trailing slash checks /todos/{id}, not /todos//{id}', async () => {
+    reply = confirming((id) => (id === 'gone' ? HttpResponse.json({}, { status: 404 }) : HttpResponse.json({ id })));
+    const transport = httpTransport({ baseUrl: BASE, pull: { page: arrayPage, snapshot: { confirmDeletions: true } } });
+    const page = await firstValueFrom(transport.pull({ entity: 'todos', endpoint: '/todos/', state: { v: 1, known: ['a', 'gone'] } }));
+    expect(page.items).toEqual([{ id: 'a' }, { id: 'gone', deleted: true }]);
+    expect(asked.map((a) => a.url)).toEqual(['/todos/', '/todos/gone']);
+  });
+
+  it("the listing and each check are sent as GET, which a browser's fetch needs spelled out (msw alone reads an empty method as GET)", async () => {
+    reply = confirming(() => HttpResponse.json({}, { status: 410 }));
+    const sent = vi.spyOn(globalThis, 'fetch');
+    try {
+      await pull({ page: arrayPage, snapshot: { confirmDeletions: true } }, { state: { v: 1, known: ['a', 'x'] } });
+      expect(sent.mock.calls.map(([, init]) => init?.method)).toEqual(['GET', 'GET']);
+    } finally {
+      sent.mockRestore();
+    }
+  });
+
   it.each([
     ['a 300', () => HttpResponse.json({ id: 'x' }, { status: 300 })],
     ['a 200 with text', () => HttpResponse.text('ok')],
