@@ -80,7 +80,7 @@ export interface PusherOptions<E extends string> {
 }
 
 /** How one delivery ended. */
-type Settled = { kind: 'pushed'; status: number; body?: unknown; version?: string | number; reason?: string };
+type Settled = { status: number; body?: unknown; version?: string | number; reason?: string };
 
 /**
  * Sends the outbox: takes ready items while online, sends them alone or in batches with
@@ -206,7 +206,7 @@ export class Pusher<E extends string> {
   /** A final answer to a push: delivered, refused, or a conflict to resolve. */
   #answered(queue: PushQueue, item: SyncItem, response: TransportResponse): Observable<PushReport> {
     const { kind, reason } = readAnswer(item, response);
-    if (kind === 'ack') return from(this.#settle(item, { kind: 'pushed', status: response.status, body: response.body, version: versionOf(response.body), reason }));
+    if (kind === 'ack') return from(this.#settle(item, { status: response.status, body: response.body, version: versionOf(response.body), reason }));
     if (kind !== 'conflict') {
       return of(
         this.#failed(item, `[rxsync] The server refused ${describeItem(item)} with ${reason ?? response.status}. Fix the data and call reprocessFailed(), or clear it.`),
@@ -230,7 +230,7 @@ export class Pusher<E extends string> {
       case 'server-wins':
         // The server's record is the record now: the app gets it once the lost write has left
         // the outbox (so it is not shown on top); a 409 without one leaves nothing to hand on.
-        return from(this.#settle(item, { kind: 'pushed', status: 409, body: resolved.remoteData }));
+        return from(this.#settle(item, { status: 409, body: resolved.remoteData }));
       case 'client-wins': {
         if (item.operation === 'update' && resolved.remoteData === undefined && resolution.strategy !== 'manual') {
           // An update is partial: without the server's record there is no whole record to PUT.

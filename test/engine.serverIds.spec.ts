@@ -161,6 +161,32 @@ describe('engine: ids the server assigns (entities.x.serverIds)', () => {
     engine.destroy();
   });
 
+  it('a server that keeps the id the app gave (as a number for the app\'s "7"): nothing is assigned, later writes go to that id', async () => {
+    api.override((request) => (request.method === 'POST' ? Response.json({ id: 7, title: 'milk' }, { status: 201 }) : undefined));
+    const engine = serverIdEngine();
+    await engine.write({ entity: 'todos', operation: 'create', data: { id: '7', title: 'milk' } });
+    await drained(engine);
+    api.override(undefined);
+    await engine.write({ entity: 'todos', operation: 'update', data: { id: '7', done: true } });
+    await drained(engine);
+    expect(engine.seen.some((e) => e.type === 'id-assigned')).toBe(false);
+    expect(engine.seen.find((e) => e.type === 'pushed')).not.toHaveProperty('reason');
+    expect(requestLines().at(-1)).toBe('PATCH /todos/7 {"id":"7","done":true}');
+    engine.destroy();
+  });
+
+  it('a create answered 409 with another record (the server wins by default): no id is assigned, and the answer is not read as one that forgot the id', async () => {
+    api.override((request) => (request.method === 'POST' ? Response.json({ id: 'theirs', title: 'milk' }, { status: 409 }) : undefined));
+    const engine = serverIdEngine();
+    await engine.write({ entity: 'todos', operation: 'create', data: { id: 't1', title: 'milk' } });
+    await drained(engine);
+    expect(engine.seen.filter((e) => e.type === 'conflict' || e.type === 'id-assigned' || e.type === 'dead-lettered').map((e) => e.type)).toEqual(['conflict']);
+    expect(engine.seen.find((e) => e.type === 'conflict')).toMatchObject({ resolution: { outcome: 'server-wins' } });
+    expect(engine.seen.find((e) => e.type === 'pushed')).toMatchObject({ status: 409 });
+    expect(engine.seen.find((e) => e.type === 'pushed')).not.toHaveProperty('reason');
+    engine.destroy();
+  });
+
   it('entities without serverIds send the id they were written with', async () => {
     const engine = serverIdEngine();
     await engine.write({ entity: 'notes', operation: 'create', data: { id: 'n1' } });

@@ -1,0 +1,170 @@
+import { HttpResponse } from 'msw';
+import { filter, firstValueFrom, NEVER, of, throwError } from 'rxjs';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { SyncHttpError, SyncInputError, type PushRequest, type SyncEvent, type SyncTransport, type TransportResponse } from '../src/index.js';
+import { drained, testEngine } from './support/engineHarness.js';
+import { restApi } from './support/restApi.js';
+
+const api = restApi();
+beforeAll(() => api.server.listen({ onUnhandledRequest: 'error' }));
+afterEach(() => api.reset());
+afterAll(() => api.server.close());
+
+const todo = (id: string) => ({ entity: 'todos' as const, operation: 'create' as const, data: { id, title: `t${id}` } });
+const created = (request: PushRequest): TransportResponse => ({ status: 201, body: request.item.data });
+/** A transport of the app's own: `push` and `pushBatch` as given, pulls never asked for. */
+const ownTransport = (push: SyncTransport['push'], pushBatch?: SyncTransport['pushBatch']): SyncTransport => ({
+  push,
+  ...(pushBatch ? { pushBatch } : {}),
+  pull: () => NEVER,
+});
+const errorsOf = (seen: SyncEvent[], type: 'retried' | 'dead-lettered') =>
+  seen.flatMap((e) => (e.type === type ? [e.error] : []));
+const deadLetter = async (engine: ReturnType<typeof testEngine>) => (await firstValueFrom(engine.failed$.pipe(filter((f) => f.length > 0))))[0];
+
+describe('engine: a request that got no answer', () => {
+  it('a transport of the app\'s own that throws something other than a SyncHttpError (a socket error) gets no answer: retried past maxRetries, each retry saying so as one sentence', async () => {
+    let attempts = 0;
+    const engine = testEngine({
+      maxRetries: 1,
+      transport: ownTransport((request) => (++attempts <= 3 ? throwError(() => new Error('socket v1.2 hang up ')) : of(created(request)))),
+    });
+    await engine.write(todo('1'));
+    await drained(engine);
+    expect(attempts).toBe(4);
+    expect(engine.getStatus()).toMatchObject({ failedCount: 0, queueLength: 0 });
+    expect(errorsOf(engine.seen, 'retried')).toEqual(Array(3).fill('[rxsync] Network error sending the create of todos "1": socket v1.2 hang up.'));
+    engine.destroy();
+  });
+
+  it('a batch names itself by its size', async () => {
+    let attempts = 0;
+    const engine = testEngine({
+      startOnline: false,
+      batchSize: 2,
+      transport: ownTransport(
+        () => throwError(() => new Error('one by one is not expected here')),
+        (requests) => (++attempts === 1 ? throwError(() => new Error('connection reset!')) : of(requests.map(created))),
+      ),
+    });
+    await engine.write(todo('1'));
+    await engine.write(todo('2'));
+    engine.network.next(true);
+    await drained(engine);
+    expect(errorsOf(engine.seen, 'retried')).toEqual(Array(2).fill('[rxsync] Network error sending a batch of 2 writes: connection reset!'));
+    expect(engine.getStatus()).toMatchObject({ failedCount: 0, queueLength: 0 });
+    engine.destroy();
+  });
+});
+
+describe('engine: what a dead letter says', () => {
+  it('a batch answered with transient failures until maxRetries: every write of it is a dead letter saying so; none is sent again one by one', async () => {
+    let singles = 0;
+    let batches = 0;
+    const engine = testEngine({
+      startOnline: false,
+      batchSize: 2,
+      maxRetries: 2,
+      transport: ownTransport(
+        () => (singles++, NEVER),
+        () => (batches++, throwError(() => new SyncHttpError('[rxsync] The batch endpoint is busy', 503))),
+      ),
+    });
+    await engine.write(todo('1'));
+    await engine.write(todo('2'));
+    engine.network.next(true);
+    await firstValueFrom(engine.failed$.pipe(filter((f) => f.length === 2)));
+    expect([batches, singles]).toEqual([3, 0]);
+    expect(errorsOf(engine.seen, 'dead-lettered')).toEqual(
+      ['1', '2'].map((id) => `[rxsync] Gave up on the create of todos "${id}" after 2 retries. Last error: The batch endpoint is busy. It stays in failed$; call reprocessFailed() to try again.`),
+    );
+    engine.destroy();
+  });
+
+  it('a write the transport cannot send at all (a SyncInputError) is a dead letter with the transport\'s words, at once', async () => {
+    let attempts = 0;
+    const engine = testEngine({
+      transport: ownTransport(() => (attempts++, throwError(() => new SyncInputError('[rxsync] The record has a field this API cannot store.')))),
+    });
+    await engine.write(todo('1'));
+    expect((await deadLetter(engine)).lastError).toBe('[rxsync] The record has a field this API cannot store. It stays in failed$.');
+    expect(attempts).toBe(1);
+    engine.destroy();
+  });
+});
+
+describe('engine: client-wins', () => {
+  it('a re-send the server answers with a conflict again is a dead letter: it is not re-sent over and over', async () => {
+    api.records.set('notes/c', { id: 'c', v: 'server' });
+    api.override((request) =>
+      request.path === '/notes/c' && (request.method === 'PATCH' || request.method === 'PUT') ? HttpResponse.json(api.records.get('notes/c'), { status: 409 }) : undefined,
+    );
+    const engine = testEngine();
+    await engine.write({ entity: 'notes', operation: 'update', data: { id: 'c', v: 'mine' } });
+    expect((await deadLetter(engine)).lastError).toBe('[rxsync] the update of notes "c" still conflicts after the client-wins re-send; kept as a dead letter.');
+    expect(api.requests.map((r) => r.method)).toEqual(['PATCH', 'PUT']);
+    engine.destroy();
+  });
+
+  it('a create answered 409 without the server\'s record is re-sent whole as a PUT: a create carries the whole record', async () => {
+    api.override((request) => (request.method === 'POST' ? HttpResponse.json({ error: 'exists' }, { status: 409 }) : undefined));
+    const engine = testEngine();
+    await engine.write({ entity: 'notes', operation: 'create', data: { id: 'n', title: 'mine' } });
+    await drained(engine);
+    expect(api.requests.map((r) => `${r.method} ${r.path}`)).toEqual(['POST /notes', 'PUT /notes/n']);
+    expect(api.records.get('notes/n')).toEqual({ id: 'n', title: 'mine' });
+    expect(engine.getStatus()).toMatchObject({ failedCount: 0 });
+    engine.destroy();
+  });
+});
+
+describe('engine: what the app is handed and told of an answer', () => {
+  it('a delete the server answers with the record it deleted reaches the app as a deletion', async () => {
+    api.records.set('todos/1', { id: '1', title: 'old' });
+    api.override((request) => (request.method === 'DELETE' ? HttpResponse.json({ id: '1', title: 'old' }) : undefined));
+    const engine = testEngine();
+    const handed = firstValueFrom(engine.pulled$);
+    await engine.delete('todos', '1');
+    expect((await handed).items).toEqual([{ id: '1', deleted: true }]);
+    engine.destroy();
+  });
+
+  it('the reason a transport gives for an ack is on the pushed event', async () => {
+    const engine = testEngine({ transport: ownTransport(() => of({ status: 202, body: undefined, kind: 'ack', reason: 'queued by the server' })) });
+    await engine.write(todo('1'));
+    await drained(engine);
+    expect(engine.seen.find((e) => e.type === 'pushed')).toMatchObject({ status: 202, reason: 'queued by the server' });
+    engine.destroy();
+  });
+});
+
+describe('engine: the in-flight window', () => {
+  it('writes past the window wait in the queue, where a later write of their record still merges into them', async () => {
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    api.override(async (request) => {
+      if (request.method === 'POST') await released;
+      return undefined;
+    });
+    // concurrency 1 × 4 × batchSize 1: four writes are handed out at a time, one on the wire.
+    const engine = testEngine({ concurrency: 1 });
+    for (const id of ['1', '2', '3', '4', '5', '6']) await engine.write(todo(id));
+    await engine.write({ entity: 'todos', operation: 'update', data: { id: '6', done: true } });
+    release();
+    await drained(engine);
+    expect(api.requests.map((r) => `${r.method} ${r.path}`)).toEqual(['1', '2', '3', '4', '5', '6'].map(() => 'POST /todos'));
+    expect(api.records.get('todos/6')).toEqual({ id: '6', title: 't6', done: true });
+    engine.destroy();
+  });
+
+  it('clearQueue() while a write waits for its retry: no retry is shown as waiting any more', async () => {
+    api.override((request) => (request.method === 'POST' ? HttpResponse.json({ error: 'busy' }, { status: 503, headers: { 'Retry-After': '60' } }) : undefined));
+    const engine = testEngine();
+    await engine.write(todo('1'));
+    await firstValueFrom(engine.status$.pipe(filter((s) => s.nextRetryAt !== undefined)));
+    await engine.clearQueue();
+    expect(engine.getStatus().queueLength).toBe(0);
+    expect(engine.getStatus().nextRetryAt).toBeUndefined();
+    engine.destroy();
+  });
+});
