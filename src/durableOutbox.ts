@@ -151,7 +151,9 @@ export class DurableOutbox implements PushQueue {
 
   /** Applies a command and resolves once it is durable (rejects when storage refused it). */
   dispatchDurably(command: OutboxCommand): Promise<OutboxTransition> {
-    if (this.#closed) return Promise.reject(destroyedError());
+    if (this.#closed) {
+      return Promise.reject(new SyncInputError('[rxsync] The engine was destroyed first, so this changed nothing in its outbox. Create a new engine to go on.'));
+    }
     return new Promise((resolve, reject) => {
       this.#tickets.set(command, { resolve, reject });
       this.dispatch(command);
@@ -312,9 +314,5 @@ function holdUntil<T>(open$: Observable<unknown>): MonoTypeOperatorFunction<T> {
         }),
       );
     });
-}
-
-function destroyedError(): SyncInputError {
-  return new SyncInputError('[rxsync] The engine was destroyed before this write was queued; it was not stored.');
 }
 

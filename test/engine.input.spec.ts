@@ -99,6 +99,15 @@ describe('engine: bad input', () => {
     expect(() => engine.writes$.next({ entity: 'todos', operation: 'create', data: { id: '1' } })).not.toThrow();
   });
 
+  it('clearQueue() and reprocessFailed() after destroy() are rejected, saying so', async () => {
+    const engine = testEngine();
+    await engine.ready;
+    engine.destroy();
+    const refused = { name: 'SyncInputError', message: '[rxsync] The engine was destroyed first, so this changed nothing in its outbox. Create a new engine to go on.' };
+    await expect(engine.clearQueue()).rejects.toMatchObject(refused);
+    await expect(engine.reprocessFailed()).rejects.toMatchObject(refused);
+  });
+
   it('a __proto__ key parsed from JSON goes on the wire as data and never changes the id or version', async () => {
     api.records.set('todos/a', { id: 'a' });
     const engine = testEngine({ startOnline: false });

@@ -81,6 +81,32 @@ describe('engine: what a dead letter says', () => {
     engine.destroy();
   });
 
+  it('the retries a batch used count when its writes go on one by one: maxRetries is per write, not per request', async () => {
+    const singles = new Map<string, number>();
+    let batches = 0;
+    const engine = testEngine({
+      startOnline: false,
+      batchSize: 2,
+      maxRetries: 2,
+      transport: ownTransport(
+        (request) => {
+          const id = String((request.item.data as { id: string }).id);
+          singles.set(id, (singles.get(id) ?? 0) + 1);
+          return throwError(() => new SyncHttpError('[rxsync] busy', 503));
+        },
+        // One transient failure (a retry counted for both writes), then no batch endpoint at all.
+        () => throwError(() => (++batches === 1 ? new SyncHttpError('[rxsync] batch busy', 503) : new SyncHttpError('[rxsync] no batch endpoint', 404))),
+      ),
+    });
+    await engine.write(todo('1'));
+    await engine.write(todo('2'));
+    engine.network.next(true);
+    await firstValueFrom(engine.failed$.pipe(filter((f) => f.length === 2)));
+    expect(batches).toBe(2);
+    expect(Object.fromEntries(singles)).toEqual({ 1: 2, 2: 2 });
+    engine.destroy();
+  });
+
   it('a write the transport cannot send at all (a SyncInputError) is a dead letter with the transport\'s words, at once', async () => {
     let attempts = 0;
     const engine = testEngine({
