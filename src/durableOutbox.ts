@@ -212,14 +212,7 @@ export class DurableOutbox implements PushQueue {
 
   async #load(): Promise<OutboxCommand> {
     await this.#options.turn;
-    const loaded = await this.#options.store.load().catch(
-      (error: unknown): LoadedOutbox => ({
-        queue: [],
-        failed: [],
-        ids: [],
-        problems: [{ key: 'outbox', error: new SyncStorageError(describeError(error), undefined, error) }],
-      }),
-    );
+    const loaded = await this.#options.store.load();
     for (const problem of loaded.problems) {
       this.#options.report({ type: 'storage-error', error: problem.error.message, key: problem.key, keptAs: problem.keptAs }, problem.error);
     }

@@ -163,24 +163,31 @@ export class OutboxStore {
     return new LogPlace(logStore, '', (key) => `${logName}/${key}`, () => logStore.clear());
   }
 
+  /**
+   * The stored outbox. Never rejects: a key that cannot be read is a problem reported with the
+   * rest, and a load that could not see the whole outbox (storage that cannot list its keys, or
+   * that fails in a way nobody foresaw) starts empty and refuses every write.
+   */
   async load(): Promise<LoadedOutbox> {
+    try {
+      return await this.#loadAll();
+    } catch (error) {
+      return this.#startEmpty(this.#prefix, `Could not load the stored outbox (${describeError(error)})`, error);
+    }
+  }
+
+  async #loadAll(): Promise<LoadedOutbox> {
     const problems: LoadedOutbox['problems'] = [];
     const queue = new Map<string, SyncItem>();
     const failed = new Map<string, SyncItem>();
     const ids = new Map<string, IdAssignment>();
-    const listed: [LogPlace, string[]][] = [];
-    let keys: string[];
-    try {
-      keys = await this.#storage.keys();
-      listed.push([this.#home, keys]);
-      const logStore = await this.#openLogStore();
-      if (logStore) {
-        listed.push([logStore, await logStore.storage.keys()]);
-        this.#places = [this.#home, logStore];
-        this.#appendTo = logStore;
-      }
-    } catch (error) {
-      return this.#startEmpty(this.#prefix, `Could not list the stored outbox (${describeError(error)})`, error);
+    const keys = keyList(await this.#storage.keys());
+    const listed: [LogPlace, string[]][] = [[this.#home, keys]];
+    const logStore = await this.#openLogStore();
+    if (logStore) {
+      listed.push([logStore, keyList(await logStore.storage.keys())]);
+      this.#places = [this.#home, logStore];
+      this.#appendTo = logStore;
     }
 
     let snapshotSeq = 0;
@@ -418,4 +425,10 @@ function isSegment(value: unknown): value is LogSegment {
         (((e[0] === 'q' || e[0] === 'f') && (typeof e[1] === 'string' || isSyncItem(e[1]))) || (e[0] === 'm' && (typeof e[1] === 'string' || isIdAssignment(e[1])))),
     )
   );
+}
+
+/** What `keys()` gave, if it is a list of key names: storage adapters of the app's own may give anything. */
+function keyList(keys: unknown): string[] {
+  if (Array.isArray(keys) && keys.every((key) => typeof key === 'string')) return keys;
+  throw new Error(`keys() gave ${preview(keys)}, not a list of key names`);
 }

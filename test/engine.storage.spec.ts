@@ -123,7 +123,10 @@ describe('engine: bad data in storage', () => {
 });
 
 describe('engine: storage failures', () => {
-  it('storage that cannot even list its keys: the engine says so, rejects writes, and writes nothing over the stored outbox', async () => {
+  it.each([
+    ['rejects', () => Promise.reject(new Error('database is broken')), 'database is broken'],
+    ['gives no list (an adapter that forgot to return it)', () => Promise.resolve(undefined as unknown as string[]), 'keys() gave undefined, not a list of key names'],
+  ])('storage whose keys() %s: the engine says so, rejects writes, and writes nothing over the stored outbox', async (_how, keys, why) => {
     const storage = freshStorage();
     // A plain SyncStorage (not a localforage instance) keeps the log under the outbox's own keys.
     const plain: SyncStorage = {
@@ -141,12 +144,12 @@ describe('engine: storage failures', () => {
       getItem: (k) => storage.getItem(k),
       setItem: (k, v) => storage.setItem(k, v),
       removeItem: (k) => storage.removeItem(k),
-      keys: () => Promise.reject(new Error('database is broken')),
+      keys,
     };
     const second = testEngine({ storage: unlistable, startOnline: false });
     await second.ready;
     expect(second.seen.find((e) => e.type === 'storage-error')).toMatchObject({
-      error: expect.stringMatching(/^\[rxsync\] Could not list the stored outbox \(database is broken\), so this engine starts empty and stores nothing/),
+      error: expect.stringContaining(`[rxsync] Could not load the stored outbox (${why}), so this engine starts empty and stores nothing`),
     });
     await expect(second.write({ entity: 'todos', operation: 'create', data: { id: 'new' } })).rejects.toMatchObject({ name: 'SyncStorageError' });
     second.destroy();
