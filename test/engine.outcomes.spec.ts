@@ -3,6 +3,7 @@ import { filter, firstValueFrom, NEVER, of, throwError } from 'rxjs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SyncHttpError, SyncInputError, type PushRequest, type SyncEvent, type SyncTransport, type TransportResponse } from '../src/index.js';
 import { drained, testEngine } from './support/engineHarness.js';
+import { FaultyStorage, storageDevice } from './reliability/faultyStorage.js';
 import { restApi } from './support/restApi.js';
 
 const api = restApi();
@@ -180,6 +181,26 @@ describe('engine: the in-flight window', () => {
     await drained(engine);
     expect(api.requests.map((r) => `${r.method} ${r.path}`)).toEqual(['1', '2', '3', '4', '5', '6'].map(() => 'POST /todos'));
     expect(api.records.get('todos/6')).toEqual({ id: '6', title: 't6', done: true });
+    engine.destroy();
+  });
+
+  it('storage refuses a delete that cancelled a queued create: the create is back, and is sent', async () => {
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    api.override(async (request) => {
+      if (request.method === 'POST') await released;
+      return undefined;
+    });
+    const storage = new FaultyStorage(storageDevice());
+    const engine = testEngine({ storage, concurrency: 1 });
+    for (const id of ['1', '2', '3', '4', '5', '6']) await engine.write(todo(id));
+    // Create 6 waits past the window, so the delete cancels it, in a batch storage refuses.
+    storage.failNextSetItems = 1;
+    await expect(engine.delete('todos', '6')).rejects.toMatchObject({ name: 'SyncStorageError' });
+    const flushed = engine.flush();
+    release();
+    expect(await flushed).toMatchObject({ success: true, pushed: 6, errors: 0 });
+    expect(api.records.get('todos/6')).toEqual({ id: '6', title: 't6' });
     engine.destroy();
   });
 
