@@ -273,7 +273,6 @@ export class DurableOutbox implements PushQueue {
    * `persisted`): copying the queue costs O(queue), once per batch rather than once per write.
    */
   #publish(): void {
-    if (this.#counts.closed) return;
     this.#changed.next();
     this.#counts.next(this.#currentCounts());
   }

@@ -85,7 +85,7 @@ export class Puller<E extends string> {
           errors: counts.filter((count) => count === undefined).length,
         };
       } finally {
-        if (!this.#pulling.closed) this.#pulling.next(this.#pulling.value - 1);
+        this.#pulling.next(this.#pulling.value - 1);
       }
     });
     this.#chain = run.catch(() => undefined);
