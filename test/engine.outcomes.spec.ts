@@ -184,7 +184,7 @@ describe('engine: the in-flight window', () => {
     engine.destroy();
   });
 
-  it('storage refuses a delete that cancelled a queued create: the create is back, and is sent', async () => {
+  it('storage refuses a delete that cancelled a queued create: the create is back, and a flush() under way waits for it', async () => {
     let release!: () => void;
     const released = new Promise<void>((resolve) => (release = resolve));
     api.override(async (request) => {
@@ -194,13 +194,34 @@ describe('engine: the in-flight window', () => {
     const storage = new FaultyStorage(storageDevice());
     const engine = testEngine({ storage, concurrency: 1 });
     for (const id of ['1', '2', '3', '4', '5', '6']) await engine.write(todo(id));
+    const flushed = engine.flush();
+    // flush() takes in the queue once the engine's ready promise let it go on: after the pending callbacks.
+    await new Promise((resolve) => setImmediate(resolve));
     // Create 6 waits past the window, so the delete cancels it, in a batch storage refuses.
     storage.failNextSetItems = 1;
     await expect(engine.delete('todos', '6')).rejects.toMatchObject({ name: 'SyncStorageError' });
-    const flushed = engine.flush();
     release();
     expect(await flushed).toMatchObject({ success: true, pushed: 6, errors: 0 });
     expect(api.records.get('todos/6')).toEqual({ id: '6', title: 't6' });
+    engine.destroy();
+  });
+
+  it('a flush() the app cuts short with clearQueue() counts the cleared writes neither as pushed nor as errors', async () => {
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    api.override(async (request) => {
+      if (request.method === 'POST') await released;
+      return undefined;
+    });
+    const engine = testEngine({ startOnline: false });
+    for (const id of ['1', '2']) await engine.write(todo(id));
+    engine.network.next(true);
+    const flushed = engine.flush();
+    // flush() takes in the queue once the engine's ready promise let it go on: after the pending callbacks.
+    await new Promise((resolve) => setImmediate(resolve));
+    await engine.clearQueue();
+    release();
+    expect(await flushed).toMatchObject({ success: true, pushed: 0, errors: 0 });
     engine.destroy();
   });
 
