@@ -25,7 +25,7 @@ import {
 } from 'rxjs';
 import { AuthGate } from './authGate.js';
 import { classifyResponse, type PushOutcome, remoteRecord } from './classifyResponse.js';
-import { describeError, SyncHttpError, SyncInputError, withoutPrefix } from './errors.js';
+import { describeError, preview, SyncHttpError, SyncInputError, withoutPrefix } from './errors.js';
 import type { OutboxCommand } from './outbox.js';
 import { resolveConflict, type ResolvedConflict } from './operators/resolveConflict.js';
 import { backoffDelay, retryBackoff } from './operators/retryBackoff.js';
@@ -162,7 +162,8 @@ export class Pusher<E extends string> {
     }
     const request = toRequest(item, entity);
     const unauthorized = (response: TransportResponse) => this.#awaitsRenewal(item, response);
-    return this.#retrying(queue, [item], () => this.#options.transport.push(request).pipe(tap((r) => throwIfRetry(request.item, r))), unauthorized).pipe(
+    const send = () => this.#options.transport.push(request).pipe(tap((answer) => throwIfRetry(request.item, answerOf(answer, item))));
+    return this.#retrying(queue, [item], send, unauthorized).pipe(
       mergeMap((response) => this.#answered(queue, item, response)),
       catchError((error: unknown) => of(this.#gaveUp(item, error))),
     );
@@ -182,18 +183,27 @@ export class Pusher<E extends string> {
           ? of(undefined)
           : throwError(() => error),
       ),
-      mergeMap((responses) =>
-        responses === undefined
-          ? from(items).pipe(mergeMap((item) => this.#deliver(queue, item)))
-          : from(items.map((item, i) => ({ item, response: responses[i] }))).pipe(
-              mergeMap(({ item, response }) =>
-                // A 401 goes alone too: the single delivery waits for renewed credentials.
-                readAnswer(item, response).kind === 'retry' || this.#awaitsRenewal(item, response)
-                  ? this.#deliver(queue, item)
-                  : this.#answered(queue, item, response).pipe(catchError((error: unknown) => of(this.#gaveUp(item, error)))),
-              ),
+      mergeMap((responses) => {
+        if (responses === undefined) return from(items).pipe(mergeMap((item) => this.#deliver(queue, item)));
+        // A transport of the app's own may answer anything: a write without a usable answer goes alone.
+        const answers = items.map((_, i) => (Array.isArray(responses) && isAnswer(responses[i]) ? responses[i] : undefined));
+        const unanswered = answers.filter((answer) => answer === undefined).length;
+        const notice: PushReport[] =
+          unanswered === 0
+            ? []
+            : [{ event: { type: 'notice', message: `[rxsync] The transport's pushBatch() gave no usable answer ({ status, body }) for ${unanswered} of ${items.length} writes; they are sent one by one.` } }];
+        return merge(
+          from(notice),
+          from(items.map((item, i) => ({ item, response: answers[i] }))).pipe(
+            mergeMap(({ item, response }) =>
+              // A 401 goes alone too: the single delivery waits for renewed credentials.
+              response === undefined || readAnswer(item, response).kind === 'retry' || this.#awaitsRenewal(item, response)
+                ? this.#deliver(queue, item)
+                : this.#answered(queue, item, response).pipe(catchError((error: unknown) => of(this.#gaveUp(item, error)))),
             ),
-      ),
+          ),
+        );
+      }),
       catchError((error: unknown) => from(items.map((item) => this.#gaveUp(item, error)))),
     );
   }
@@ -444,6 +454,19 @@ function conflictEvent({ resolution, ...conflict }: ResolvedConflict): SyncEvent
 /** A request that got no answer: the network, a timeout, a request that could not be built. */
 function isNoAnswer(error: unknown): boolean {
   return error instanceof SyncHttpError && error.status === 0 && !(error instanceof RetryableAnswer);
+}
+
+/** Whether a transport's answer has the shape of one: an object with a numeric `status`. */
+function isAnswer(value: unknown): value is TransportResponse {
+  return typeof value === 'object' && value !== null && typeof (value as { status?: unknown }).status === 'number';
+}
+
+/** The transport's answer to `item`'s push, refused (the write becomes a dead letter) when it is none. */
+function answerOf(answer: unknown, item: SyncItem): TransportResponse {
+  if (isAnswer(answer)) return answer;
+  throw new SyncInputError(
+    `[rxsync] The transport's push() gave ${preview(answer)} for ${describeItem(item)}, not an answer ({ status, body }). Fix the transport, then call reprocessFailed().`,
+  );
 }
 
 /** What an answer means: the transport's reading of it, else the default one. */

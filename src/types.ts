@@ -245,11 +245,12 @@ export interface PullRequest {
  * `SyncInputError`, when the write cannot be sent at all; `pull` errors with a `SyncHttpError` on non-2xx.
  */
 export interface SyncTransport {
-  /** Sends one write. */
+  /** Sends one write. An answer without a numeric `status` makes the write a dead letter saying so. */
   push(request: PushRequest): Observable<TransportResponse>;
   /**
    * Optional: several pushes in one request, one response per request in the same order.
    * Errors (a `SyncHttpError`, or a network failure) only when the batch as a whole failed.
+   * A write it gives no usable response for is sent again alone, under the same idempotency key.
    */
   pushBatch?(requests: readonly PushRequest[]): Observable<TransportResponse[]>;
   /** Fetches one page of changes since the `since` checkpoint (everything without one). */

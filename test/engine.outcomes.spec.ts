@@ -120,6 +120,47 @@ describe('engine: what a dead letter says', () => {
   });
 });
 
+describe('engine: answers a transport of the app\'s own cannot give', () => {
+  it('push() that gives something other than an answer: the write is a dead letter saying so, at once (not a network error retried for ever)', async () => {
+    let attempts = 0;
+    const engine = testEngine({ transport: ownTransport(() => (attempts++, of(null as unknown as TransportResponse))) });
+    await engine.write(todo('1'));
+    expect((await deadLetter(engine)).lastError).toBe(
+      '[rxsync] The transport\'s push() gave null for the create of todos "1", not an answer ({ status, body }). Fix the transport, then call reprocessFailed(). It stays in failed$.',
+    );
+    expect(attempts).toBe(1);
+    engine.destroy();
+  });
+
+  it.each([
+    ['a list one short', (requests: readonly PushRequest[]) => [created(requests[0])], 1],
+    ['a list with null in it', (requests: readonly PushRequest[]) => [null, created(requests[1])], 1],
+    ['no list at all', () => 'done', 2],
+  ])('pushBatch() that gives %s: each write it answered is settled once, the others go one by one, and a notice says so', async (_what, answer, unanswered) => {
+    const singles: string[] = [];
+    const engine = testEngine({
+      startOnline: false,
+      batchSize: 2,
+      transport: ownTransport(
+        (request) => (singles.push(String((request.item.data as { id: string }).id)), of(created(request))),
+        (requests) => of(answer(requests) as TransportResponse[]),
+      ),
+    });
+    await engine.write(todo('1'));
+    await engine.write(todo('2'));
+    engine.network.next(true);
+    await drained(engine);
+    expect(engine.seen.filter((e) => e.type === 'pushed').map((e) => e.type === 'pushed' && (e.item.data as { id: string }).id).sort()).toEqual(['1', '2']);
+    expect(engine.seen.filter((e) => e.type === 'dead-lettered')).toEqual([]);
+    expect(singles).toHaveLength(unanswered);
+    expect(engine.seen.find((e) => e.type === 'notice')).toEqual({
+      type: 'notice',
+      message: `[rxsync] The transport's pushBatch() gave no usable answer ({ status, body }) for ${unanswered} of 2 writes; they are sent one by one.`,
+    });
+    engine.destroy();
+  });
+});
+
 describe('engine: client-wins', () => {
   it('a re-send the server answers with a conflict again is a dead letter: it is not re-sent over and over', async () => {
     api.records.set('notes/c', { id: 'c', v: 'server' });
