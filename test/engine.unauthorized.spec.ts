@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { http, HttpResponse } from 'msw';
-import { filter, firstValueFrom } from 'rxjs';
+import { filter, firstValueFrom, NEVER, of } from 'rxjs';
 import { httpTransport, type SyncEngineOptions, type UnauthorizedContext } from '../src/index.js';
 import { drained, testEngine } from './support/engineHarness.js';
 import { API, restApi } from './support/restApi.js';
@@ -186,6 +186,25 @@ describe('engine: onUnauthorized', () => {
     expect(calls).toBe(1);
     expect(engine.getStatus()).toMatchObject({ queueLength: 1, failedCount: 0 });
     engine.destroy();
+  });
+
+  it('only a 401 the transport leaves unread asks the hook: not a 422, nor a 401 a classify reads as delivered', async () => {
+    let calls = 0;
+    api.override(() => HttpResponse.json({ error: 'invalid' }, { status: 422 }));
+    const refused = testEngine({ onUnauthorized: () => void calls++ });
+    await refused.write(todo('1'));
+    await firstValueFrom(refused.failed$.pipe(filter((f) => f.length === 1)));
+    refused.destroy();
+
+    const delivered = testEngine({
+      onUnauthorized: () => void calls++,
+      transport: { push: () => of({ status: 401, body: null, kind: 'ack', reason: 'stored; the session ends now' }), pull: () => NEVER },
+    });
+    await delivered.write(todo('2'));
+    await drained(delivered);
+    expect(delivered.seen.find((e) => e.type === 'pushed')).toMatchObject({ status: 401 });
+    delivered.destroy();
+    expect(calls).toBe(0);
   });
 
   it('without onUnauthorized a 401 is final: the write becomes a dead letter saying so', async () => {
