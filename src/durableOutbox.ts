@@ -1,7 +1,7 @@
 import { BehaviorSubject, defer, distinctUntilChanged, filter, firstValueFrom, map, merge, type MonoTypeOperatorFunction, Observable, shareReplay, Subject, take, takeUntil, tap } from 'rxjs';
 import { describeError, SyncInputError, SyncStorageError } from './errors.js';
 import { Outbox, type OutboxCommand, type OutboxTransition } from './outbox.js';
-import type { LoadedOutbox, OutboxStore } from './outboxStore.js';
+import type { OutboxStore } from './outboxStore.js';
 import { dedupe } from './operators/dedupe.js';
 import { persist, type PersistedBatch } from './operators/persist.js';
 import type { PushQueue } from './pusher.js';
