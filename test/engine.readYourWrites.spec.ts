@@ -148,6 +148,41 @@ describe('engine: read-your-writes is on by default, and a pending write that fa
     engine.destroy();
   });
 
+  it.each([
+    ['a dead letter', () => HttpResponse.json({ error: 'title too long' }, { status: 422 })],
+    ['an ack without a body', () => new HttpResponse(null, { status: 204 })],
+  ])('an onPull that throws when handed the record back after %s is reported as a callback error', async (_what, answer) => {
+    feed();
+    api.records.set('todos/1', { id: '1', title: 'server', done: false });
+    let throwing = false;
+    const engine = testEngine({
+      startOnline: false,
+      onPull: () => {
+        if (throwing) throw new Error('the view is gone');
+      },
+    });
+    await engine.write({ entity: 'todos', operation: 'update', data: { id: '1', title: 'mine' } });
+    pushesFail();
+    engine.network.next(true);
+    await engine.pull();
+    throwing = true;
+    const reported = firstValueFrom(engine.events$.pipe(filter((e) => e.type === 'callback-error')));
+    api.override((request) => (request.method === 'PATCH' ? answer() : undefined));
+    engine.network.next(false);
+    engine.network.next(true);
+    expect(await reported).toMatchObject({ callback: 'onPull', error: '[rxsync] onPull threw: the view is gone' });
+    engine.destroy();
+  });
+
+  it('a pulled record without an id is handed on as the server sent it', async () => {
+    api.server.use(http.get(`${API}/:entity`, ({ params }) => HttpResponse.json({ items: params.entity === 'todos' ? [{ title: 'no id' }, { id: '1' }] : [], checkpoint: 'c1' })));
+    const handed: unknown[] = [];
+    const engine = testEngine({ onPull: (_entity, items) => void handed.push(...items) });
+    await engine.pull();
+    expect(handed).toContainEqual({ title: 'no id' });
+    engine.destroy();
+  });
+
   it('readYourWrites: false: records come as the server sent them, so a failed write has nothing to give back', async () => {
     feed();
     api.records.set('todos/1', { id: '1', title: 'server' });

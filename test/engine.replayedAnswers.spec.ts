@@ -55,8 +55,8 @@ describe('engine: an answer replayed under its key, older than what a pull broug
     const versions: unknown[] = [];
     const engine = testEngine({
       readYourWrites,
-      onPull: (_entity, items) => {
-        for (const item of items) if ((item as { id: unknown }).id === '1') versions.push((item as { version: unknown }).version);
+      onPull: (_entity, items, { pending }) => {
+        for (const item of items) if ((item as { id: unknown }).id === '1') versions.push([(item as { version: unknown }).version, pending]);
       },
     });
     await engine.pull();
@@ -72,7 +72,8 @@ describe('engine: an answer replayed under its key, older than what a pull broug
     const later = handed(engine, '2');
     await engine.write({ entity: 'todos', operation: 'create', data: { id: '2' } });
     await later;
-    expect(versions).toEqual(readYourWrites ? [1, 3, 3] : [1, 3]);
+    // Each with the ids the app should mark as pending; without readYourWrites the ack hands nothing older.
+    expect(versions).toEqual(readYourWrites ? [[1, []], [3, ['1']], [3, []]] : [[1, []], [3, ['1']]]);
     engine.destroy();
   });
 });
