@@ -73,6 +73,66 @@ describe('engine: persistence', () => {
   });
 });
 
+describe('engine: what each change to the outbox leaves in storage', () => {
+  /** Makes what `engine` did durable (storage writes land in order), destroys it, and starts another on `storage`, offline. */
+  async function restart(engine: ReturnType<typeof testEngine>, storage: SyncStorage) {
+    await engine.write({ entity: 'notes', operation: 'create', data: { id: 'barrier' } });
+    engine.destroy();
+    const next = testEngine({ storage, startOnline: false });
+    await next.ready;
+    const queued = (await firstValueFrom(next.queue$)).filter((item) => (item.data as { id: string }).id !== 'barrier');
+    return { next, queued, failed: await firstValueFrom(next.failed$) };
+  }
+
+  it('a write that was retried is still queued, with its retry count', async () => {
+    api.override(() => HttpResponse.json({ error: 'busy' }, { status: 503, headers: { 'Retry-After': '60' } }));
+    const storage = freshStorage();
+    const first = testEngine({ storage });
+    await first.write({ entity: 'todos', operation: 'create', data: { id: '1' } });
+    await firstValueFrom(first.queue$.pipe(filter((queue) => queue[0]?.retryCount === 1)));
+    first.network.next(false);
+    const { next, queued, failed } = await restart(first, storage);
+    expect(queued.map((item) => [item.data, item.retryCount])).toEqual([[{ id: '1' }, 1]]);
+    expect(failed).toEqual([]);
+    next.destroy();
+  });
+
+  it('a create cancelled by its delete stays cancelled', async () => {
+    const storage = freshStorage();
+    const first = testEngine({ storage, startOnline: false });
+    await first.write({ entity: 'todos', operation: 'create', data: { id: '1' } });
+    await first.delete('todos', '1');
+    const { next, queued } = await restart(first, storage);
+    expect(queued).toEqual([]);
+    next.destroy();
+  });
+
+  it('a dead letter requeued by reprocessFailed() is queued, not a dead letter again; clearQueue() leaves neither', async () => {
+    let refuse = true;
+    api.override(() => (refuse ? HttpResponse.json({ error: 'no' }, { status: 422 }) : undefined));
+    const storage = freshStorage();
+    const first = testEngine({ storage });
+    await first.write({ entity: 'todos', operation: 'create', data: { id: '1' } });
+    await firstValueFrom(first.failed$.pipe(filter((f) => f.length === 1)));
+    first.network.next(false);
+    await first.reprocessFailed();
+    const requeued = await restart(first, storage);
+    expect(requeued.queued.map((item) => item.data)).toEqual([{ id: '1' }]);
+    expect(requeued.failed).toEqual([]);
+
+    refuse = true;
+    requeued.next.network.next(true);
+    await firstValueFrom(requeued.next.failed$.pipe(filter((f) => f.length === 1)));
+    requeued.next.network.next(false);
+    await requeued.next.write({ entity: 'todos', operation: 'create', data: { id: '2' } });
+    await requeued.next.clearQueue();
+    expect(requeued.next.getStatus()).toMatchObject({ queueLength: 0, failedCount: 0 });
+    const cleared = await restart(requeued.next, storage);
+    expect([cleared.queued, cleared.failed]).toEqual([[], []]);
+    cleared.next.destroy();
+  });
+});
+
 describe('engine: bad data in storage', () => {
   it.each([1, 5])('a stored write of an entity no longer configured is dead-lettered with the reason (batchSize %i)', async (batchSize) => {
     const storage = freshStorage();
