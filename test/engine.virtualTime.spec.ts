@@ -128,18 +128,19 @@ describe('the engine in virtual time', () => {
     engine.destroy();
   });
 
-  it('nextRetryAt is the earliest retry waiting, whichever was scheduled last: a\'s at 110 ms before b\'s at 260 ms, then b\'s', async () => {
+  it('nextRetryAt is the earliest retry waiting, whichever was scheduled first: b\'s at 260 ms, then a\'s at 120 ms, shows 120 ms until a is delivered', async () => {
     const vt = new VirtualTime();
-    const { engine, sent, status } = virtualEngine(vt, { a: ['10ms r|', '10ms k|'], b: ['10ms R|', '10ms k|'] });
+    const { engine, sent, status } = virtualEngine(vt, { a: ['20ms r|', '10ms k|'], b: ['10ms R|', '10ms k|'] });
     void engine.write(create('a'));
     void engine.write(create('b'));
     await vt.advance(1000);
 
-    vt.expect(sent).toBe('(ab) 106ms a 149ms b');
-    // Both fail at 10 ms (a first); once both are waiting, and once a is delivered at 120 ms.
+    vt.expect(sent).toBe('(ab) 116ms a 139ms b');
+    // b fails at 10 ms, a at 20 ms; a is delivered at 130 ms.
     const lastAt = (at: number) => status.flatMap(({ frame, notification }) => (frame === at && notification.kind === 'N' ? [notification.value] : [])).at(-1);
-    expect(lastAt(10)).toBe('syncing q2 f2 x0 retry@110 error');
-    expect(lastAt(120)).toBe('syncing q1 f1 x0 retry@260');
+    expect(lastAt(10)).toBe('syncing q2 f2 x0 retry@260 error');
+    expect(lastAt(20)).toBe('syncing q2 f2 x0 retry@120 error');
+    expect(lastAt(130)).toBe('syncing q1 f1 x0 retry@260');
     expect(engine.getStatus()).toMatchObject({ status: 'idle', queueLength: 0 });
     engine.destroy();
   });
