@@ -38,6 +38,17 @@ describe('engine: a request that got no answer', () => {
     engine.destroy();
   });
 
+  it('a create without an id is named without one', async () => {
+    let attempts = 0;
+    const engine = testEngine({
+      transport: ownTransport((request) => (++attempts === 1 ? throwError(() => new Error('reset')) : of(created(request)))),
+    });
+    await engine.write({ entity: 'todos', operation: 'create', data: { title: 'no id yet' } });
+    await drained(engine);
+    expect(errorsOf(engine.seen, 'retried')).toEqual(['[rxsync] Network error sending the create of todos: reset.']);
+    engine.destroy();
+  });
+
   it('a batch names itself by its size', async () => {
     let attempts = 0;
     const engine = testEngine({
@@ -171,6 +182,20 @@ describe('engine: client-wins', () => {
     await engine.write({ entity: 'notes', operation: 'update', data: { id: 'c', v: 'mine' } });
     expect((await deadLetter(engine)).lastError).toBe('[rxsync] the update of notes "c" still conflicts after the client-wins re-send; kept as a dead letter.');
     expect(api.requests.map((r) => r.method)).toEqual(['PATCH', 'PUT']);
+    engine.destroy();
+  });
+
+  it('manual: the record onConflict builds goes as a PUT even when the 409 has no server record (the app made it whole)', async () => {
+    api.records.set('todos/1', { id: '1', title: 'theirs', done: true });
+    api.override((request) => (request.method === 'PATCH' ? HttpResponse.json({ error: 'conflict' }, { status: 409 }) : undefined));
+    const engine = testEngine({
+      entities: { todos: { endpoint: '/todos', conflictStrategy: 'manual' }, notes: { endpoint: '/notes' } },
+      onConflict: () => ({ id: '1', title: 'merged by the app', done: true }),
+    });
+    await engine.write({ entity: 'todos', operation: 'update', data: { id: '1', title: 'mine' } });
+    await drained(engine);
+    expect(api.records.get('todos/1')).toEqual({ id: '1', title: 'merged by the app', done: true });
+    expect(engine.getStatus()).toMatchObject({ failedCount: 0 });
     engine.destroy();
   });
 

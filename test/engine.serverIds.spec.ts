@@ -161,6 +161,14 @@ describe('engine: ids the server assigns (entities.x.serverIds)', () => {
     engine.destroy();
   });
 
+  it('the app is handed the created record under the id the server gave it', async () => {
+    const engine = serverIdEngine();
+    const handed = firstValueFrom(engine.pulled$.pipe(filter(({ items }) => items.length > 0)));
+    await engine.write({ entity: 'todos', operation: 'create', data: { id: 't1', title: 'milk' } });
+    expect((await handed).items).toEqual([{ id: 's1', title: 'milk' }]);
+    engine.destroy();
+  });
+
   it('a server that keeps the id the app gave (as a number for the app\'s "7"): nothing is assigned, later writes go to that id', async () => {
     api.override((request) => (request.method === 'POST' ? Response.json({ id: 7, title: 'milk' }, { status: 201 }) : undefined));
     const engine = serverIdEngine();
