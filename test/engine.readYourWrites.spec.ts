@@ -25,13 +25,15 @@ function feed(): void {
 /** What a user sees: an app that takes every record onPull hands it (the last one wins), rows in `pending` marked. */
 function app() {
   const rows = new Map<string, { record: unknown; pending: boolean }>();
+  let lastPending: readonly (string | number)[] = [];
   const onPull = (_entity: string, items: unknown[], info: PullInfo): void => {
+    lastPending = info.pending;
     for (const item of items) {
       const id = String((item as { id: unknown }).id);
       rows.set(id, { record: item, pending: info.pending.map(String).includes(id) });
     }
   };
-  return { rows, onPull, row: (id: string) => rows.get(id) };
+  return { rows, onPull, row: (id: string) => rows.get(id), lastPending: () => lastPending };
 }
 
 const pushesFail = (): void => api.override((request) => (request.method !== 'GET' ? HttpResponse.error() : undefined));
@@ -68,16 +70,17 @@ async function afterPatchAnswered(answer: () => Response | undefined, options: P
   await back;
   const { failedCount } = engine.getStatus();
   engine.destroy();
-  return { row: view.row('1'), failedCount };
+  return { row: view.row('1'), failedCount, lastPending: view.lastPending() };
 }
 
 const serverRecord = { record: { id: '1', title: 'server', done: false }, pending: false };
 
 describe('engine: read-your-writes is on by default, and a pending write that fails gives the server\'s record back', () => {
   it('a dead letter: the app gets the record as the server holds it, no longer pending', async () => {
-    const { row, failedCount } = await afterPatchAnswered(() => HttpResponse.json({ error: 'title too long' }, { status: 422 }));
+    const { row, failedCount, lastPending } = await afterPatchAnswered(() => HttpResponse.json({ error: 'title too long' }, { status: 422 }));
     expect(failedCount).toBe(1);
     expect(row).toEqual(serverRecord);
+    expect(lastPending).toEqual([]);
   });
 
   it('a conflict the server won: its record when the 409 carries one, else the record pulled before', async () => {
@@ -142,8 +145,12 @@ describe('engine: read-your-writes is on by default, and a pending write that fa
     engine.network.next(true);
     pushesFail();
     await engine.pull();
-    expect(engine.seen.find((event) => event.type === 'storage-error')).toMatchObject({ error: expect.stringMatching(/^\[rxsync\] Could not store .*disk full.*as the server sent them/) });
+    expect(engine.seen.find((event) => event.type === 'storage-error')).toMatchObject({
+      error: expect.stringMatching(/^\[rxsync\] Could not store .*disk full.*as the server sent them/),
+      key: expect.stringContaining(':overlay-bases:'),
+    });
     expect(view.row('1')).toEqual({ record: { id: '1', title: 'server', done: false }, pending: false });
+    expect(view.lastPending()).toEqual([]);
     expect(engine.pendingFor('todos', '1')).toHaveLength(1);
     engine.destroy();
   });

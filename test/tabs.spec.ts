@@ -110,6 +110,23 @@ describe('tabs share one outbox', () => {
     leader.destroy();
   });
 
+  it('a record pulled with a write of the follower pending on it reaches the follower shown with that write, marked pending', async () => {
+    api.server.use(http.get(`${API}/:entity`, ({ params }) => HttpResponse.json(params.entity === 'todos' ? { items: [{ id: 'p', title: 'from the server' }], checkpoint: '1' } : { items: [] })));
+    api.override((request) => (request.method === 'PATCH' ? HttpResponse.error() : undefined));
+    const browser = new FakeBrowser();
+    const storage = freshStorage();
+    const leader = openTab(storage, browser.tab());
+    await leader.ready;
+    const follower = openTab(storage, browser.tab());
+    await follower.ready;
+    await follower.write({ entity: 'todos', operation: 'update', data: { id: 'p', done: true } });
+    const batch = firstValueFrom(follower.pulled$.pipe(filter((b) => b.entity === 'todos')));
+    await follower.pull();
+    expect(await batch).toMatchObject({ items: [{ id: 'p', title: 'from the server', done: true }], pending: ['p'] });
+    follower.destroy();
+    leader.destroy();
+  });
+
   it('when the leading tab closes, the next one leads: it loads the outbox and sends every write once, those it had forwarded too', async () => {
     const browser = new FakeBrowser();
     const storage = freshStorage();
