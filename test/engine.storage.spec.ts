@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { HttpResponse } from 'msw';
 import { filter, firstValueFrom } from 'rxjs';
-import type { SyncEngineOptions, SyncStorage } from '../src/index.js';
+import { memoryStorage, type SyncEngineOptions, type SyncStorage } from '../src/index.js';
 import { drained, freshStorage, testEngine } from './support/engineHarness.js';
 import { restApi } from './support/restApi.js';
 
@@ -130,6 +130,24 @@ describe('engine: what each change to the outbox leaves in storage', () => {
     const cleared = await restart(requeued.next, storage);
     expect([cleared.queued, cleared.failed]).toEqual([[], []]);
     cleared.next.destroy();
+  });
+});
+
+describe('engine: a write merged before the one it joined was stored', () => {
+  it('storage refuses the merge: what the server gets is the first write alone, as stored, never the merge whose write() was rejected', async () => {
+    const inner = memoryStorage();
+    let setItems = 0;
+    const storage: SyncStorage = { ...inner, setItem: (key, value) => (++setItems === 2 ? Promise.reject(new Error('quota exceeded')) : inner.setItem(key, value)) };
+    const engine = testEngine({ storage });
+    await engine.ready;
+    // No await between: the update joins the create in memory while the create's own storage write is under way.
+    const create = engine.write({ entity: 'todos', operation: 'create', data: { id: '1', title: 'milk' } });
+    const update = engine.write({ entity: 'todos', operation: 'update', data: { id: '1', title: 'oat milk' } });
+    await create;
+    await expect(update).rejects.toMatchObject({ name: 'SyncStorageError' });
+    await drained(engine);
+    expect(api.requests.map((r) => [r.method, r.body])).toEqual([['POST', { id: '1', title: 'milk' }]]);
+    engine.destroy();
   });
 });
 
