@@ -149,6 +149,25 @@ describe('engine: a write merged before the one it joined was stored', () => {
     expect(api.requests.map((r) => [r.method, r.body])).toEqual([['POST', { id: '1', title: 'milk' }]]);
     engine.destroy();
   });
+
+  it('storage refuses a merge and a clearQueue() stored together: the clear stands, and the write it took out is not put back', async () => {
+    const inner = memoryStorage();
+    let setItems = 0;
+    const storage: SyncStorage = { ...inner, setItem: (key, value) => (++setItems === 2 ? Promise.reject(new Error('quota exceeded')) : inner.setItem(key, value)) };
+    const engine = testEngine({ storage, startOnline: false });
+    await engine.ready;
+    const calls = [
+      engine.write({ entity: 'todos', operation: 'create', data: { id: '1', title: 'milk' } }),
+      engine.write({ entity: 'todos', operation: 'update', data: { id: '1', title: 'oat milk' } }),
+      engine.clearQueue(),
+    ];
+    expect((await Promise.allSettled(calls)).map((call) => call.status)).toEqual(['fulfilled', 'rejected', 'rejected']);
+    engine.network.next(true);
+    await drained(engine);
+    expect(api.requests).toEqual([]);
+    expect(engine.getStatus()).toMatchObject({ queueLength: 0, failedCount: 0 });
+    engine.destroy();
+  });
 });
 
 describe('engine: bad data in storage', () => {
