@@ -69,6 +69,37 @@ describe('engine: order and fate per item', () => {
     engine.destroy();
   });
 
+  it('a dead letter requeued while a later write of its record is in flight goes after it, never beside it', async () => {
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    api.records.set('todos/1', { id: '1' });
+    api.override(async (request, attempt) => {
+      if (request.method !== 'PATCH') return undefined;
+      const title = (request.body as { title: string }).title;
+      if (title === 'A' && attempt === 1) return HttpResponse.json({ error: 'no' }, { status: 400 });
+      if (title === 'B') await released;
+      return undefined;
+    });
+    // A clock that moves on with every reading, so that B is written strictly after A.
+    let clock = Date.now();
+    const engine = testEngine({ now: () => ++clock });
+    await engine.write({ entity: 'todos', operation: 'update', data: { id: '1', title: 'A' } });
+    await firstValueFrom(engine.failed$.pipe(filter((f) => f.length === 1)));
+    await engine.write({ entity: 'todos', operation: 'update', data: { id: '1', title: 'B' } });
+    await firstValueFrom(engine.status$.pipe(filter((s) => s.inFlight === 1)));
+    // reprocessFailed() resolves once the requeued write is delivered: only after B's answer.
+    const reprocessed = engine.reprocessFailed();
+    const requeued = await firstValueFrom(engine.queue$.pipe(filter((queue) => queue.length === 2)));
+    expect(requeued.map((item) => (item.data as { title: string }).title)).toEqual(['B', 'A']);
+    expect(engine.getStatus()).toMatchObject({ queueLength: 2, inFlight: 1 });
+    release();
+    await reprocessed;
+    await drained(engine);
+    expect(sent('PATCH').map((r) => (r.body as { title: string }).title)).toEqual(['A', 'B', 'A']);
+    expect(api.records.get('todos/1')).toMatchObject({ title: 'A' });
+    engine.destroy();
+  });
+
   it('batch mode: a client-wins re-send that fails dead-letters only its own write', async () => {
     api.records.set('notes/c', { id: 'c', v: 'server' });
     api.override((request) => {
