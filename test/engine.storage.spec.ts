@@ -206,6 +206,48 @@ describe('engine: bad data in storage', () => {
     engine.destroy();
   });
 
+  const stored = { id: 'k', entity: 'todos', operation: 'create', data: { id: '9' }, timestamp: '2026-01-01T00:00:00.000Z', retryCount: 0 };
+  const bad = (patch: Record<string, unknown>) => ({ ...stored, id: 'bad', ...patch });
+  const assignment = { entity: 'todos', tempId: 't', id: 's' };
+  const snapshot = (patch: Record<string, unknown>) => ({ v: 1, seq: 1, queue: [], failed: [], ids: [], ...patch });
+  it.each([
+    ['a segment with an item whose id is a number', 'rxsync:outbox:log:1', { v: 1, entries: [['q', bad({ id: 7 })]] }],
+    ['a segment with an item whose entity is a number', 'rxsync:outbox:log:1', { v: 1, entries: [['q', bad({ entity: 5 })]] }],
+    ['a segment with an item of an unknown operation', 'rxsync:outbox:log:1', { v: 1, entries: [['q', bad({ operation: 'upsert' })]] }],
+    ['a segment with an item whose data is null', 'rxsync:outbox:log:1', { v: 1, entries: [['q', bad({ data: null })]] }],
+    ['a segment with an item whose data is text', 'rxsync:outbox:log:1', { v: 1, entries: [['f', bad({ data: 'text' })]] }],
+    ['a segment with an item whose timestamp is a number', 'rxsync:outbox:log:1', { v: 1, entries: [['q', bad({ timestamp: 5 })]] }],
+    ['a segment with an item whose retryCount is text', 'rxsync:outbox:log:1', { v: 1, entries: [['q', bad({ retryCount: '0' })]] }],
+    ['a segment with a null item', 'rxsync:outbox:log:1', { v: 1, entries: [['q', null]] }],
+    ['a segment with an entry of an unknown list', 'rxsync:outbox:log:1', { v: 1, entries: [['x', bad({})]] }],
+    ['a segment with an id assignment that is a number', 'rxsync:outbox:log:1', { v: 1, entries: [['m', 5]] }],
+    ['a segment with an id assignment without an id', 'rxsync:outbox:log:1', { v: 1, entries: [['m', { ...assignment, id: null }]] }],
+    ['a segment with an id assignment whose entity is a number', 'rxsync:outbox:log:1', { v: 1, entries: [['m', { ...assignment, entity: 5 }]] }],
+    ['a segment with a good entry, then an entry that is not a list', 'rxsync:outbox:log:1', { v: 1, entries: [['q', bad({})], 'q'] }],
+    ['a segment of another version', 'rxsync:outbox:log:1', { v: 2, entries: [] }],
+    ['a segment whose entries are not a list', 'rxsync:outbox:log:1', { v: 1, entries: 'none' }],
+    ['a null segment', 'rxsync:outbox:log:1', null],
+    ['a snapshot of another version', 'rxsync:outbox:snapshot', snapshot({ v: 2 })],
+    ['a snapshot whose seq is not a whole number', 'rxsync:outbox:snapshot', snapshot({ seq: 1.5 })],
+    ['a snapshot whose queue is not a list', 'rxsync:outbox:snapshot', snapshot({ queue: 'none' })],
+    ['a snapshot with a bad queued item', 'rxsync:outbox:snapshot', snapshot({ queue: [bad({ retryCount: null })] })],
+    ['a snapshot with a good dead letter, then a bad one', 'rxsync:outbox:snapshot', snapshot({ failed: [bad({}), bad({ id: 'bad2', data: null })] })],
+    ['a snapshot whose unread list holds text', 'rxsync:outbox:snapshot', snapshot({ unread: [1, 'two'] })],
+    ['a snapshot whose id assignments are not a list', 'rxsync:outbox:snapshot', snapshot({ ids: 'none' })],
+    ['a snapshot with a good id assignment, then a bad one', 'rxsync:outbox:snapshot', snapshot({ ids: [assignment, { ...assignment, tempId: {} }] })],
+    ['a null snapshot', 'rxsync:outbox:snapshot', null],
+  ])('%s is kept aside and reported; the writes stored after it load', async (_what, key, value) => {
+    const storage = freshStorage();
+    await storage.setItem(key, value);
+    await storage.setItem('rxsync:outbox:log:2', { v: 1, entries: [['q', stored]] });
+    const engine = testEngine({ storage, startOnline: false });
+    await engine.ready;
+    expect(engine.seen.filter((e) => e.type === 'storage-error')).toEqual([expect.objectContaining({ key, keptAs: expect.stringContaining('rxsync:corrupt:') })]);
+    expect(await firstValueFrom(engine.queue$)).toEqual([stored]);
+    expect(engine.getStatus().failedCount).toBe(0);
+    engine.destroy();
+  });
+
   it('a readable log segment after a corrupt one still loads', async () => {
     const storage = freshStorage();
     const good = { id: 'k', entity: 'todos', operation: 'create', data: { id: '9' }, timestamp: '2026-01-01T00:00:00.000Z', retryCount: 0 };
