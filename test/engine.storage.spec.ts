@@ -248,6 +248,20 @@ describe('engine: bad data in storage', () => {
     engine.destroy();
   });
 
+  it('segments a snapshot covers, left behind by a compaction that could not delete them, are not loaded again', async () => {
+    const storage = freshStorage();
+    const item = (id: string) => ({ ...stored, id: `k${id}`, data: { id } });
+    // The snapshot at seq 5 says the outbox was empty: what segments 3 and 5 added was delivered since.
+    await storage.setItem('rxsync:outbox:snapshot', { v: 1, seq: 5, queue: [], failed: [] });
+    await storage.setItem('rxsync:outbox:log:3', { v: 1, entries: [['q', item('3')]] });
+    await storage.setItem('rxsync:outbox:log:5', { v: 1, entries: [['q', item('5')]] });
+    await storage.setItem('rxsync:outbox:log:6', { v: 1, entries: [['q', item('6')]] });
+    const engine = testEngine({ storage, startOnline: false });
+    await engine.ready;
+    expect(await firstValueFrom(engine.queue$)).toEqual([item('6')]);
+    engine.destroy();
+  });
+
   it('a readable log segment after a corrupt one still loads', async () => {
     const storage = freshStorage();
     const good = { id: 'k', entity: 'todos', operation: 'create', data: { id: '9' }, timestamp: '2026-01-01T00:00:00.000Z', retryCount: 0 };
@@ -290,6 +304,7 @@ describe('engine: storage failures', () => {
     expect(second.seen.find((e) => e.type === 'storage-error')).toMatchObject({
       error: expect.stringContaining(`[rxsync] Could not load the stored outbox (${why}), so this engine starts empty and stores nothing`),
     });
+    expect(second.getStatus()).toMatchObject({ queueLength: 0, failedCount: 0 });
     await expect(second.write({ entity: 'todos', operation: 'create', data: { id: 'new' } })).rejects.toMatchObject({ name: 'SyncStorageError' });
     second.destroy();
     expect(await storage.keys()).toEqual(['rxsync:outbox:log:1']);
