@@ -1,7 +1,7 @@
 import { HttpResponse } from 'msw';
 import { filter, firstValueFrom, NEVER, of, throwError } from 'rxjs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { SyncHttpError, SyncInputError, type PushRequest, type SyncEvent, type SyncTransport, type TransportResponse } from '../src/index.js';
+import { SyncHttpError, SyncInputError, type PushRequest, type SyncResult, type SyncEvent, type SyncTransport, type TransportResponse } from '../src/index.js';
 import { drained, testEngine } from './support/engineHarness.js';
 import { FaultyStorage, storageDevice } from './reliability/faultyStorage.js';
 import { restApi } from './support/restApi.js';
@@ -22,6 +22,24 @@ const ownTransport = (push: SyncTransport['push'], pushBatch?: SyncTransport['pu
 const errorsOf = (seen: SyncEvent[], type: 'retried' | 'dead-lettered') =>
   seen.flatMap((e) => (e.type === type ? [e.error] : []));
 const deadLetter = async (engine: ReturnType<typeof testEngine>) => (await firstValueFrom(engine.failed$.pipe(filter((f) => f.length > 0))))[0];
+
+/** Holds every POST until the returned function is called. */
+function holdPosts(): () => void {
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  api.override(async (request) => {
+    if (request.method === 'POST') await released;
+    return undefined;
+  });
+  return release;
+}
+
+/** Starts a flush; resolves once it has taken in the queue (after the engine's ready promise let it go on), with its result to come. */
+async function flushStarted(engine: ReturnType<typeof testEngine>): Promise<{ flushed: Promise<SyncResult> }> {
+  const flushed = engine.flush();
+  await new Promise((resolve) => setImmediate(resolve));
+  return { flushed };
+}
 
 describe('engine: a request that got no answer', () => {
   it('a transport of the app\'s own that throws something other than a SyncHttpError (a socket error) gets no answer: retried past maxRetries, each retry saying so as one sentence', async () => {
@@ -233,12 +251,7 @@ describe('engine: what the app is handed and told of an answer', () => {
 
 describe('engine: the in-flight window', () => {
   it('writes past the window wait in the queue, where a later write of their record still merges into them', async () => {
-    let release!: () => void;
-    const released = new Promise<void>((resolve) => (release = resolve));
-    api.override(async (request) => {
-      if (request.method === 'POST') await released;
-      return undefined;
-    });
+    const release = holdPosts();
     // concurrency 1 × 4 × batchSize 1: four writes are handed out at a time, one on the wire.
     const engine = testEngine({ concurrency: 1 });
     for (const id of ['1', '2', '3', '4', '5', '6']) await engine.write(todo(id));
@@ -251,18 +264,11 @@ describe('engine: the in-flight window', () => {
   });
 
   it('storage refuses a delete that cancelled a queued create: the create is back, and a flush() under way waits for it', async () => {
-    let release!: () => void;
-    const released = new Promise<void>((resolve) => (release = resolve));
-    api.override(async (request) => {
-      if (request.method === 'POST') await released;
-      return undefined;
-    });
+    const release = holdPosts();
     const storage = new FaultyStorage(storageDevice());
     const engine = testEngine({ storage, concurrency: 1 });
     for (const id of ['1', '2', '3', '4', '5', '6']) await engine.write(todo(id));
-    const flushed = engine.flush();
-    // flush() takes in the queue once the engine's ready promise let it go on: after the pending callbacks.
-    await new Promise((resolve) => setImmediate(resolve));
+    const { flushed } = await flushStarted(engine);
     // Create 6 waits past the window, so the delete cancels it, in a batch storage refuses.
     storage.failNextSetItems = 1;
     await expect(engine.delete('todos', '6')).rejects.toMatchObject({ name: 'SyncStorageError' });
@@ -273,18 +279,11 @@ describe('engine: the in-flight window', () => {
   });
 
   it('a flush() the app cuts short with clearQueue() counts the cleared writes neither as pushed nor as errors', async () => {
-    let release!: () => void;
-    const released = new Promise<void>((resolve) => (release = resolve));
-    api.override(async (request) => {
-      if (request.method === 'POST') await released;
-      return undefined;
-    });
+    const release = holdPosts();
     const engine = testEngine({ startOnline: false });
     for (const id of ['1', '2']) await engine.write(todo(id));
     engine.network.next(true);
-    const flushed = engine.flush();
-    // flush() takes in the queue once the engine's ready promise let it go on: after the pending callbacks.
-    await new Promise((resolve) => setImmediate(resolve));
+    const { flushed } = await flushStarted(engine);
     await engine.clearQueue();
     release();
     expect(await flushed).toMatchObject({ success: true, pushed: 0, errors: 0 });
