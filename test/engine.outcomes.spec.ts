@@ -165,6 +165,7 @@ describe('engine: answers a transport of the app\'s own cannot give', () => {
     ['a list one short', (requests: readonly PushRequest[]) => [created(requests[0])], 1],
     ['a list with null in it', (requests: readonly PushRequest[]) => [null, created(requests[1])], 1],
     ['no list at all', () => 'done', 2],
+    ['a status that is text', (requests: readonly PushRequest[]) => requests.map((request) => ({ ...created(request), status: '201' })), 2],
   ])('pushBatch() that gives %s: each write it answered is settled once, the others go one by one, and a notice says so', async (_what, answer, unanswered) => {
     const singles: string[] = [];
     const engine = testEngine({

@@ -145,6 +145,20 @@ describe('the engine in virtual time', () => {
     engine.destroy();
   });
 
+  it('nextRetryAt is the earliest retry waiting, whichever was scheduled last: a\'s at 110 ms before b\'s at 260 ms, then b\'s', async () => {
+    const vt = new VirtualTime();
+    const { engine, sent, status } = virtualEngine(vt, { a: ['10ms r|', '10ms k|'], b: ['10ms R|', '10ms k|'] });
+    void engine.write(create('a'));
+    void engine.write(create('b'));
+    await vt.advance(1000);
+
+    vt.expect(sent).toBe('(ab) 106ms a 149ms b');
+    const lastAt = (at: number) => status.flatMap(({ frame, notification }) => (frame === at && notification.kind === 'N' ? [notification.value] : [])).at(-1);
+    expect(lastAt(10)).toBe('syncing q2 f2 x0 retry@110 error');
+    expect(lastAt(120)).toBe('syncing q1 f1 x0 retry@260');
+    engine.destroy();
+  });
+
   it('a reconnect cuts a backoff wait short: the retry due at 110 ms goes out when the network is back at 50 ms', async () => {
     const vt = new VirtualTime();
     const { engine, sent } = virtualEngine(vt, { a: ['10ms r|', '10ms k|'] }, { online$: vt.hot('t 19ms f 29ms t', { f: false, t: true }) });
