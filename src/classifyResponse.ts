@@ -69,6 +69,11 @@ export function classifyResponse(
   return { kind: 'fail', reason: `${status}${said}` };
 }
 
+/** Whether a value has the shape of a {@link TransportResponse}: an object with a numeric `status`. */
+export function isTransportResponse(value: unknown): value is TransportResponse {
+  return typeof value === 'object' && value !== null && typeof (value as { status?: unknown }).status === 'number';
+}
+
 /**
  * The server's current record in a conflict answer, or `undefined` when the body is not one:
  * not a JSON object, or an object without an `id` (an error object such as `{ "error": … }`

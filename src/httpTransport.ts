@@ -1,6 +1,6 @@
 import { catchError, defer, firstValueFrom, from, map, type Observable, of, switchMap, throwError } from 'rxjs';
 import { fromFetch } from 'rxjs/fetch';
-import { classifyResponse, type PushOutcomeKind } from './classifyResponse.js';
+import { classifyResponse, isTransportResponse, type PushOutcomeKind } from './classifyResponse.js';
 import { bodySuffix, describeError, preview, SyncHttpError, SyncInputError, SyncOptionsError, withoutPrefix } from './errors.js';
 import { pullListing, type HttpPullOptions } from './http/pullListing.js';
 import { DEFAULT_MAX_RETRY_AFTER_MS, MAX_TIMER_MS, parseRetryAfter, readBody } from './http/readResponse.js';
@@ -317,7 +317,7 @@ function toBatchResults(target: string, expected: number, { status, body, retryA
   const valid =
     Array.isArray(results) &&
     results.length === expected &&
-    results.every((r) => typeof r === 'object' && r !== null && typeof (r as { status?: unknown }).status === 'number');
+    results.every(isTransportResponse);
   if (!valid) {
     throw new SyncHttpError(
       `[rxsync] POST ${target} answered ${status} with a body that is not { results: [{ status, body }] } for ${expected} requests (got ${preview(body)}). Make the batch endpoint answer one result per request, in order.`,
@@ -326,7 +326,7 @@ function toBatchResults(target: string, expected: number, { status, body, retryA
       body,
     );
   }
-  return (results as { status: number; body?: unknown }[]).map((r) => ({ status: r.status, body: r.body }));
+  return (results as TransportResponse[]).map((r) => ({ status: r.status, body: r.body }));
 }
 
 async function readAnswer(response: Response, maxRetryAfterMs: number): Promise<Answer> {

@@ -24,7 +24,7 @@ import {
   timer,
 } from 'rxjs';
 import { AuthGate } from './authGate.js';
-import { classifyResponse, type PushOutcome, remoteRecord } from './classifyResponse.js';
+import { classifyResponse, isTransportResponse, type PushOutcome, remoteRecord } from './classifyResponse.js';
 import { describeError, preview, SyncHttpError, SyncInputError, withoutPrefix } from './errors.js';
 import type { OutboxCommand } from './outbox.js';
 import { resolveConflict, type ResolvedConflict } from './operators/resolveConflict.js';
@@ -186,7 +186,8 @@ export class Pusher<E extends string> {
       mergeMap((responses) => {
         if (responses === undefined) return from(items).pipe(mergeMap((item) => this.#deliver(queue, item)));
         // A transport of the app's own may answer anything: a write without a usable answer goes alone.
-        const answers = items.map((_, i) => (Array.isArray(responses) && isAnswer(responses[i]) ? responses[i] : undefined));
+        const given: unknown[] = Array.isArray(responses) ? responses : [];
+        const answers = items.map((_, i) => (isTransportResponse(given[i]) ? given[i] : undefined));
         const unanswered = answers.filter((answer) => answer === undefined).length;
         const notice: PushReport[] =
           unanswered === 0
@@ -456,14 +457,9 @@ function isNoAnswer(error: unknown): boolean {
   return error instanceof SyncHttpError && error.status === 0 && !(error instanceof RetryableAnswer);
 }
 
-/** Whether a transport's answer has the shape of one: an object with a numeric `status`. */
-function isAnswer(value: unknown): value is TransportResponse {
-  return typeof value === 'object' && value !== null && typeof (value as { status?: unknown }).status === 'number';
-}
-
 /** The transport's answer to `item`'s push, refused (the write becomes a dead letter) when it is none. */
 function answerOf(answer: unknown, item: SyncItem): TransportResponse {
-  if (isAnswer(answer)) return answer;
+  if (isTransportResponse(answer)) return answer;
   throw new SyncInputError(
     `[rxsync] The transport's push() gave ${preview(answer)} for ${describeItem(item)}, not an answer ({ status, body }). Fix the transport, then call reprocessFailed().`,
   );

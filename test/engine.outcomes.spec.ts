@@ -1,7 +1,7 @@
 import { HttpResponse } from 'msw';
 import { filter, firstValueFrom, NEVER, of, throwError } from 'rxjs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { SyncHttpError, SyncInputError, type PushRequest, type SyncResult, type SyncEvent, type SyncTransport, type TransportResponse } from '../src/index.js';
+import { SyncHttpError, SyncInputError, type PushRequest, type SyncEngineOptions, type SyncResult, type SyncEvent, type SyncTransport, type TransportResponse } from '../src/index.js';
 import { drained, testEngine } from './support/engineHarness.js';
 import { FaultyStorage, storageDevice } from './reliability/faultyStorage.js';
 import { restApi } from './support/restApi.js';
@@ -22,6 +22,15 @@ const ownTransport = (push: SyncTransport['push'], pushBatch?: SyncTransport['pu
 const errorsOf = (seen: SyncEvent[], type: 'retried' | 'dead-lettered') =>
   seen.flatMap((e) => (e.type === type ? [e.error] : []));
 const deadLetter = async (engine: ReturnType<typeof testEngine>) => (await firstValueFrom(engine.failed$.pipe(filter((f) => f.length > 0))))[0];
+const idOf = (request: PushRequest): string => String((request.item.data as { id: string }).id);
+/** Writes todos "1" and "2" while offline, then goes online: they go as one batch of two over `transport`. */
+async function batchOfTwo(transport: SyncTransport, options: Partial<SyncEngineOptions<'todos' | 'notes'>> = {}) {
+  const engine = testEngine({ startOnline: false, batchSize: 2, transport, ...options });
+  await engine.write(todo('1'));
+  await engine.write(todo('2'));
+  engine.network.next(true);
+  return engine;
+}
 
 /** Holds every POST until the returned function is called. */
 function holdPosts(): () => void {
@@ -69,17 +78,12 @@ describe('engine: a request that got no answer', () => {
 
   it('a batch names itself by its size', async () => {
     let attempts = 0;
-    const engine = testEngine({
-      startOnline: false,
-      batchSize: 2,
-      transport: ownTransport(
+    const engine = await batchOfTwo(
+      ownTransport(
         () => throwError(() => new Error('one by one is not expected here')),
         (requests) => (++attempts === 1 ? throwError(() => new Error('connection reset!')) : of(requests.map(created))),
       ),
-    });
-    await engine.write(todo('1'));
-    await engine.write(todo('2'));
-    engine.network.next(true);
+    );
     await drained(engine);
     expect(errorsOf(engine.seen, 'retried')).toEqual(Array(2).fill('[rxsync] Network error sending a batch of 2 writes: connection reset!'));
     expect(engine.getStatus()).toMatchObject({ failedCount: 0, queueLength: 0 });
@@ -91,18 +95,13 @@ describe('engine: what a dead letter says', () => {
   it('a batch answered with transient failures until maxRetries: every write of it is a dead letter saying so; none is sent again one by one', async () => {
     let singles = 0;
     let batches = 0;
-    const engine = testEngine({
-      startOnline: false,
-      batchSize: 2,
-      maxRetries: 2,
-      transport: ownTransport(
+    const engine = await batchOfTwo(
+      ownTransport(
         () => (singles++, NEVER),
         () => (batches++, throwError(() => new SyncHttpError('[rxsync] The batch endpoint is busy', 503))),
       ),
-    });
-    await engine.write(todo('1'));
-    await engine.write(todo('2'));
-    engine.network.next(true);
+      { maxRetries: 2 },
+    );
     await firstValueFrom(engine.failed$.pipe(filter((f) => f.length === 2)));
     expect([batches, singles]).toEqual([3, 0]);
     expect(errorsOf(engine.seen, 'dead-lettered')).toEqual(
@@ -114,23 +113,18 @@ describe('engine: what a dead letter says', () => {
   it('the retries a batch used count when its writes go on one by one: maxRetries is per write, not per request', async () => {
     const singles = new Map<string, number>();
     let batches = 0;
-    const engine = testEngine({
-      startOnline: false,
-      batchSize: 2,
-      maxRetries: 2,
-      transport: ownTransport(
+    const engine = await batchOfTwo(
+      ownTransport(
         (request) => {
-          const id = String((request.item.data as { id: string }).id);
+          const id = idOf(request);
           singles.set(id, (singles.get(id) ?? 0) + 1);
           return throwError(() => new SyncHttpError('[rxsync] busy', 503));
         },
         // One transient failure (a retry counted for both writes), then no batch endpoint at all.
         () => throwError(() => (++batches === 1 ? new SyncHttpError('[rxsync] batch busy', 503) : new SyncHttpError('[rxsync] no batch endpoint', 404))),
       ),
-    });
-    await engine.write(todo('1'));
-    await engine.write(todo('2'));
-    engine.network.next(true);
+      { maxRetries: 2 },
+    );
     await firstValueFrom(engine.failed$.pipe(filter((f) => f.length === 2)));
     expect(batches).toBe(2);
     expect(Object.fromEntries(singles)).toEqual({ 1: 2, 2: 2 });
@@ -168,17 +162,12 @@ describe('engine: answers a transport of the app\'s own cannot give', () => {
     ['a status that is text', (requests: readonly PushRequest[]) => requests.map((request) => ({ ...created(request), status: '201' })), 2],
   ])('pushBatch() that gives %s: each write it answered is settled once, the others go one by one, and a notice says so', async (_what, answer, unanswered) => {
     const singles: string[] = [];
-    const engine = testEngine({
-      startOnline: false,
-      batchSize: 2,
-      transport: ownTransport(
-        (request) => (singles.push(String((request.item.data as { id: string }).id)), of(created(request))),
+    const engine = await batchOfTwo(
+      ownTransport(
+        (request) => (singles.push(idOf(request)), of(created(request))),
         (requests) => of(answer(requests) as TransportResponse[]),
       ),
-    });
-    await engine.write(todo('1'));
-    await engine.write(todo('2'));
-    engine.network.next(true);
+    );
     await drained(engine);
     expect(engine.seen.filter((e) => e.type === 'pushed').map((e) => e.type === 'pushed' && (e.item.data as { id: string }).id).sort()).toEqual(['1', '2']);
     expect(engine.seen.filter((e) => e.type === 'dead-lettered')).toEqual([]);
