@@ -1,10 +1,12 @@
 import 'fake-indexeddb/auto';
 import localforage from 'localforage';
 import { BehaviorSubject, filter, firstValueFrom } from 'rxjs';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { createSyncEngine, memoryStorage } from '../src/index.js';
 import type { SyncEngine, SyncStorage } from '../src/index.js';
-import { overHttp, SimulatedServer } from './reliability/simulatedServer.js';
+import { overHttp, SimulatedServer, stopServingOverHttp } from './reliability/simulatedServer.js';
+
+afterAll(stopServingOverHttp);
 
 let dbCount = 0;
 

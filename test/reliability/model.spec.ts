@@ -1,6 +1,9 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Command, runScenario, type Scenario, scenarioArb } from './scenario.js';
+import { stopServingOverHttp } from './simulatedServer.js';
+
+afterAll(stopServingOverHttp);
 
 /**
  * Model-based fault testing: random scenarios against the real engine, its httpTransport

@@ -1,5 +1,8 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { runScenario, type Scenario } from './scenario.js';
+import { stopServingOverHttp } from './simulatedServer.js';
+
+afterAll(stopServingOverHttp);
 
 /**
  * Shrunk scenarios of the model (see scenario.ts and appView.ts) where the app was shown a

@@ -1,9 +1,11 @@
 import { BehaviorSubject } from 'rxjs';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { createSyncEngine, memoryStorage } from '../../src/index.js';
 import type { SyncEngineOptions } from '../../src/index.js';
 import { runScenario, type Scenario } from './scenario.js';
-import { overHttp, SimulatedServer } from './simulatedServer.js';
+import { overHttp, SimulatedServer, stopServingOverHttp } from './simulatedServer.js';
+
+afterAll(stopServingOverHttp);
 
 /** Replays a scenario of the model (see scenario.ts) in virtual time: the same run every time. */
 async function replay(scenario: Scenario): Promise<void> {

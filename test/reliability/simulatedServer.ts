@@ -1,5 +1,5 @@
 import { http, HttpResponse } from 'msw';
-import { setupServer } from 'msw/node';
+import { type SetupServer, setupServer } from 'msw/node';
 import { httpTransport } from '../../src/index.js';
 import type { HttpTransportOptions, SyncTransport } from '../../src/index.js';
 
@@ -461,22 +461,31 @@ function garbled(fault: 'ok-empty' | 'ok-html' | 'ok-garbled', status: number): 
   }
 }
 
-let listening = false;
+let interceptor: SetupServer | undefined;
 let serving: SimulatedServer | undefined;
 
 /**
  * The real `httpTransport`, talking to `server` through msw: headers and keys are checked on
  * the wire. One simulated server answers at a time (the one passed last). `engine` numbers
  * the sender in the server's log; `headers` is passed to the transport as it is (else a fixed
- * object naming the engine).
+ * object naming the engine). A spec file that uses it calls `stopServingOverHttp` after its
+ * tests, so that the next file's own msw server is the only one listening, with or without
+ * vitest's isolation between files.
  */
 export function overHttp(server: SimulatedServer, engine?: number, headers?: HttpTransportOptions['headers']): SyncTransport {
   serving = server;
-  if (!listening) {
-    setupServer(http.all(`${SIMULATED_URL}/*`, ({ request }) => serving!.serve(request))).listen({ onUnhandledRequest: 'bypass' });
-    listening = true;
+  if (!interceptor) {
+    interceptor = setupServer(http.all(`${SIMULATED_URL}/*`, ({ request }) => serving!.serve(request)));
+    interceptor.listen({ onUnhandledRequest: 'bypass' });
   }
   return httpTransport({ baseUrl: SIMULATED_URL, headers: headers ?? (engine === undefined ? {} : engineHeader(engine)) });
+}
+
+/** Stops the msw interception `overHttp` started, if any. */
+export function stopServingOverHttp(): void {
+  interceptor?.close();
+  interceptor = undefined;
+  serving = undefined;
 }
 
 /** The header naming the engine that sent a request, for the server's log. */

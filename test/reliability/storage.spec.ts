@@ -1,11 +1,13 @@
 import 'fake-indexeddb/auto';
 import localforage from 'localforage';
 import { BehaviorSubject } from 'rxjs';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { createSyncEngine, SyncStorageError } from '../../src/index.js';
 import type { SyncStorage } from '../../src/index.js';
 import { FaultyStorage, storageDevice } from './faultyStorage.js';
-import { overHttp, SimulatedServer } from './simulatedServer.js';
+import { overHttp, SimulatedServer, stopServingOverHttp } from './simulatedServer.js';
+
+afterAll(stopServingOverHttp);
 
 describe('reliability: storage failures', () => {
   it('a failing setItem rejects write() with SyncStorageError; stored writes stay; the engine recovers', async () => {
