@@ -178,6 +178,21 @@ describe('engine: answers a transport of the app\'s own cannot give', () => {
     });
     engine.destroy();
   });
+
+  it('pushBatch() that answers every write: no notice, and nothing is sent alone', async () => {
+    const singles: string[] = [];
+    const engine = await batchOfTwo(
+      ownTransport(
+        (request) => (singles.push(idOf(request)), of(created(request))),
+        (requests) => of(requests.map(created)),
+      ),
+    );
+    await drained(engine);
+    expect(engine.seen.filter((e) => e.type === 'pushed')).toHaveLength(2);
+    expect(singles).toEqual([]);
+    expect(engine.seen.filter((e) => e.type === 'notice')).toEqual([]);
+    engine.destroy();
+  });
 });
 
 describe('engine: client-wins', () => {

@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { http, HttpResponse } from 'msw';
-import { filter, firstValueFrom, NEVER, of } from 'rxjs';
-import { httpTransport, type SyncEngineOptions, type UnauthorizedContext } from '../src/index.js';
+import { filter, firstValueFrom, NEVER, of, throwError } from 'rxjs';
+import { httpTransport, SyncHttpError, type SyncEngineOptions, type UnauthorizedContext } from '../src/index.js';
 import { drained, testEngine } from './support/engineHarness.js';
 import { API, restApi } from './support/restApi.js';
 
@@ -185,6 +185,42 @@ describe('engine: onUnauthorized', () => {
     expect((await event).type === 'auth-required' && (await event).error).toMatch(/the server answered 401 to the renewed ones too/);
     expect(calls).toBe(1);
     expect(engine.getStatus()).toMatchObject({ queueLength: 1, failedCount: 0 });
+    engine.destroy();
+  });
+
+  it('a 401 to a whole batch proves nothing either: renewed credentials that get it, and then 401s one by one, did not work', async () => {
+    let calls = 0;
+    const pushes: string[] = [];
+    const batches: number[] = [];
+    let resent!: () => void;
+    const resending = new Promise<void>((resolve) => (resent = resolve));
+    const engine = testEngine({
+      batchSize: 2,
+      onUnauthorized: () => void calls++,
+      transport: {
+        // "1" asks for the renewal, and its re-send under the renewed credentials gets no answer;
+        // "2" and "3", written meanwhile, go as a batch that is refused whole, then one by one.
+        push: (request) => {
+          pushes.push(String((request.item.data as { id: string }).id));
+          if (pushes.length !== 2) return of({ status: 401, body: { error: 'token expired' } });
+          resent();
+          return NEVER;
+        },
+        pushBatch: (requests) => (batches.push(requests.length), throwError(() => new SyncHttpError('[rxsync] The server answered 401 to the batch.', 401))),
+        pull: () => NEVER,
+      },
+    });
+    await engine.write(todo('1'));
+    await resending;
+    const event = authRequired(engine);
+    engine.network.next(false);
+    await engine.write(todo('2'));
+    await engine.write(todo('3'));
+    engine.network.next(true);
+    expect((await event).type === 'auth-required' && (await event).error).toMatch(/the server answered 401 to the renewed ones too/);
+    expect(calls).toBe(1);
+    expect(batches).toEqual([2]);
+    expect(pushes).toEqual(['1', '1', '2']);
     engine.destroy();
   });
 
