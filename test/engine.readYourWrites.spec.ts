@@ -131,6 +131,31 @@ describe('engine: read-your-writes is on by default, and a pending write that fa
     second.destroy();
   });
 
+  it('a write a pull showed on top of a record, then refused by storage: the app gets the record back as the server holds it', async () => {
+    feed();
+    api.records.set('todos/1', { id: '1', title: 'server', done: false });
+    const inner = memoryStorage();
+    let refuse: ((error: Error) => void) | undefined;
+    const storage: SyncStorage = {
+      ...inner,
+      setItem: (key, value) => (/:outbox:/.test(key) ? new Promise((_, reject) => (refuse = reject)) : inner.setItem(key, value)),
+    };
+    const view = app();
+    const engine = testEngine({ storage, onPull: view.onPull });
+    await engine.ready;
+    const write = engine.write({ entity: 'todos', operation: 'update', data: { id: '1', title: 'mine' } });
+    await engine.pull();
+    expect(view.row('1')).toEqual({ record: { id: '1', title: 'mine', done: false }, pending: true });
+
+    const back = settledRow(engine, '1');
+    refuse!(new Error('QuotaExceededError (injected)'));
+    await expect(write).rejects.toMatchObject({ name: 'SyncStorageError' });
+    await back;
+    expect(view.row('1')).toEqual(serverRecord);
+    expect(api.requests.filter((r) => r.method !== 'GET')).toEqual([]);
+    engine.destroy();
+  });
+
   it('storage that cannot keep the pulled record behind an overlay: it is reported, and the record is shown as the server sent it, unmarked, so a crash cannot leave it hidden or marked pending for ever', async () => {
     feed();
     api.records.set('todos/1', { id: '1', title: 'server', done: false });
