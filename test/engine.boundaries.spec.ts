@@ -2,7 +2,7 @@ import localforage from 'localforage';
 import { HttpResponse } from 'msw';
 import { BehaviorSubject, filter, firstValueFrom, throwError } from 'rxjs';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createSyncEngine, httpTransport, SyncHttpError, SyncOptionsError, type SyncEngineOptions, type SyncStatusInfo } from '../src/index.js';
+import { createSyncEngine, httpTransport, memoryStorage, SyncHttpError, SyncOptionsError, type SyncEngineOptions, type SyncStatusInfo, type SyncStorage } from '../src/index.js';
 import { drained, testEngine } from './support/engineHarness.js';
 import { API, restApi } from './support/restApi.js';
 
@@ -82,16 +82,24 @@ describe('engine: order and fate per item', () => {
     });
     // A clock that moves on with every reading, so that B is written strictly after A.
     let clock = Date.now();
-    const engine = testEngine({ now: () => ++clock });
+    const inner = memoryStorage();
+    let storedOnce: (() => void) | undefined;
+    const storage: SyncStorage = { ...inner, setItem: (key, value) => inner.setItem(key, value).then(() => storedOnce?.()) };
+    const engine = testEngine({ now: () => ++clock, storage });
     await engine.write({ entity: 'todos', operation: 'update', data: { id: '1', title: 'A' } });
     await firstValueFrom(engine.failed$.pipe(filter((f) => f.length === 1)));
     await engine.write({ entity: 'todos', operation: 'update', data: { id: '1', title: 'B' } });
     await firstValueFrom(engine.status$.pipe(filter((s) => s.inFlight === 1)));
     // reprocessFailed() resolves once the requeued write is delivered: only after B's answer.
+    const requeueStored = new Promise<void>((resolve) => (storedOnce = resolve));
     const reprocessed = engine.reprocessFailed();
     const requeued = await firstValueFrom(engine.queue$.pipe(filter((queue) => queue.length === 2)));
     expect(requeued.map((item) => (item.data as { title: string }).title)).toEqual(['B', 'A']);
+    // Durable now, so it could be sent: it still waits for B.
+    await requeueStored;
+    await new Promise((resolve) => setImmediate(resolve));
     expect(engine.getStatus()).toMatchObject({ queueLength: 2, inFlight: 1 });
+    expect(sent('PATCH')).toHaveLength(2);
     release();
     await reprocessed;
     await drained(engine);
