@@ -248,6 +248,35 @@ describe('engine: bad data in storage', () => {
     engine.destroy();
   });
 
+  it('foreign data that storage will not let it copy aside is left in place, reported at every load, and never written over or deleted', async () => {
+    const inner = memoryStorage();
+    const storage: SyncStorage = { ...inner, setItem: (key, value) => (key.includes(':corrupt:') ? Promise.reject(new Error('QuotaExceededError (injected)')) : inner.setItem(key, value)) };
+    await storage.setItem('rxsync:outbox:log:1', { garbage: 1 });
+    await storage.setItem('rxsync:outbox:log:2', { v: 1, entries: [['q', stored]] });
+    const first = testEngine({ storage });
+    await first.ready;
+    expect(first.seen.filter((e) => e.type === 'storage-error')).toEqual([
+      {
+        type: 'storage-error',
+        key: 'rxsync:outbox:log:1',
+        keptAs: undefined,
+        error: '[rxsync] "rxsync:outbox:log:1" does not hold rxsync outbox data (found {"garbage":1}); left it in place and started without it. Use another storageKey if something else owns these keys.',
+      },
+    ]);
+    await drained(first);
+    expect(api.records.has('todos/9')).toBe(true);
+    first.destroy();
+
+    const second = testEngine({ storage, startOnline: false });
+    await second.ready;
+    expect(second.seen.filter((e) => e.type === 'storage-error').map((e) => e.type === 'storage-error' && e.error)).toEqual([
+      '[rxsync] "rxsync:outbox:log:1" could not be read at an earlier load; its writes are not loaded, and the key is left in place.',
+    ]);
+    expect(second.getQueueLength()).toBe(0);
+    second.destroy();
+    expect(await storage.getItem('rxsync:outbox:log:1')).toEqual({ garbage: 1 });
+  });
+
   it('segments a snapshot covers, left behind by a compaction that could not delete them, are not loaded again', async () => {
     const storage = freshStorage();
     const item = (id: string) => ({ ...stored, id: `k${id}`, data: { id } });
