@@ -34,7 +34,7 @@ export default {
   reporters: ['clear-text', 'progress', 'html', 'json'],
   jsonReporter: { fileName: 'reports/mutation/mutation.json' },
   htmlReporter: { fileName: 'reports/mutation/index.html' },
-  concurrency: 1,
+  // No `concurrency`: Stryker's default, a test runner per core (one fewer above four cores).
   // On top of the time the covering tests took in the dry run. Above the mutate run's test timeout
   // (vitest.mutate.config.ts), so that a test left waiting fails there first and the runner lives on.
   timeoutMS: 10_000,

@@ -84,7 +84,14 @@ describe('engine: order and fate per item', () => {
     let clock = Date.now();
     const inner = memoryStorage();
     let storedOnce: (() => void) | undefined;
-    const storage: SyncStorage = { ...inner, setItem: (key, value) => inner.setItem(key, value).then(() => storedOnce?.()) };
+    const storage: SyncStorage = {
+      ...inner,
+      setItem: async (key, value) => {
+        const stored = await inner.setItem(key, value);
+        storedOnce?.();
+        return stored;
+      },
+    };
     const engine = testEngine({ now: () => ++clock, storage });
     await engine.write({ entity: 'todos', operation: 'update', data: { id: '1', title: 'A' } });
     await firstValueFrom(engine.failed$.pipe(filter((f) => f.length === 1)));
