@@ -72,6 +72,22 @@ describe('engine: conflicts (409)', () => {
     engine.destroy();
   });
 
+  it('a create without an id answered 409 with an error object: the object is not taken for the server\'s record, and the app is handed nothing', async () => {
+    api.override((request) => (request.method === 'POST' ? HttpResponse.json({ error: 'duplicate' }, { status: 409 }) : undefined));
+    const pulled: unknown[] = [];
+    const engine = testEngine({
+      onPull: (_entity, items) => {
+        pulled.push(...items);
+      },
+    });
+    const conflict = firstValueFrom(engine.conflicts$);
+    await engine.write({ entity: 'todos', operation: 'create', data: { title: 'no id yet' } });
+    expect(await conflict).toMatchObject({ remoteData: undefined, resolution: { strategy: 'server-wins', outcome: 'server-wins' } });
+    await drained(engine);
+    expect(pulled).toEqual([]);
+    engine.destroy();
+  });
+
   it('server-wins: the remote record goes to onPull and pulled$, nothing is re-sent', async () => {
     const { engine, conflict, pulled, result } = await conflictWith('server-wins');
     expect(conflict).toMatchObject({ entity: 'todos', remoteData: remote, resolution: { strategy: 'server-wins', outcome: 'server-wins' } });

@@ -206,12 +206,19 @@ describe('engine: read-your-writes is on by default, and a pending write that fa
     engine.destroy();
   });
 
-  it('a pulled record without an id is handed on as the server sent it', async () => {
-    api.server.use(http.get(`${API}/:entity`, ({ params }) => HttpResponse.json({ items: params.entity === 'todos' ? [{ title: 'no id' }, { id: '1' }] : [], checkpoint: 'c1' })));
+  it('pulled records without an id are handed on as the server sent them, whatever versions they carry', async () => {
+    // Two pulls, the second bringing a record without an id whose version is lower than the first's.
+    const pages = [
+      [{ title: 'no id', version: 5 }, { id: '1' }],
+      [{ title: 'another without an id', version: 3 }],
+    ];
+    let pulls = 0;
+    api.server.use(http.get(`${API}/:entity`, ({ params }) => HttpResponse.json({ items: params.entity === 'todos' ? (pages[pulls++] ?? []) : [], checkpoint: `c${pulls}` })));
     const handed: unknown[] = [];
-    const engine = testEngine({ onPull: (_entity, items) => void handed.push(...items) });
+    const engine = testEngine({ onPull: (_entity, records) => void handed.push(...records) });
     await engine.pull();
-    expect(handed).toContainEqual({ title: 'no id' });
+    await engine.pull();
+    expect(handed).toEqual(pages.flat());
     engine.destroy();
   });
 

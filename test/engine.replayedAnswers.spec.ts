@@ -53,9 +53,11 @@ describe('engine: an answer replayed under its key, older than what a pull broug
     feed();
     api.records.set('todos/1', { id: '1', title: 'server', version: 1 });
     const versions: unknown[] = [];
+    const all: unknown[] = [];
     const engine = testEngine({
       readYourWrites,
       onPull: (_entity, items, { pending }) => {
+        all.push(...items);
         for (const item of items) if ((item as { id: unknown }).id === '1') versions.push([(item as { version: unknown }).version, pending]);
       },
     });
@@ -74,6 +76,8 @@ describe('engine: an answer replayed under its key, older than what a pull broug
     await later;
     // Each with the ids the app should mark as pending; without readYourWrites the ack hands nothing older.
     expect(versions).toEqual(readYourWrites ? [[1, []], [3, ['1']], [3, []]] : [[1, []], [3, ['1']]]);
+    // The dropped answer is not handed over as anything else either.
+    expect(all.map((item) => (item as { id: unknown }).id)).toEqual(readYourWrites ? ['1', '1', '1', '2'] : ['1', '1', '2']);
     engine.destroy();
   });
 });
