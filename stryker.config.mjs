@@ -36,9 +36,8 @@ export default {
   htmlReporter: { fileName: 'reports/mutation/index.html' },
   // No `concurrency`: Stryker's default, a test runner per core (one fewer above four cores).
   // On top of the time the covering tests took in the dry run. Above the mutate run's test timeout
-  // and hook timeouts (vitest.mutate.config.ts), so that a test left waiting fails there first and
-  // the runner lives on.
-  timeoutMS: 6_000,
+  // (vitest.mutate.config.ts), so that a test left waiting fails there first and the runner lives on.
+  timeoutMS: 10_000,
   // A mutant of module-level code (a constant, a default) is active while modules load, so every
   // test in the set must run for it: about a minute each. They are left out of the score.
   ignoreStatic: true,

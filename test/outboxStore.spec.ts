@@ -101,7 +101,7 @@ describe('outbox store: compaction cost', () => {
     await again.engine.ready;
     expect(again.engine.getQueueLength()).toBe(0);
     again.engine.destroy();
-  }, 10_000);
+  });
 
   it('a log written by an older version under the outbox keys still loads, and goes at the next compaction', async () => {
     const { storage } = countedLocalforage();
@@ -186,7 +186,7 @@ describe('outbox store: a log segment that cannot be read', () => {
     expect(await logStore().getItem(segmentKey)).toEqual(unreadable);
     expect(second.server.record('c')).toBeUndefined();
     expect(second.server.record('d')?.title).toBe('todo d');
-  }, 10_000);
+  });
 });
 
 describe('outbox store: a snapshot that cannot be read', () => {
