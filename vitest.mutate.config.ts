@@ -32,7 +32,7 @@ export default defineConfig({
     sequence: { sequencer: QuickFirst },
     // A mutant that leaves a test waiting for good fails it here, as a killed mutant, instead of
     // waiting out Stryker's timeout, which also restarts the test runner (seconds more per mutant).
-    // The slowest test takes 2.5 s uninstrumented; the margin is for instrumentation and load.
+    // The slowest test without a limit of its own takes about 1 s; the margin is for instrumentation and load.
     testTimeout: 5_000,
     hookTimeout: 5_000,
     // The spec files share one module graph instead of each loading its own: a mutant's run starts

@@ -134,10 +134,15 @@ describe('engine: what each change to the outbox leaves in storage', () => {
 });
 
 describe('engine: a write merged before the one it joined was stored', () => {
-  it('storage refuses the merge: what the server gets is the first write alone, as stored, never the merge whose write() was rejected', async () => {
+  /** Memory storage that refuses its second `setItem`: the first write is stored, the next storage write (the merge) is not. */
+  function refusingSecondSetItem(): SyncStorage {
     const inner = memoryStorage();
     let setItems = 0;
-    const storage: SyncStorage = { ...inner, setItem: (key, value) => (++setItems === 2 ? Promise.reject(new Error('quota exceeded')) : inner.setItem(key, value)) };
+    return { ...inner, setItem: (key, value) => (++setItems === 2 ? Promise.reject(new Error('quota exceeded')) : inner.setItem(key, value)) };
+  }
+
+  it('storage refuses the merge: what the server gets is the first write alone, as stored, never the merge whose write() was rejected', async () => {
+    const storage = refusingSecondSetItem();
     const engine = testEngine({ storage });
     await engine.ready;
     // No await between: the update joins the create in memory while the create's own storage write is under way.
@@ -151,9 +156,7 @@ describe('engine: a write merged before the one it joined was stored', () => {
   });
 
   it('storage refuses a merge and a clearQueue() stored together: the clear stands, and the write it took out is not put back', async () => {
-    const inner = memoryStorage();
-    let setItems = 0;
-    const storage: SyncStorage = { ...inner, setItem: (key, value) => (++setItems === 2 ? Promise.reject(new Error('quota exceeded')) : inner.setItem(key, value)) };
+    const storage = refusingSecondSetItem();
     const engine = testEngine({ storage, startOnline: false });
     await engine.ready;
     const calls = [
