@@ -39,7 +39,8 @@ describe('engine: pushing the outbox', () => {
   });
 
   it('1,000 write() calls started at once are all queued, and all delivered exactly once', async () => {
-    const engine = testEngine({ startOnline: false });
+    // In batches: what is tested is the queueing of many writes at once, not 1,000 round trips.
+    const engine = testEngine({ startOnline: false, batchSize: 50 });
     const writes = Array.from({ length: 1000 }, (_, i) => engine.write(todo(String(i))));
     await Promise.all(writes);
     expect(engine.getQueueLength()).toBe(1000);
@@ -50,6 +51,7 @@ describe('engine: pushing the outbox', () => {
     expect(api.records.size).toBe(1000);
     expect([...api.applied.values()].every((n) => n === 1)).toBe(true);
     expect(api.requests).toHaveLength(1000);
+    expect(api.batches).toEqual(Array.from({ length: 20 }, () => 50));
     engine.destroy();
   });
 
@@ -108,7 +110,8 @@ describe('engine: pushing the outbox', () => {
 
   it('honours Retry-After on a 429, and shows the next retry time in status$', async () => {
     api.override((_request, attempt) =>
-      attempt === 1 ? HttpResponse.json({}, { status: 429, headers: { 'Retry-After': '1' } }) : undefined,
+      // Decimal seconds, which the engine reads too, so that the test waits 50 ms rather than a whole second.
+      attempt === 1 ? HttpResponse.json({}, { status: 429, headers: { 'Retry-After': '0.05' } }) : undefined,
     );
     const engine = testEngine();
     const statuses: (string | undefined)[] = [];
@@ -116,7 +119,7 @@ describe('engine: pushing the outbox', () => {
     await engine.write(todo('1'));
     await drained(engine);
     const retry = engine.seen.find((e) => e.type === 'retried');
-    expect(retry).toMatchObject({ attempt: 1, delayMs: 1000 });
+    expect(retry).toMatchObject({ attempt: 1, delayMs: 50 });
     expect(statuses.some((at) => at !== undefined)).toBe(true);
     expect(engine.getStatus().nextRetryAt).toBeUndefined();
     engine.destroy();
