@@ -233,6 +233,11 @@ describe('httpTransport: answers classified', () => {
     expect(await push()).toMatchObject({ kind: 'conflict', reason: '409 without the current record (empty body)' });
   });
 
+  it('an answer without a body (204) has no body, not an empty string', async () => {
+    answer(204);
+    expect(await push()).toEqual({ status: 204, body: undefined, kind: 'ack' });
+  });
+
   it('a DELETE answered 404 is an ack marked "already gone"; another 404 fails', async () => {
     answer(404, { error: 'not found' });
     expect(await push('delete')).toMatchObject({ kind: 'ack', reason: 'already gone' });
@@ -257,6 +262,9 @@ describe('httpTransport: Retry-After', () => {
     const now = Date.parse('Wed, 21 Oct 2015 07:27:30 GMT');
     expect(parseRetryAfter('120')).toBe(120_000);
     expect(parseRetryAfter('1.5')).toBe(1500);
+    expect(parseRetryAfter('1.25')).toBe(1250);
+    // parseRetryAfter is public: a header value read some other way than fetch's may keep its spaces.
+    expect(parseRetryAfter(' 120 ')).toBe(120_000);
     expect(parseRetryAfter('Wed, 21 Oct 2015 07:28:00 GMT', now)).toBe(30_000);
     expect(parseRetryAfter('Wed, 21 Oct 2015 07:00:00 GMT', now)).toBe(0);
     for (const garbage of ['soon', '-5', '-1', '1e3', '0x10', '', '  ', null]) expect(parseRetryAfter(garbage)).toBeUndefined();
@@ -313,6 +321,15 @@ describe('httpTransport: URLs', () => {
   it('an absolute endpoint that is not a URL fails its writes with a SyncInputError', async () => {
     const error = await failure(firstValueFrom(httpTransport({ baseUrl: 'http://h.test' }).push({ item: item('create', {}), endpoint: 'http://' })));
     expect(error).toMatchObject({ name: 'SyncInputError', message: '[rxsync] The endpoint "http://" is not a URL, so no write to it can be sent. Fix the entity\'s endpoint in options.entities.' });
+  });
+
+  it('a path endpoint whose query string carries a URL is still a path under baseUrl', async () => {
+    expect(await urls('http://h.test/api', '/todos?from=http://app.test/')).toEqual([
+      'POST http://h.test/api/todos?from=http://app.test/',
+      'PATCH http://h.test/api/todos/7?from=http://app.test/',
+      // The pull writes its query anew, encoded: the same value to the server.
+      'GET http://h.test/api/todos?from=http%3A%2F%2Fapp.test%2F&since=9',
+    ]);
   });
 
   it('an absolute endpoint stands on its own', async () => {
@@ -486,6 +503,13 @@ describe('httpTransport: batch answers it cannot use', () => {
 
   it('a 300 is not a batch answer: the items go one by one', async () => {
     expect(await batchAnswer(300, {})).toMatchObject({ name: 'SyncHttpError', status: 300, message: '[rxsync] The batch request POST http://h.test/_batch answered 300: {}.' });
+  });
+
+  it.each([
+    ['without a body', undefined],
+    ['null', null],
+  ])('a 200 %s (a proxy rewrote it) fails the batch, not for good', async (_name, body) => {
+    expect(await batchAnswer(200, body)).toMatchObject({ name: 'SyncHttpError', status: 422, transient: false });
   });
 
   it.each([
