@@ -48,6 +48,19 @@ describe('retryBackoff', () => {
   );
 
   it(
+    'retries that `counts` leaves out use up none of maxRetries: a counted failure after them still gets its retry',
+    marbles((m) => {
+      const lost = new Error('no answer');
+      const failures = [lost, lost, transient];
+      let attempt = 0;
+      const source = defer(() => (attempt < failures.length ? throwError(() => failures[attempt++]) : m.cold('a|')));
+      const retried = source.pipe(retryBackoff({ maxRetries: 1, counts: (error) => error !== lost, baseDelayMs: 10, jitter: 0 }));
+      // waits of 10, 20 and 40: every retry moves the backoff on, counted or not
+      m.expect(retried).toBeObservable('70ms a|');
+    }),
+  );
+
+  it(
     'lets permanent errors through at once',
     marbles((m) => {
       m.expect(m.cold('#', undefined, permanent).pipe(retryBackoff({ maxRetries: 5 }))).toBeObservable('#', undefined, permanent);
