@@ -266,6 +266,20 @@ describe('engine: pushing the outbox', () => {
     expect(api.requests).toHaveLength(0);
     engine.destroy();
   });
+
+  it('a create without an id, written again after clearQueue() took it out unsent, is queued and sent', async () => {
+    // An identical id-less create is taken for a double submission only while the first is queued.
+    const milk = { entity: 'todos' as const, operation: 'create' as const, data: { title: 'milk' } };
+    const engine = testEngine({ startOnline: false });
+    await engine.write(milk);
+    await engine.clearQueue();
+    await engine.write(milk);
+    expect(engine.getQueueLength()).toBe(1);
+    engine.network.next(true);
+    expect(await engine.flush()).toMatchObject({ success: true, pushed: 1 });
+    expect(api.requests.map((r) => r.body)).toEqual([{ title: 'milk' }]);
+    engine.destroy();
+  });
 });
 
 describe('engine: batched push (batchSize > 1)', () => {
