@@ -181,4 +181,15 @@ describe('Outbox: sending, storage and delivery', () => {
     apply({ type: 'clear' });
     expect(outbox.size + outbox.failedCount).toBe(0);
   });
+
+  it("a second ack of a write changes nothing (a transport of the app's own may answer one push twice)", () => {
+    const outbox = new Outbox();
+    const apply = (command: OutboxCommand) => outbox.persisted([outbox.apply(command)]);
+    apply(enqueue(c1));
+    apply(enqueue(item('k2', 'create', { id: '2' })));
+    outbox.take(10);
+    apply({ type: 'ack', id: 'k1' });
+    expect(outbox.apply({ type: 'ack', id: 'k1' }).changes).toEqual([]);
+    expect(view(outbox)).toEqual(['k2:create:{"id":"2"}']);
+  });
 });
