@@ -213,6 +213,17 @@ describe('engine: bad data in storage', () => {
   const bad = (patch: Record<string, unknown>) => ({ ...stored, id: 'bad', ...patch });
   const assignment = { entity: 'todos', tempId: 't', id: 's' };
   const snapshot = (patch: Record<string, unknown>) => ({ v: 1, seq: 1, queue: [], failed: [], ids: [], ...patch });
+  /** `value` under `key`, then a good segment: the engine keeps the value aside, reports it once, and loads the segment. */
+  async function expectKeptAside(storage: SyncStorage, key: string, value: unknown): Promise<void> {
+    await storage.setItem(key, value);
+    await storage.setItem('rxsync:outbox:log:2', { v: 1, entries: [['q', stored]] });
+    const engine = testEngine({ storage, startOnline: false });
+    await engine.ready;
+    expect(engine.seen.filter((e) => e.type === 'storage-error')).toEqual([expect.objectContaining({ key, keptAs: expect.stringContaining('rxsync:corrupt:') })]);
+    expect(await firstValueFrom(engine.queue$)).toEqual([stored]);
+    expect(engine.getStatus().failedCount).toBe(0);
+    engine.destroy();
+  }
   it.each([
     ['a segment with an item whose id is a number', 'rxsync:outbox:log:1', { v: 1, entries: [['q', bad({ id: 7 })]] }],
     ['a segment with an item whose entity is a number', 'rxsync:outbox:log:1', { v: 1, entries: [['q', bad({ entity: 5 })]] }],
@@ -222,8 +233,12 @@ describe('engine: bad data in storage', () => {
     ['a segment with an item whose timestamp is a number', 'rxsync:outbox:log:1', { v: 1, entries: [['q', bad({ timestamp: 5 })]] }],
     ['a segment with an item whose retryCount is text', 'rxsync:outbox:log:1', { v: 1, entries: [['q', bad({ retryCount: '0' })]] }],
     ['a segment with a null item', 'rxsync:outbox:log:1', { v: 1, entries: [['q', null]] }],
+    ['a segment with an entry that holds no item', 'rxsync:outbox:log:1', { v: 1, entries: [['q']] }],
     ['a segment with an entry of an unknown list', 'rxsync:outbox:log:1', { v: 1, entries: [['x', bad({})]] }],
+    ['a segment with an entry of an unknown list that names an id', 'rxsync:outbox:log:1', { v: 1, entries: [['x', 'bad']] }],
     ['a segment with an id assignment that is a number', 'rxsync:outbox:log:1', { v: 1, entries: [['m', 5]] }],
+    ['a segment with an id assignment that is null', 'rxsync:outbox:log:1', { v: 1, entries: [['m', null]] }],
+    ['a segment with an id-assignment entry that holds nothing', 'rxsync:outbox:log:1', { v: 1, entries: [['m']] }],
     ['a segment with an id assignment without an id', 'rxsync:outbox:log:1', { v: 1, entries: [['m', { ...assignment, id: null }]] }],
     ['a segment with an id assignment whose entity is a number', 'rxsync:outbox:log:1', { v: 1, entries: [['m', { ...assignment, entity: 5 }]] }],
     ['a segment with a good entry, then an entry that is not a list', 'rxsync:outbox:log:1', { v: 1, entries: [['q', bad({})], 'q'] }],
@@ -239,17 +254,13 @@ describe('engine: bad data in storage', () => {
     ['a snapshot whose id assignments are not a list', 'rxsync:outbox:snapshot', snapshot({ ids: 'none' })],
     ['a snapshot with a good id assignment, then a bad one', 'rxsync:outbox:snapshot', snapshot({ ids: [assignment, { ...assignment, tempId: {} }] })],
     ['a null snapshot', 'rxsync:outbox:snapshot', null],
-  ])('%s is kept aside and reported; the writes stored after it load', async (_what, key, value) => {
-    const storage = freshStorage();
-    await storage.setItem(key, value);
-    await storage.setItem('rxsync:outbox:log:2', { v: 1, entries: [['q', stored]] });
-    const engine = testEngine({ storage, startOnline: false });
-    await engine.ready;
-    expect(engine.seen.filter((e) => e.type === 'storage-error')).toEqual([expect.objectContaining({ key, keptAs: expect.stringContaining('rxsync:corrupt:') })]);
-    expect(await firstValueFrom(engine.queue$)).toEqual([stored]);
-    expect(engine.getStatus().failedCount).toBe(0);
-    engine.destroy();
-  });
+  ])('%s is kept aside and reported; the writes stored after it load', (_what, key, value) => expectKeptAside(freshStorage(), key, value));
+
+  // localforage stores undefined as null; memoryStorage (or an adapter of the app's own) gives it back as it is.
+  it.each([
+    ['a snapshot', 'rxsync:outbox:snapshot'],
+    ['a segment', 'rxsync:outbox:log:1'],
+  ])('%s stored as undefined is kept aside and reported; the writes stored after it load', (_what, key) => expectKeptAside(memoryStorage(), key, undefined));
 
   it('foreign data that storage will not let it copy aside is left in place, reported at every load, and never written over or deleted', async () => {
     const inner = memoryStorage();
@@ -311,6 +322,7 @@ describe('engine: storage failures', () => {
   it.each([
     ['rejects', () => Promise.reject(new Error('database is broken')), 'database is broken'],
     ['gives no list (an adapter that forgot to return it)', () => Promise.resolve(undefined as unknown as string[]), 'keys() gave undefined, not a list of key names'],
+    ['gives something other than key names in its list', () => Promise.resolve(['rxsync:outbox:log:1', 7] as unknown as string[]), 'keys() gave ["rxsync:outbox:log:1",7], not a list of key names'],
   ])('storage whose keys() %s: the engine says so, rejects writes, and writes nothing over the stored outbox', async (_how, keys, why) => {
     const storage = freshStorage();
     // A plain SyncStorage (not a localforage instance) keeps the log under the outbox's own keys.
