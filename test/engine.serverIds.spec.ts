@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { filter, firstValueFrom } from 'rxjs';
 import type { SyncEngineOptions, SyncEvent, SyncStorage } from '../src/index.js';
+import { assignmentKey } from '../src/outbox.js';
 import { drained, freshStorage, testEngine } from './support/engineHarness.js';
 import { restApi } from './support/restApi.js';
 import { FaultyStorage, storageDevice } from './reliability/faultyStorage.js';
@@ -93,6 +94,21 @@ describe('engine: ids the server assigns (entities.x.serverIds)', () => {
     await drained(second);
     expect(requestLines()).toEqual(['POST /todos {"title":"milk"}', 'PATCH /todos/s1 {"id":"s1","done":true}']);
     second.destroy();
+  });
+
+  it('an assignment the engine forgot (it keeps the last 1000) stays forgotten after a restart: a write with the temporary id goes to that id', async () => {
+    const storage = freshStorage();
+    const assignment = { entity: 'todos', tempId: 't1', id: 's1' };
+    // As the engine stores them: the assignment, then its key once it was pushed out by newer ones.
+    await storage.setItem('rxsync:outbox:log:1', { v: 1, entries: [['m', assignment]] });
+    await storage.setItem('rxsync:outbox:log:2', { v: 1, entries: [['m', assignmentKey(assignment)]] });
+    api.records.set('todos/t1', { id: 't1' });
+    const engine = serverIdEngine({ storage });
+    await engine.write({ entity: 'todos', operation: 'update', data: { id: 't1', done: true } });
+    await drained(engine);
+    expect(requestLines()).toEqual(['PATCH /todos/t1 {"id":"t1","done":true}']);
+    expect(engine.seen.filter((e) => e.type === 'storage-error')).toEqual([]);
+    engine.destroy();
   });
 
   it('a crash between the answer and storing the ack loses nothing: the restart re-sends the create under its key, and the rest goes to the same server id once', async () => {
