@@ -80,6 +80,9 @@ function drained(engine: SyncEngine<'todos'>): Promise<unknown> {
 
 const ids = (n: number, from = 0) => Array.from({ length: n }, (_, i) => String(from + i));
 
+/** A queued create of todo `id`, as the outbox stores it. */
+const queued = (id: string) => ({ id: `w${id}`, entity: 'todos', operation: 'create', data: { id, title: `todo ${id}` }, timestamp: '2026-01-01T00:00:00.000Z', retryCount: 0 });
+
 describe('outbox store: compaction cost', () => {
   it('compacting a log of 1,500 segments in localforage costs a handful of deletions, not one per segment', async () => {
     const { storage, deletions, opened } = countedLocalforage();
@@ -192,11 +195,10 @@ describe('outbox store: a log segment that cannot be read', () => {
 describe('outbox store: a snapshot that cannot be read', () => {
   it('the engine starts empty, says so, refuses writes, and leaves the snapshot for the next engine, which delivers it', async () => {
     const { storage, base, failGet } = plainStorage();
-    const item = (id: string) => ({ id: `w${id}`, entity: 'todos', operation: 'create', data: { id, title: `todo ${id}` }, timestamp: '2026-01-01T00:00:00.000Z', retryCount: 0 });
     // a compacted outbox: the snapshot holds "a" (and covers segment 1, left behind), segment 2 adds "b"
-    await base.setItem('rxsync:outbox:snapshot', { v: 1, seq: 1, queue: [item('a')], failed: [] });
-    await base.setItem('rxsync:outbox:log:1', { v: 1, entries: [['q', item('gone')], ['q', 'wgone']] });
-    await base.setItem('rxsync:outbox:log:2', { v: 1, entries: [['q', item('b')]] });
+    await base.setItem('rxsync:outbox:snapshot', { v: 1, seq: 1, queue: [queued('a')], failed: [] });
+    await base.setItem('rxsync:outbox:log:1', { v: 1, entries: [['q', queued('gone')], ['q', 'wgone']] });
+    await base.setItem('rxsync:outbox:log:2', { v: 1, entries: [['q', queued('b')]] });
     const before = new Map(await Promise.all((await base.keys()).map(async (key) => [key, await base.getItem(key)] as const)));
 
     failGet.add('rxsync:outbox:snapshot');
@@ -221,5 +223,30 @@ describe('outbox store: a snapshot that cannot be read', () => {
     await drained(second.engine);
     second.engine.destroy();
     expect(['a', 'b', 'gone', 'c'].map((id) => first.server.record(id)?.title)).toEqual(['todo a', 'todo b', undefined, undefined]);
+  });
+});
+
+describe('outbox store: the fresh snapshot a load with foreign data calls for', () => {
+  it('replaces the segments it covers, later writes go to the log again, and a restart loads every write', async () => {
+    const storage = memoryStorage();
+    // a compacted outbox holding "a" (written when no id had been assigned), foreign data in segment 2, "b" in segment 3
+    await storage.setItem('rxsync:outbox:snapshot', { v: 1, seq: 1, queue: [queued('a')], failed: [] });
+    await storage.setItem('rxsync:outbox:log:2', 'not an outbox');
+    await storage.setItem('rxsync:outbox:log:3', { v: 1, entries: [['q', queued('b')]] });
+    const first = engineOn(storage);
+    await first.engine.ready;
+    await writeSerially(first.engine, ['c', 'd']);
+    first.engine.destroy();
+    expect((await storage.keys()).sort()).toEqual([expect.stringMatching(/^rxsync:corrupt:/), 'rxsync:outbox:log:4', 'rxsync:outbox:log:5', 'rxsync:outbox:snapshot']);
+
+    const second = engineOn(storage, first.server);
+    const problems: unknown[] = [];
+    second.engine.events$.subscribe((e) => e.type === 'storage-error' && problems.push(e));
+    await second.engine.ready;
+    second.online$.next(true);
+    await drained(second.engine);
+    second.engine.destroy();
+    expect(problems).toEqual([]);
+    expect(['a', 'b', 'c', 'd'].map((id) => first.server.record(id)?.title)).toEqual(['todo a', 'todo b', 'todo c', 'todo d']);
   });
 });
