@@ -126,11 +126,16 @@ describe('pull adapters: how an answer becomes a page', () => {
 });
 
 describe('pull adapters: options and readers that are wrong', () => {
-  it('a page reader returning something else fails the pull with what it must return', async () => {
+  it.each([
+    ['no items', { rows: [] }, '{"rows":[]}'],
+    ['null', null, 'null'],
+    ['nothing', undefined, 'undefined'],
+    ['a checkpoint that is not a string', { items: [], checkpoint: 42 }, '{"items":[],"checkpoint":42}'],
+  ])('a page reader returning %s fails the pull with what it must return', async (_what, returned, shown) => {
     reply = () => HttpResponse.json({ rows: [] });
-    const reader = (() => ({ rows: [] })) as unknown as PageReader;
+    const reader = (() => returned) as unknown as PageReader;
     await expect(pull({ page: reader })).rejects.toThrow(
-      '[rxsync] Pulling "todos": the page reader returned {"rows":[]} for GET http://list.test/todos; it must return { items: [...], checkpoint?: string, hasMore?: boolean, next?: string }.',
+      `[rxsync] Pulling "todos": the page reader returned ${shown} for GET http://list.test/todos; it must return { items: [...], checkpoint?: string, hasMore?: boolean, next?: string }.`,
     );
   });
 
