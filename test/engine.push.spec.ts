@@ -3,6 +3,7 @@ import { http, HttpResponse } from 'msw';
 import { filter, firstValueFrom, type Observable } from 'rxjs';
 import { drained, testEngine } from './support/engineHarness.js';
 import { API, restApi } from './support/restApi.js';
+import { SLOW_TEST_MS } from './support/slowTest.js';
 
 const api = restApi();
 beforeAll(() => api.server.listen({ onUnhandledRequest: 'error' }));
@@ -53,7 +54,7 @@ describe('engine: pushing the outbox', () => {
     expect(api.requests).toHaveLength(1000);
     expect(api.batches).toEqual(Array.from({ length: 20 }, () => 50));
     engine.destroy();
-  });
+  }, SLOW_TEST_MS);
 
   it('writes made while a flush is in flight are kept and sent afterwards', async () => {
     const engine = testEngine();

@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { startSyncServer, type StartSyncServerOptions, type SyncServer } from '../server/index.js';
 import { eventSourcePoke, SyncOptionsError, type EventSourceInit } from '../src/index.js';
 import { openStreams as streamsOn } from './server/eventStream.js';
+import { SLOW_TEST_MS } from './support/slowTest.js';
 
 const servers: SyncServer[] = [];
 const subscriptions: Subscription[] = [];
@@ -42,7 +43,7 @@ describe('eventSourcePoke against the reference server', () => {
     await vi.waitFor(() => expect(pokes).toEqual(['1']));
     await put(api, 'b');
     await vi.waitFor(() => expect(pokes).toEqual(['1', '2']));
-  });
+  }, SLOW_TEST_MS);
 
   it('closes the connection on unsubscribe (the server sees it)', async () => {
     const api = await server();
@@ -65,7 +66,7 @@ describe('eventSourcePoke against the reference server', () => {
     await vi.waitFor(() => expect(pokes).toEqual(['1', '0']));
     await put(second, 'b');
     await vi.waitFor(() => expect(pokes).toEqual(['1', '0', '1']));
-  });
+  }, SLOW_TEST_MS);
 
   it('opens a stream the server closed for good (401) again after a backoff, with its headers and the last event id', async () => {
     const first = await server();
@@ -92,7 +93,7 @@ describe('eventSourcePoke against the reference server', () => {
     expect(refused).toEqual(['/_events']);
     await put(second, 'b');
     await vi.waitFor(() => expect(pokes).toEqual(['1', '0', '1']));
-  });
+  }, SLOW_TEST_MS);
 
   it('refuses a URL or delay it cannot use', () => {
     expect(() => eventSourcePoke('ftp://example.com/_events')).toThrow(SyncOptionsError);

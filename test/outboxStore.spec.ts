@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createSyncEngine, memoryStorage } from '../src/index.js';
 import type { SyncEngine, SyncStorage } from '../src/index.js';
 import { overHttp, SimulatedServer, stopServingOverHttp } from './reliability/simulatedServer.js';
+import { SLOW_TEST_MS } from './support/slowTest.js';
 
 afterAll(stopServingOverHttp);
 
@@ -104,7 +105,7 @@ describe('outbox store: compaction cost', () => {
     await again.engine.ready;
     expect(again.engine.getQueueLength()).toBe(0);
     again.engine.destroy();
-  });
+  }, SLOW_TEST_MS);
 
   it('a log written by an older version under the outbox keys still loads, and goes at the next compaction', async () => {
     const { storage } = countedLocalforage();
@@ -124,7 +125,7 @@ describe('outbox store: compaction cost', () => {
     await drained(engine);
     engine.destroy();
     expect((await storage.keys()).filter((k) => k.startsWith('rxsync:outbox:log:'))).toEqual([]);
-  });
+  }, SLOW_TEST_MS);
 
   it('a snapshot that cannot be stored loses no segment: every durable write is still there after a restart', async () => {
     const { storage, opened } = countedLocalforage();
@@ -189,7 +190,7 @@ describe('outbox store: a log segment that cannot be read', () => {
     expect(await logStore().getItem(segmentKey)).toEqual(unreadable);
     expect(second.server.record('c')).toBeUndefined();
     expect(second.server.record('d')?.title).toBe('todo d');
-  });
+  }, SLOW_TEST_MS);
 });
 
 describe('outbox store: a snapshot that cannot be read', () => {

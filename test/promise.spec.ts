@@ -4,6 +4,7 @@ import { filter, firstValueFrom } from 'rxjs';
 import type { SyncStorage } from '../src/index.js';
 import { drained, freshStorage, testEngine } from './support/engineHarness.js';
 import { restApi } from './support/restApi.js';
+import { SLOW_TEST_MS } from './support/slowTest.js';
 
 const api = restApi();
 beforeAll(() => api.server.listen({ onUnhandledRequest: 'error' }));
@@ -120,7 +121,7 @@ describe('the promise: nothing lost, nothing sent twice, order per record kept',
     expect(delivered).toHaveLength(600 + stored.length);
     expect(record.title).toBe('many');
     second.destroy();
-  });
+  }, SLOW_TEST_MS);
 
   it('a storage batch that fails takes back both of two writes merged into one item: neither is ever sent', async () => {
     const base = freshStorage() as unknown as SyncStorage;
