@@ -163,12 +163,18 @@ describe('Outbox: sending, storage and delivery', () => {
     expect(outbox.take(2)).toEqual([]);
   });
 
-  it('ack, retried, dead-letter, requeue and clear', () => {
+  /** An outbox with two creates handed out, and `apply`, which stores a command's changes at once. */
+  function twoInFlight() {
     const outbox = new Outbox();
     const apply = (command: OutboxCommand) => outbox.persisted([outbox.apply(command)]);
     apply(enqueue(c1));
     apply(enqueue(item('k2', 'create', { id: '2' })));
     outbox.take(10);
+    return { outbox, apply };
+  }
+
+  it('ack, retried, dead-letter, requeue and clear', () => {
+    const { outbox, apply } = twoInFlight();
     apply({ type: 'retried', id: 'k1', error: '503' });
     expect(outbox.get('k1')).toMatchObject({ retryCount: 1, lastError: '503' });
     apply({ type: 'dead-letter', id: 'k1', error: '400' });
@@ -183,11 +189,7 @@ describe('Outbox: sending, storage and delivery', () => {
   });
 
   it("a second ack of a write changes nothing (a transport of the app's own may answer one push twice)", () => {
-    const outbox = new Outbox();
-    const apply = (command: OutboxCommand) => outbox.persisted([outbox.apply(command)]);
-    apply(enqueue(c1));
-    apply(enqueue(item('k2', 'create', { id: '2' })));
-    outbox.take(10);
+    const { outbox, apply } = twoInFlight();
     apply({ type: 'ack', id: 'k1' });
     expect(outbox.apply({ type: 'ack', id: 'k1' }).changes).toEqual([]);
     expect(view(outbox)).toEqual(['k2:create:{"id":"2"}']);
