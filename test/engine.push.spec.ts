@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { http, HttpResponse } from 'msw';
 import { filter, firstValueFrom, type Observable } from 'rxjs';
+import { memoryStorage, type SyncStorage } from '../src/index.js';
 import { drained, testEngine } from './support/engineHarness.js';
 import { API, restApi } from './support/restApi.js';
 import { SLOW_TEST_MS } from './support/slowTest.js';
@@ -133,6 +134,33 @@ describe('engine: pushing the outbox', () => {
     await drained(engine);
     expect(engine.seen.find((e) => e.type === 'retried')).toMatchObject({ error: expect.stringContaining('Network error') });
     expect(api.records.has('todos/1')).toBe(true);
+    engine.destroy();
+  });
+
+  it('a write retried, then delivered before its retry was stored, still counts as pushed in the flush', async () => {
+    const inner = memoryStorage();
+    let holding = false;
+    let release!: () => void;
+    const stored = new Promise<void>((resolve) => (release = resolve));
+    // The retry is stored only after its re-send was acked: what it stored must not read as the write leaving unsent.
+    const storage: SyncStorage = {
+      ...inner,
+      setItem: async (key, value) => {
+        if (holding && key.includes(':outbox:')) await stored;
+        return inner.setItem(key, value);
+      },
+    };
+    api.override((_request, attempt) => (attempt === 1 ? HttpResponse.json({}, { status: 502 }) : undefined));
+    const engine = testEngine({ storage, startOnline: false });
+    await engine.write(todo('a'));
+    holding = true;
+    engine.network.next(true);
+    const pushed = firstValueFrom(engine.events$.pipe(filter((e) => e.type === 'pushed')));
+    const flushed = engine.flush();
+    await pushed;
+    release();
+    expect(await flushed).toMatchObject({ success: true, pushed: 1, errors: 0 });
+    expect(engine.seen.map((e) => e.type).filter((t) => t === 'retried' || t === 'pushed')).toEqual(['retried', 'pushed']);
     engine.destroy();
   });
 
