@@ -34,7 +34,7 @@ export default defineConfig({
     // waiting out Stryker's timeout, which also restarts the test runner (seconds more per mutant).
     // Over 400 mutants leave a test waiting, so this limit is most of a run's time: 2 s instead of
     // 5 s took a third off a run of two files (102 s against 153 s, the same mutants killed). The
-    // slowest test without a limit of its own (SLOW_TEST_MS) takes about 0.15 s; the margin is for
+    // slowest test without a limit of its own (SLOW_TEST_MS) takes about 0.1 s; the margin is for
     // instrumentation and load.
     testTimeout: 2_000,
     hookTimeout: 2_000,
